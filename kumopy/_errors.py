@@ -1,0 +1,103 @@
+"""Exceptions raised by kumopy.
+
+`PolicyError` is the one exception a user of the Python API needs to catch:
+every failure of Lua code (a syntax error in the policy, an error raised by a
+handler, a runaway loop, an allocation beyond the memory limit) surfaces as a
+`PolicyError` or one of its subclasses, carrying the Lua file, line and
+traceback.  `KumoError` is internal: `kumo` functions implemented in Python
+raise it to produce a Lua error in the calling policy.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = [
+    "BudgetExceeded",
+    "KumoError",
+    "PolicyError",
+    "PolicyMemoryError",
+    "UnsupportedError",
+]
+
+# "path/init.lua:12: message" -> ("path/init.lua", 12, "message")
+_POSITION = re.compile(r"^(?P<file>[^\n]+?):(?P<line>\d+): (?P<msg>.*)$", re.DOTALL)
+
+
+def split_position(message: str) -> tuple[str | None, int | None, str]:
+    """Split Lua's `file:line: ` prefix off an error message."""
+    m = _POSITION.match(message)
+    if m is None:
+        return None, None, message
+    return m.group("file"), int(m.group("line")), m.group("msg")
+
+
+class PolicyError(Exception):
+    """Lua code of a policy failed.
+
+    Attributes:
+        message: the Lua error message, as Lua formats it (`init.lua:12: ...`).
+        file, line: where the error was raised, when Lua reported a position.
+        traceback: the Lua stack traceback (may be empty).
+        event: the event being dispatched, or None while loading the policy.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        traceback: str = "",
+        event: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+    ) -> None:
+        if file is None and line is None:
+            file, line, _ = split_position(message)
+        self.message = message
+        self.traceback = traceback
+        self.event = event
+        self.file = file
+        self.line = line
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        first = self.message.splitlines()[0] if self.message else "(empty error message)"
+        if self.file is not None and not first.startswith(f"{self.file}:"):
+            first = f"{self.file}:{self.line}: {first}"
+        if self.event is not None:
+            return f"{first} (in event '{self.event}')"
+        return first
+
+    def describe(self) -> str:
+        """The full message and the Lua traceback, for reports."""
+        parts = [str(self)]
+        rest = self.message.splitlines()[1:]
+        if rest:
+            parts.extend(rest)
+        if self.traceback.strip():
+            parts.append(self.traceback.strip("\n"))
+        return "\n".join(parts)
+
+
+class BudgetExceeded(PolicyError):
+    """Lua code ran past its CPU budget and was stopped."""
+
+
+class PolicyMemoryError(PolicyError):
+    """Lua code allocated more memory than the state's limit allows."""
+
+
+class KumoError(Exception):
+    """Raised by a Python implementation of a `kumo` function.
+
+    The dispatcher turns it into a Lua error (a string) at the policy line
+    that called the function, exactly like an mlua callback error in kumod.
+    """
+
+
+class UnsupportedError(KumoError):
+    """A `kumo` function that kumopy does not implement was called."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"kumopy: kumo.{name} is not supported")

@@ -1,0 +1,29 @@
+"""The `kumo` module, implemented in Python, one module per namespace.
+
+`catalogue()` collects every namespace module's registrations and fills
+every other name KumoMTA defines with a function that raises
+`kumopy: kumo.X is not supported`.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from . import events, log, memoize, serde, server
+from ._registry import Entry, Namespace
+from .names import KUMO_NAMES
+
+__all__ = ["Entry", "catalogue"]
+
+NAMESPACE_MODULES = (events, log, memoize, serde, server)
+
+
+@cache
+def catalogue() -> dict[str, Entry]:
+    ns = Namespace()
+    for module in NAMESPACE_MODULES:
+        module.register(ns.for_module(module.__name__.rsplit(".", 1)[-1]))
+    for name in KUMO_NAMES:
+        if name not in ns.entries:
+            ns.add_unsupported(name)
+    return dict(sorted(ns.entries.items()))

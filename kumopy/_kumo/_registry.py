@@ -1,0 +1,70 @@
+"""How namespace modules add their functions to the `kumo` module.
+
+Each namespace module (one per KumoMTA crate: `serde`, `memoize`,
+`regex_set_map`, ...) has a `register(kumo: Namespace)` function that adds
+its functions.  An implementation is called as `impl(state, *lua_args)`
+with the raw Lua arguments (strings as bytes) and returns a Python value
+that lupa can hand to Lua (use `state.to_lua` for containers); it raises
+`KumoError` to raise a Lua error in the calling policy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .._errors import UnsupportedError
+
+if TYPE_CHECKING:
+    from .._runtime import LuaState
+
+__all__ = ["Entry", "Impl", "Namespace", "unsupported"]
+
+Impl = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    value: Any
+    module: str
+    supported: bool = True
+
+    @property
+    def is_function(self) -> bool:
+        return callable(self.value)
+
+
+class Namespace:
+    """Collects the entries of the `kumo` table."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, Entry] = {}
+        self._module = "?"
+
+    def for_module(self, module: str) -> Namespace:
+        self._module = module
+        return self
+
+    def function(self, name: str, impl: Impl, *, aliases: tuple[str, ...] = ()) -> None:
+        """Add `kumo.<name>` (and the same function under each alias, as
+        kumod exposes `kumo.json_load` and `kumo.serde.json_load`)."""
+        for n in (name, *aliases):
+            if n in self.entries:
+                raise ValueError(f"kumo.{n} registered twice")
+            self.entries[n] = Entry(n, impl, self._module)
+
+    def value(self, name: str, value: Any) -> None:
+        self.entries[name] = Entry(name, value, self._module)
+
+    def add_unsupported(self, name: str) -> None:
+        self.entries[name] = Entry(name, unsupported(name), "unsupported", supported=False)
+
+
+def unsupported(name: str) -> Impl:
+    def impl(state: LuaState, *args: Any) -> Any:
+        raise UnsupportedError(name)
+
+    impl.__name__ = f"unsupported_{name.replace('.', '_')}"
+    return impl

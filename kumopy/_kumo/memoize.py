@@ -1,0 +1,277 @@
+"""`kumo.memoize(func, params)` (kumod: crates/mod-memoize, crates/lruttl).
+
+Semantics kept from kumod:
+
+* params `name`, `ttl`, `capacity` are required; `invalidate_with_epoch`,
+  `populate_timeout`, `retry_on_populate_timeout`, `allow_stale_reads` are
+  optional; unknown keys are rejected with serde's error shape;
+* caches are shared by name across every Lua state of one process (one
+  `Policy`); memoizing again with identical params keeps the cache, with
+  different params replaces it;
+* the key is the JSON form of the arguments (none -> null, one -> that
+  value, several -> an array), plus the config epoch when
+  `invalidate_with_epoch` is set (and `allow_stale_reads` is not);
+* an entry lives `ttl` from when it was populated; errors are cached for 60
+  seconds whatever the ttl; capacity evicts the least recently used entry;
+* several return values are cached and returned as one table, tables come
+  back as MemoizedTable userdata (copy on write, `#` = entry count).
+
+kumopy is single threaded, so `populate_timeout` has nothing to wait for;
+it is validated and otherwise unused.  kumod evicts by sampling 10 random
+entries (exact LRU up to 10 entries, approximate above); kumopy evicts the
+exact least recently used entry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from cachetools import TLRUCache
+
+from .._duration import DurationError, parse_duration
+from .._errors import BudgetExceeded, KumoError, PolicyError, PolicyMemoryError
+from ._args import function_arg, lua_type_name
+
+if TYPE_CHECKING:
+    from .._runtime import LuaState
+    from ._registry import Namespace
+
+LOGGER = logging.getLogger("kumopy.memoize")
+
+#: kumod caches a failed population for this long, whatever the ttl
+ERROR_TTL = 60.0
+
+_FIELDS = (
+    "ttl",
+    "capacity",
+    "name",
+    "invalidate_with_epoch",
+    "retry_on_populate_timeout",
+    "populate_timeout",
+    "allow_stale_reads",
+)
+
+#: names of kumod's built-in lruttl caches, which kumo.memoize refuses
+BUILTIN_CACHES = frozenset(
+    {
+        "acl_check", "acl_definition", "dkim_key_cache", "dkim_signer_cache",
+        "dns_resolver_ip", "dns_resolver_ipv4", "dns_resolver_ipv6", "dns_resolver_mx",
+        "egress_source_pools", "egress_source_sources", "http_server_auth",
+        "mod_filesystem_glob_cache", "mta_sts_policy", "rustls_client_config",
+        "smtp_dispatcher_broken_tls", "smtp_dispatcher_client_certificate",
+        "smtp_server_tls_config",
+    }
+)
+
+
+def register(kumo: Namespace) -> None:
+    kumo.function("memoize", memoize)
+
+
+@dataclass(frozen=True)
+class MemoizeParams:
+    name: str
+    ttl: float
+    capacity: int
+    invalidate_with_epoch: bool = False
+    populate_timeout: float = 120.0
+    retry_on_populate_timeout: bool = False
+    allow_stale_reads: bool = False
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    value: Any = None
+    error: str | None = None
+
+
+class _Cache:
+    def __init__(self, params: MemoizeParams, timer: Any) -> None:
+        self.params = params
+
+        def ttu(_key: Any, outcome: _Outcome, now: float) -> float:
+            return now + (ERROR_TTL if outcome.error is not None else params.ttl)
+
+        self.entries: TLRUCache[tuple[int | None, str], _Outcome] = TLRUCache(
+            maxsize=max(params.capacity, 1), ttu=ttu, timer=timer
+        )
+
+
+class MemoizeStore:
+    """The memoize caches of one process, by name."""
+
+    def __init__(self, timer: Any) -> None:
+        self._timer = timer
+        self.caches: dict[str, _Cache] = {}
+
+    def cache_for(self, params: MemoizeParams) -> _Cache:
+        cache = self.caches.get(params.name)
+        if cache is None or cache.params != params:
+            cache = _Cache(params, self._timer)
+            self.caches[params.name] = cache
+        return cache
+
+
+def _store(state: LuaState) -> MemoizeStore:
+    process = state.process
+    return process.service("memoize", lambda: MemoizeStore(process.clock.now))
+
+
+def _serde_error(message: str, params: Any) -> KumoError:
+    try:
+        shown = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
+    except (TypeError, ValueError):
+        shown = repr(params)
+    return KumoError(f"deserialize error: {message}, while processing {shown}")
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean `{str(value).lower()}`"
+    if isinstance(value, int):
+        return f"integer `{value}`"
+    if isinstance(value, float):
+        return f"floating point `{value}`"
+    if isinstance(value, str):
+        return f'string "{value}"'
+    if isinstance(value, list):
+        return "sequence"
+    if isinstance(value, dict):
+        return "map"
+    return "unit value"
+
+
+def parse_params(raw: Any) -> MemoizeParams:
+    """Validate the params table (already converted to Python)."""
+    if not isinstance(raw, dict):
+        kind = "nil" if raw is None else type(raw).__name__
+        raise KumoError(f"deserialize error: invalid type: {kind}, expected struct MemoizeParams")
+    for key in raw:
+        if key not in _FIELDS:
+            expected = ", ".join(f"`{f}`" for f in _FIELDS)
+            raise _serde_error(f"unknown field `{key}`, expected one of {expected}", raw)
+    for required in ("ttl", "capacity", "name"):
+        if required not in raw:
+            raise _serde_error(f"missing field `{required}`", raw)
+
+    def duration(key: str) -> float:
+        try:
+            return parse_duration(raw[key])
+        except DurationError as e:
+            raise _serde_error(str(e), raw) from None
+
+    def boolean(key: str) -> bool:
+        value = raw.get(key, False)
+        if not isinstance(value, bool):
+            raise _serde_error(f"invalid type: {_describe(value)}, expected a boolean", raw)
+        return value
+
+    capacity = raw["capacity"]
+    if isinstance(capacity, float) and capacity.is_integer():
+        capacity = int(capacity)
+    if isinstance(capacity, bool) or not isinstance(capacity, int):
+        raise _serde_error(f"invalid type: {_describe(capacity)}, expected usize", raw)
+    if capacity < 0:
+        raise _serde_error(f"invalid value: integer `{capacity}`, expected usize", raw)
+    name = raw["name"]
+    if not isinstance(name, str):
+        raise _serde_error(f"invalid type: {_describe(name)}, expected a string", raw)
+    if name in BUILTIN_CACHES:
+        raise KumoError(
+            f"memoize cache name '{name}' is the name of one of kumod's built-in caches; "
+            f"choose another name, for example 'user.{name}'"
+        )
+    return MemoizeParams(
+        name=name,
+        ttl=duration("ttl"),
+        capacity=capacity,
+        invalidate_with_epoch=boolean("invalidate_with_epoch"),
+        populate_timeout=duration("populate_timeout") if "populate_timeout" in raw else 120.0,
+        retry_on_populate_timeout=boolean("retry_on_populate_timeout"),
+        allow_stale_reads=boolean("allow_stale_reads"),
+    )
+
+
+def memoize(state: LuaState, func: Any = None, params: Any = None) -> Any:
+    fn = function_arg(func)
+    if params is not None and lua_type_name(params) != "table":
+        raise KumoError(
+            f"deserialize error: invalid type: {lua_type_name(params)}, expected table"
+        )
+    p = parse_params(state.to_python(params, serialize=True))
+    cache = _store(state).cache_for(p)
+
+    def call(st: LuaState, *args: Any) -> Any:
+        attempts = 3 if p.retry_on_populate_timeout else 1
+        for attempt in range(attempts):
+            try:
+                return _lookup(st, cache, fn, args)
+            except KumoError:
+                if attempt + 1 == attempts:
+                    raise
+        raise AssertionError("unreachable")
+
+    return state.lua_function(f"memoize[{p.name}]", call)
+
+
+def _key(state: LuaState, params: MemoizeParams, args: tuple[Any, ...]) -> tuple[int | None, str]:
+    values = [_string_keys(state.to_python(a, serialize=True)) for a in args]
+    subject: Any = None if not values else values[0] if len(values) == 1 else values
+    try:
+        text = json.dumps(subject, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                          allow_nan=False)
+    except (TypeError, ValueError) as e:
+        raise KumoError(f"memoize {params.name}: arguments cannot be used as a cache key: {e}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise KumoError(
+            f"memoize {params.name}: a string argument is not valid UTF-8 and cannot be "
+            "used as a cache key"
+        ) from None
+    use_epoch = params.invalidate_with_epoch and not params.allow_stale_reads
+    return (state.process.config_epoch if use_epoch else None, text)
+
+
+def _string_keys(value: Any) -> Any:
+    """JSON object keys are strings (integer table keys render as text)."""
+    if isinstance(value, dict):
+        return {str(k): _string_keys(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_string_keys(v) for v in value]
+    return value
+
+
+def _lookup(state: LuaState, cache: _Cache, fn: Any, args: tuple[Any, ...]) -> Any:
+    params = cache.params
+    key = _key(state, params, args)
+    outcome = cache.entries.get(key)
+    if outcome is None:
+        outcome = _populate(state, fn, args)
+        if outcome.error is not None:
+            LOGGER.error("%s %s failed: %s", params.name, key[1], outcome.error)
+        if params.capacity > 0:
+            cache.entries[key] = outcome
+    if outcome.error is not None:
+        raise KumoError(outcome.error)
+    return state.cache_value_to_lua(outcome.value)
+
+
+def _populate(state: LuaState, fn: Any, args: tuple[Any, ...]) -> _Outcome:
+    try:
+        results = state.invoke(fn, *args)
+    except (BudgetExceeded, PolicyMemoryError):
+        raise  # never cached: the handler is being stopped
+    except PolicyError as e:
+        return _Outcome(error=e.message)
+    try:
+        if not results:
+            return _Outcome(None)
+        if len(results) == 1:
+            return _Outcome(state.to_cache_value(results[0]))
+        return _Outcome({i + 1: state.to_cache_value(v) for i, v in enumerate(results)})
+    except KumoError as e:
+        return _Outcome(error=str(e))

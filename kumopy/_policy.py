@@ -1,0 +1,291 @@
+"""`Policy`: one simulated kumod process running one policy file.
+
+kumod runs a policy in a pool of Lua states: each state executes the whole
+policy file from the top, has its own globals and its own `kumo.on`
+registrations, while memoize caches, the config epoch and the validation
+flag belong to the process.  A `Policy` is that process: it owns the
+process-wide services and the Lua state(s), and dispatches events with
+kumod's rules.  Two `Policy` objects never share anything, so tests stay
+isolated.
+
+By default one Lua state is reused for every event, as a pool of one; a
+state whose handler raised is dropped and replaced (kumod does not return
+such states to its pool).  With `fresh_state_per_event=True` every event
+runs in a new state, which exposes handlers that rely on globals set by an
+earlier event.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from ._clock import Clock, SystemClock
+from ._errors import PolicyError
+from ._events import EVENTS, Handler, HandlerRegistry, event_spec
+from ._kumo import catalogue
+from ._runtime import LuaState
+
+__all__ = ["DEFAULT_SHARE_DIR", "CallResult", "LogEntry", "Policy"]
+
+DEFAULT_SHARE_DIR = "/opt/kumomta/share"
+DEFAULT_BUDGET_SECONDS = 5.0
+DEFAULT_MAX_MEMORY = 512 * 1024 * 1024
+
+LOGGER = logging.getLogger("kumopy")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One line the policy logged (kumo.log_*) or printed."""
+
+    level: int
+    file: str
+    line: int
+    message: str
+    kind: str = "log"  # "log" or "print"
+
+    @property
+    def levelname(self) -> str:
+        return "PRINT" if self.kind == "print" else logging.getLevelName(self.level)
+
+    def __str__(self) -> str:
+        return f"{self.levelname} {self.file}:{self.line}: {self.message}"
+
+
+@dataclass(frozen=True)
+class CallResult:
+    """What dispatching one event produced.
+
+    `handled` is kumod's "handler_was_defined": False when no handler is
+    registered, or every handler of a Multiple event returned nothing.
+    `values` are the Lua values the deciding handler returned (converted to
+    Python); `handler` is that handler.
+    """
+
+    event: str
+    args: tuple[Any, ...]
+    handled: bool
+    values: tuple[Any, ...] = ()
+    handler: Handler | None = field(default=None, compare=False)
+
+    @property
+    def value(self) -> Any:
+        """The first returned value, or None (nil / nothing)."""
+        return self.values[0] if self.values else None
+
+
+def _normalise(path: str) -> str:
+    return os.path.normpath(path)
+
+
+class Policy:
+    """A KumoMTA policy loaded into kumopy (one simulated kumod process)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        share_dir: str | os.PathLike[str] | None = None,
+        policy_dir: str | os.PathLike[str] | None = None,
+        path_map: Mapping[str, str | os.PathLike[str]] | None = None,
+        clock: Clock | None = None,
+        kumod_strict: bool = False,
+        budget_seconds: float | None = DEFAULT_BUDGET_SECONDS,
+        max_memory: int | None = DEFAULT_MAX_MEMORY,
+        fresh_state_per_event: bool = False,
+        validating: bool = False,
+        capture_output: bool = False,
+    ) -> None:
+        self.path = Path(path)
+        self.share_dir = str(share_dir) if share_dir is not None else DEFAULT_SHARE_DIR
+        self.policy_dir = (
+            str(policy_dir) if policy_dir is not None else str(self.path.resolve().parent)
+        )
+        self.path_map = {_normalise(str(k)): str(v) for k, v in (path_map or {}).items()}
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.kumod_strict = kumod_strict
+        self.budget_seconds = budget_seconds
+        self.max_memory = max_memory
+        self.fresh_state_per_event = fresh_state_per_event
+        self.validating = validating
+        self.capture_output = capture_output
+        #: process-wide config epoch (kumo.bump_config_epoch)
+        self.config_epoch = 0
+        #: set by kumo.validation_failed()
+        self.validation_failed = False
+        #: what the policy logged and printed (when capture_output is set)
+        self.output: list[LogEntry] = []
+        #: observers of every kumo.* call: fn(name, args)
+        self.call_observers: list[Callable[[str, tuple[Any, ...]], None]] = []
+        self._services: dict[str, Any] = {}
+        self._state: LuaState | None = None
+        self._state = self._new_state()
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        share_dir: str | os.PathLike[str] | None = None,
+        path_map: Mapping[str, str | os.PathLike[str]] | None = None,
+        clock: Clock | None = None,
+        kumod_strict: bool = False,
+        **options: Any,
+    ) -> Policy:
+        """Load a policy file: run its top level and register its handlers.
+
+        `path_map` maps absolute paths the policy names (a file, or a
+        directory prefix) to local paths, for every loader (kumo.json_load
+        and the other serde loaders, require, dofile, loadfile, io.open).
+        Raises `PolicyError` when the policy fails to load.
+        """
+        return cls(
+            path,
+            share_dir=share_dir,
+            path_map=path_map,
+            clock=clock,
+            kumod_strict=kumod_strict,
+            **options,
+        )
+
+    # -- process services --------------------------------------------------
+
+    def service(self, name: str, factory: Callable[[], T]) -> T:
+        """Process-wide state of a namespace module, created on first use."""
+        try:
+            return self._services[name]  # type: ignore[no-any-return]
+        except KeyError:
+            value = self._services[name] = factory()
+            return value
+
+    def map_path(self, path: str) -> str:
+        """The local path for a path named by the policy."""
+        if not self.path_map:
+            return path
+        norm = _normalise(path)
+        hit = self.path_map.get(norm)
+        if hit is not None:
+            return hit
+        parent = norm
+        while True:
+            head = os.path.dirname(parent)
+            if head == parent:
+                return path
+            parent = head
+            target = self.path_map.get(parent)
+            if target is not None:
+                return os.path.join(target, os.path.relpath(norm, parent))
+
+    def bump_config_epoch(self) -> None:
+        self.config_epoch += 1
+
+    def record_log(self, level: int, file: str, line: int, message: str) -> None:
+        if self.capture_output:
+            self.output.append(LogEntry(level, file, line, message))
+
+    def _on_print(self, text: str, file: str, line: int) -> None:
+        if self.capture_output:
+            self.output.append(LogEntry(logging.INFO, file, line, text, kind="print"))
+        else:
+            sys.stdout.write(text + "\n")
+
+    # -- Lua states --------------------------------------------------------
+
+    def _new_state(self) -> LuaState:
+        state = LuaState(
+            self,
+            map_path=self.map_path,
+            on_print=self._on_print,
+            package_roots=[self.share_dir, self.policy_dir],
+            max_memory=self.max_memory,
+            budget_seconds=self.budget_seconds,
+        )
+        state.handlers = HandlerRegistry()
+        kumo = state.build_kumo((e.name, e.value) for e in catalogue().values())
+        if not self.kumod_strict:
+            state.globals[b"kumo"] = kumo
+        if self.validating:
+            state.globals[b"_VALIDATING_CONFIG"] = True
+        chunk = state.load_file(str(self.path))
+        state.invoke(chunk)
+        return state
+
+    def _current_state(self) -> LuaState:
+        if self._state is None or self.fresh_state_per_event:
+            self._state = self._new_state()
+        return self._state
+
+    @contextmanager
+    def _using_state(self) -> Iterator[LuaState]:
+        state = self._current_state()
+        try:
+            yield state
+        except PolicyError:
+            # kumod drops a state whose event raised instead of reusing it
+            if self._state is state:
+                self._state = None
+            raise
+
+    @property
+    def state(self) -> LuaState:
+        """The Lua state the next event will run in (loads one if needed)."""
+        return self._current_state()
+
+    # -- events ------------------------------------------------------------
+
+    def handlers(self, event: str) -> list[Handler]:
+        """The handlers registered for `event`, in registration order."""
+        registry = self.state.handlers
+        assert registry is not None
+        return registry.get(event)
+
+    def events(self) -> list[str]:
+        """Every event name the policy registered a handler for."""
+        registry = self.state.handlers
+        assert registry is not None
+        return registry.events()
+
+    def dispatch(self, event: str, *args: Any) -> CallResult:
+        """Fire `event` with kumod's rules and report what happened.
+
+        Multiple events call their handlers in order until one returns at
+        least one value; a Single event's handler result is used as is.
+        Raises `PolicyError` (with `.event` set) when a handler fails.
+        """
+        with self._using_state() as state:
+            state.globals[b"_KUMO_CURRENT_EVENT"] = event.encode("utf-8")
+            registry = state.handlers
+            assert registry is not None
+            handlers = registry.get(event)
+            lua_args = [state.to_lua(a) for a in args]
+            multiple = event in EVENTS and EVENTS[event].multiple
+            for handler in handlers:
+                try:
+                    values = state.invoke(handler.function, *lua_args)
+                except PolicyError as e:
+                    e.event = event
+                    raise
+                if values or not multiple:
+                    converted = tuple(state.to_python(v) for v in values)
+                    return CallResult(event, args, True, converted, handler)
+            return CallResult(event, args, False)
+
+    def call(self, event: str, *args: Any) -> Any:
+        """Fire `event` and return the handler's first value as Python
+        (None for nil, for no value, or when no handler is registered)."""
+        return self.dispatch(event, *args).value
+
+    def describe_event(self, event: str) -> str:
+        spec = event_spec(event)
+        if spec is None:
+            return f"{event}: custom event"
+        kind = "Multiple" if spec.multiple else "Single"
+        return f"{event}({', '.join(spec.args)}) -> {spec.returns} [{kind}]"

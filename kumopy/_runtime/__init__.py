@@ -1,0 +1,416 @@
+"""One Lua 5.4 state, set up the way kumod sets up its Lua states.
+
+A `LuaState` owns a lupa runtime (always `lupa.lua54`: KumoMTA embeds Lua
+5.4, and a bare `import lupa` would give Lua 5.5), runs the sandbox chunk
+(`sandbox.lua`) in it, builds the `kumo` module from the Python namespace
+modules, and converts values at the Lua/Python boundary.
+
+Strings cross the boundary as bytes (the runtime has no encoding) and are
+decoded with `surrogateescape`, so 8-bit SMTP text never raises
+UnicodeDecodeError and comes back to Lua byte for byte.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from importlib import resources
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from lupa import lua54
+
+from .._errors import BudgetExceeded, KumoError, PolicyError, PolicyMemoryError
+from .userdata import CacheKey, MemoizedTable, Userdata
+
+if TYPE_CHECKING:
+    from .._events import HandlerRegistry
+    from .._policy import Policy
+
+__all__ = ["LuaState", "Userdata", "MemoizedTable", "decode", "encode", "lua_type"]
+
+lua_type = lua54.lua_type
+_LuaError = lua54.LuaError
+_LuaMemoryError = lua54.LuaMemoryError
+
+_SANDBOX_SOURCE = resources.files(__package__).joinpath("sandbox.lua").read_bytes()
+
+# A failure reported by a Python implementation of a kumo function: the Lua
+# wrapper sees this object as the first return value and raises the message.
+_ERR = object()
+
+
+def decode(value: bytes) -> str:
+    """Lua string -> Python str, never failing on 8-bit data."""
+    return value.decode("utf-8", "surrogateescape")
+
+
+def encode(value: str) -> bytes:
+    """Python str -> Lua string (inverse of `decode`)."""
+    return value.encode("utf-8", "surrogateescape")
+
+
+class LuaCallError(PolicyError):
+    """A Lua function called from Python raised an ordinary error."""
+
+    def __init__(self, message: str, traceback: str, value: Any = None) -> None:
+        super().__init__(message, traceback=traceback)
+        self.value = value
+
+
+class LuaState:
+    """A single Lua state of a simulated kumod process.
+
+    `process` is the `Policy` (one simulated kumod process) that owns the
+    state; `map_path` and `on_print` are the process services the sandbox
+    calls directly.
+    """
+
+    def __init__(
+        self,
+        process: Policy,
+        *,
+        map_path: Callable[[str], str],
+        on_print: Callable[[str, str, int], None],
+        package_roots: Iterable[str],
+        max_memory: int | None,
+        budget_seconds: float | None,
+    ) -> None:
+        #: the simulated kumod process this state belongs to
+        self.process = process
+        self.budget_seconds = budget_seconds
+        self._depth = 0
+        rt = lua54.LuaRuntime(
+            encoding=None,
+            unpack_returned_tuples=True,
+            register_eval=False,
+            register_builtins=False,
+            attribute_handlers=(self._ud_index, self._ud_newindex),
+            overflow_handler=float,
+            max_memory=max_memory,
+        )
+        self.rt = rt
+        self.globals = rt.globals()
+        host = rt.table_from(
+            {
+                b"map_path": lambda p: encode(map_path(decode(p))),
+                b"print": lambda text, src, line: on_print(decode(text), _source(src), line),
+                b"ERR": _ERR,
+            }
+        )
+        self.api = rt.execute(_SANDBOX_SOURCE, host, name=b"=[kumopy]")
+        self._invoke = self.api[b"invoke"]
+        self._arm = self.api[b"arm"]
+        self._disarm = self.api[b"disarm"]
+        self._shape = self.api[b"shape"]
+        self._mark_array = self.api[b"mark_array"]
+        self._where = self.api[b"where"]
+        self._make_function = self.api[b"make_function"]
+        self._tostring = self.api[b"tostring"]
+        self.api[b"extend_userdata"](
+            Userdata(), self._ud_len, self._ud_pairs
+        )
+        # package.path: kumod's order (share first, then the policy
+        # directory), in front of Lua's default path.
+        package = self.globals[b"package"]
+        roots = [r.rstrip("/") for r in package_roots]
+        prefix = ";".join(f"{r}/?.lua;{r}/?/init.lua" for r in roots)
+        package[b"path"] = encode(prefix) + b";" + package[b"path"]
+        self.kumo: Any = None
+        self.handlers: HandlerRegistry | None = None
+        #: the last unexpected Python exception inside a kumo function
+        self.internal_error: BaseException | None = None
+
+    # -- the kumo module ---------------------------------------------------
+
+    def build_kumo(self, entries: Iterable[tuple[str, Any]]) -> Any:
+        """Install `package.loaded.kumo` from (dotted name, value) pairs;
+        callables become Lua functions through `wrap_function`."""
+        rows = []
+        for name, value in entries:
+            if callable(value):
+                rows.append(self.rt.table_from([encode(name), self.wrap_function(name, value), True]))
+            else:
+                rows.append(self.rt.table_from([encode(name), self.to_lua(value), False]))
+        self.kumo = self.api[b"build_module"](self.rt.table_from(rows))
+        return self.kumo
+
+    def lua_function(self, name: str, impl: Callable[..., Any]) -> Any:
+        """A new Lua function backed by impl(state, *args) (e.g. the
+        wrapper kumo.memoize returns)."""
+        return self._make_function(self.wrap_function(name, impl))
+
+    def tostring(self, value: Any) -> str:
+        """Lua's own tostring() of a value."""
+        return decode(self._tostring(value))
+
+    def wrap_function(self, name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
+        """The Python side of `kumo.<name>`: calls impl(state, *args) and
+        reports errors to the Lua wrapper instead of raising through lupa."""
+        state = self
+
+        def entry(*args: Any) -> Any:
+            try:
+                return impl(state, *args)
+            except KumoError as e:
+                return _ERR, encode(str(e))
+            except PolicyMemoryError:
+                return _ERR, b"not enough memory"
+            except PolicyError as e:
+                return _ERR, encode(e.message)
+            except Exception as e:  # a bug in kumopy: keep it visible
+                state.internal_error = e
+                return _ERR, encode(f"kumopy internal error in kumo.{name}: {type(e).__name__}: {e}")
+
+        entry.__name__ = f"kumo.{name}"
+        return entry
+
+    def set_global(self, name: str, value: Any) -> None:
+        self.globals[encode(name)] = self.to_lua(value)
+
+    def get_global(self, name: str) -> Any:
+        return self.to_python(self.globals[encode(name)])
+
+    # -- running Lua -------------------------------------------------------
+
+    def load_file(self, path: str, *, chunk_name: str | None = None) -> Any:
+        """Compile a Lua file; the chunk name is its path so errors read
+        `path:LINE: ...`."""
+        try:
+            data = Path(path).read_bytes()
+        except OSError as e:
+            raise PolicyError(f"reading policy file {path}: {e.strerror or e}") from None
+        name = chunk_name if chunk_name is not None else path
+        try:
+            return self.rt.compile(data, name=encode("@" + name))
+        except _LuaError as e:
+            raise PolicyError(_text(e.args[0] if e.args else e)) from None
+
+    def invoke(self, fn: Any, *args: Any) -> tuple[Any, ...]:
+        """Call a Lua function under the budget; returns all its values.
+
+        Raises `BudgetExceeded`, `PolicyMemoryError` or `PolicyError`."""
+        outer = self._depth == 0
+        if outer:
+            self._arm(self.budget_seconds)
+        self._depth += 1
+        try:
+            try:
+                result = self._invoke(fn, *args)
+            except _LuaMemoryError:
+                raise PolicyMemoryError(
+                    "not enough memory: the Lua state reached its memory limit"
+                ) from None
+        finally:
+            self._depth -= 1
+            if outer:
+                tripped = self._disarm()
+        if not isinstance(result, tuple):
+            result = (result,)
+        n = result[0]
+        if outer and tripped and n >= 0:
+            # the handler swallowed the budget error somehow and went on
+            raise BudgetExceeded(_budget_message(self.budget_seconds))
+        if n >= 0:
+            return tuple(result[1 : 1 + n])
+        message = _text(result[1])
+        traceback = _text(result[2]) if len(result) > 2 and result[2] is not None else ""
+        kind = _text(result[3]) if len(result) > 3 else "error"
+        if kind == "budget":
+            file, line = _first_frame(traceback)
+            raise BudgetExceeded(
+                _budget_message(self.budget_seconds), traceback=traceback, file=file, line=line
+            )
+        if kind == "memory":
+            raise PolicyMemoryError(
+                "not enough memory: the Lua state reached its memory limit", traceback=traceback
+            )
+        raise LuaCallError(message, traceback, result[4] if len(result) > 4 else None)
+
+    def where(self) -> tuple[str, int]:
+        """(file, line) of the policy code that called the running kumo function."""
+        src, line = self._where()
+        return _source(src), int(line)
+
+    def funcinfo(self, fn: Any) -> tuple[str, int]:
+        src, line = self.api[b"funcinfo"](fn)
+        return _source(src), int(line)
+
+    def callstack(self) -> list[str]:
+        return [decode(s) for s in self.api[b"callstack"]().values()]
+
+    # -- conversions -------------------------------------------------------
+
+    def to_lua(self, value: Any) -> Any:
+        """Python value -> Lua value (dicts and lists become tables; lists
+        carry the array marker as JSON arrays do in kumod)."""
+        if value is None or isinstance(value, bool | int | float | bytes):
+            return value
+        if isinstance(value, str):
+            return encode(value)
+        if isinstance(value, Mapping):
+            return self.rt.table_from({self.to_lua(k): self.to_lua(v) for k, v in value.items()})
+        if isinstance(value, list | tuple):
+            return self._mark_array(self.rt.table_from([self.to_lua(v) for v in value]))
+        return value  # Userdata, Lua objects
+
+    def is_array_marked(self, table: Any) -> bool:
+        return bool(self._shape(table)[1])
+
+    def to_python(
+        self,
+        value: Any,
+        *,
+        serialize: bool = False,
+        empty_array_as_list: bool = True,
+        _depth: int = 0,
+    ) -> Any:
+        """Lua value -> Python value.
+
+        A table with a positive raw length becomes a list of that length
+        (other keys dropped, holes None), an empty table with the array
+        marker a list when `empty_array_as_list`, any other table a dict.
+        With `serialize`, functions and userdata without data raise
+        KumoError the way kumod's serializer refuses them.
+        """
+        if isinstance(value, bytes):
+            return decode(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        kind = lua_type(value)
+        if kind == "table":
+            if _depth > 128:
+                raise KumoError("cannot serialize a recursive table (nesting deeper than 128)")
+            n, marked = self._shape(value)
+            items = {
+                self.to_python(k, _depth=_depth + 1): self.to_python(
+                    v, serialize=serialize, empty_array_as_list=empty_array_as_list, _depth=_depth + 1
+                )
+                for k, v in value.items()
+            }
+            if n > 0:
+                return [items.get(i) for i in range(1, n + 1)]
+            if marked and empty_array_as_list and not items:
+                return []
+            if serialize:
+                for k in items:
+                    if isinstance(k, bool) or not isinstance(k, str | int | float):
+                        raise KumoError(f"cannot serialize a table key of type {type(k).__name__}")
+            return items
+        if kind is None and isinstance(value, Userdata):
+            return value.to_data() if serialize else value
+        if serialize:
+            raise KumoError(f"cannot serialize <{kind or type(value).__name__}>")
+        return value
+
+    # memoize / regex_set_map value model ("CacheValue" in kumod)
+
+    def cache_key(self, key: Any) -> CacheKey | None:
+        if isinstance(key, bytes):
+            return decode(key)
+        if isinstance(key, bool):
+            return None
+        if isinstance(key, int):
+            return key
+        if isinstance(key, float) and key.is_integer():
+            return int(key)
+        return None
+
+    def to_cache_value(self, value: Any, _depth: int = 0) -> Any:
+        """Lua value -> the immutable value model memoize caches hold."""
+        if isinstance(value, bytes):
+            return decode(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
+        if isinstance(value, MemoizedTable):
+            return value.data
+        if isinstance(value, Userdata):
+            if getattr(value, "memoizable", False):
+                return value
+            raise KumoError(f"cannot memoize a {value.lua_type_name} value")
+        kind = lua_type(value)
+        if kind == "table":
+            if _depth > 128:
+                raise KumoError("cannot memoize a recursive table (nesting deeper than 128)")
+            out: dict[CacheKey, Any] = {}
+            for k, v in value.items():
+                ck = self.cache_key(k)
+                if ck is None:
+                    shown = self.to_python(k) if lua_type(k) is None else kind
+                    raise KumoError(
+                        f"table key {shown!r} cannot be used as a key in a memoizable table"
+                    )
+                out[ck] = self.to_cache_value(v, _depth + 1)
+            return out
+        raise KumoError(f"cannot memoize a Lua {kind or type(value).__name__} value")
+
+    def cache_value_to_lua(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            return MemoizedTable(value)
+        if isinstance(value, str):
+            return encode(value)
+        return value
+
+    # -- userdata dispatch (lupa attribute handlers and metamethods) --------
+
+    def _ud_index(self, obj: Any, key: Any) -> Any:
+        if isinstance(obj, Userdata):
+            return obj.lua_index(self, key)
+        raise AttributeError("not accessible from Lua")
+
+    def _ud_newindex(self, obj: Any, key: Any, value: Any) -> None:
+        if isinstance(obj, Userdata):
+            obj.lua_newindex(self, key, value)
+            return
+        raise AttributeError("not accessible from Lua")
+
+    def _ud_len(self, obj: Any) -> int:
+        if isinstance(obj, Userdata):
+            return obj.lua_len(self)
+        raise TypeError("attempt to get length of a userdata value")
+
+    def _ud_pairs(self, obj: Any) -> tuple[Any, Any]:
+        if not isinstance(obj, Userdata):
+            raise TypeError("userdata cannot be iterated")
+        keys, values = [], []
+        for k, v in obj.lua_items(self):
+            keys.append(k)
+            values.append(v)
+        return self.rt.table_from(keys), self.rt.table_from(values)
+
+    def set_line_hook(self, fn: Callable[[str, int], None] | None) -> None:
+        if fn is None:
+            self.api[b"set_line_hook"](None)
+        else:
+            self.api[b"set_line_hook"](lambda src, line: fn(_source(src), line))
+
+    def globals_snapshot(self) -> set[str]:
+        names = self.api[b"globals_snapshot"]()
+        return {decode(n) if isinstance(n, bytes) else str(n) for n in names.values()}
+
+
+def _source(src: Any) -> str:
+    """Lua `source` ("@path" for files) -> the path a user recognises."""
+    s = decode(src) if isinstance(src, bytes) else str(src)
+    return s[1:] if s[:1] in ("@", "=") else s
+
+
+_FRAME = re.compile(r"^\s*(?P<file>[^\s:][^:]*):(?P<line>\d+):", re.MULTILINE)
+
+
+def _first_frame(traceback: str) -> tuple[str | None, int | None]:
+    """The innermost policy frame of a Lua traceback."""
+    for m in _FRAME.finditer(traceback):
+        if m.group("file") != "[kumopy]":
+            return m.group("file"), int(m.group("line"))
+    return None, None
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bytes):
+        return decode(value)
+    return str(value)
+
+
+def _budget_message(seconds: float | None) -> str:
+    return f"kumopy: handler exceeded its CPU budget of {seconds:g} seconds and was stopped"

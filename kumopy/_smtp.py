@@ -1,0 +1,752 @@
+"""SMTP responses, queue names and the `smtp_client_rewrite_delivery_status` rules.
+
+Pure Python models of three small pieces of KumoMTA that policies observe:
+
+* `Response` / `EnhancedStatusCode`: how kumod's SMTP client assembles a
+  (possibly multi-line) reply from a remote server, renders it as the single
+  line handed to `smtp_client_rewrite_delivery_status`, rewrites its code, and
+  serialises it in log records (`crates/rfc5321/src/client_types.rs`,
+  `parse_response_line` in `crates/rfc5321/src/client.rs`).
+* `to_u16`: how mlua 0.11 converts the value a handler returns into the
+  `Option<u16>` that kumod expects from that event (mlua's integer
+  `FromLua`/`from_stack` rules, Lua 5.4 string-to-number coercion, and the
+  `num-traits` float-to-integer cast).
+* `QueueName`: the `campaign:tenant@domain!routing_domain` grammar
+  (`crates/message/src/queue_name.rs`).
+
+Everything here is deliberately literal about KumoMTA's quirks; the docstrings
+say where KumoMTA's documentation and its code disagree (the code wins).
+"""
+
+from __future__ import annotations
+
+import importlib
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+__all__ = [
+    "REWRITE_EVENT",
+    "ConversionError",
+    "EnhancedStatusCode",
+    "MalformedResponse",
+    "QueueName",
+    "Response",
+    "apply_rewrite",
+    "remove_line_breaks",
+    "rewrite_annotation",
+    "rewrite_event_args",
+    "rewrite_failure_message",
+    "to_u16",
+]
+
+REWRITE_EVENT = "smtp_client_rewrite_delivery_status"
+
+_U8_MAX = 0xFF
+_U16_MAX = 0xFFFF
+_I64_MIN = -(2**63)
+_I64_MAX = 2**63 - 1
+
+# Rust's `str::parse::<uN>()` accepts an optional leading `+` and ASCII digits
+# only (no `-`, no whitespace, no underscores); the value must fit the type.
+_RUST_UNSIGNED = re.compile(r"\+?[0-9]+", re.ASCII)
+
+
+def _parse_rust_unsigned(text: str, maximum: int) -> int | None:
+    if _RUST_UNSIGNED.fullmatch(text) is None:
+        return None
+    value = int(text, 10)
+    return value if value <= maximum else None
+
+
+def _check_uint(name: str, value: object, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}: {value!r}")
+    if not 0 <= value <= maximum:
+        raise ValueError(f"{name} must be in 0..={maximum}, got {value}")
+    return value
+
+
+def remove_line_breaks(text: str) -> str:
+    """Replace every CRLF pair, lone CR and lone LF with a single space.
+
+    This is what KumoMTA does to a response's content when rendering it as a
+    single line and when serialising it into a log record.  (The event's
+    documentation page claims CRLF becomes the two characters `\\r\\n`; the
+    code, and its `remove_crlf` unit test, use a space.)
+    """
+    return text.replace("\r\n", " ").replace("\r", " ").replace("\n", " ")
+
+
+# ---------------------------------------------------------------------------
+# Enhanced status codes
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EnhancedStatusCode:
+    """An RFC 3463 enhanced status code such as `5.1.1`.
+
+    Field ranges follow KumoMTA's types: `class_` is a u8, `subject` and
+    `detail` are u16.  The constructor accepts any class in range (log records
+    may carry anything); only `parse_prefix` restricts it to 2, 4 or 5.
+    """
+
+    class_: int
+    subject: int
+    detail: int
+
+    def __post_init__(self) -> None:
+        _check_uint("class", self.class_, _U8_MAX)
+        _check_uint("subject", self.subject, _U16_MAX)
+        _check_uint("detail", self.detail, _U16_MAX)
+
+    def __str__(self) -> str:
+        return f"{self.class_}.{self.subject}.{self.detail}"
+
+    @classmethod
+    def parse_prefix(cls, text: str) -> tuple[EnhancedStatusCode, str] | None:
+        """Recognise an enhanced code at the start of a reply line's text.
+
+        Mirrors kumod: the text is cut at the first two `.` and then at the
+        first space; each number is parsed like Rust's unsigned `parse` (an
+        optional `+`, ASCII digits, leading zeros allowed, class <= 255,
+        subject/detail <= 65535); the class must be 2, 4 or 5; and a space
+        must follow the detail.  Returns the code and the text after that
+        space (possibly empty), or None: `"5.1.1"` alone, `"3.0.0 x"`,
+        `"2.0.0.1 x"` and `"5.1.1\\tx"` are all not recognised.
+        """
+        pieces = text.split(".", 2)
+        if len(pieces) != 3:
+            return None
+        class_ = _parse_rust_unsigned(pieces[0], _U8_MAX)
+        if class_ not in (2, 4, 5):
+            return None
+        subject = _parse_rust_unsigned(pieces[1], _U16_MAX)
+        if subject is None:
+            return None
+        detail_and_rest = pieces[2].split(" ", 1)
+        if len(detail_and_rest) != 2:
+            return None
+        detail = _parse_rust_unsigned(detail_and_rest[0], _U16_MAX)
+        if detail is None:
+            return None
+        return cls(class_, subject, detail), detail_and_rest[1]
+
+    @classmethod
+    def parse(cls, text: str) -> EnhancedStatusCode:
+        """Parse a bare code such as `"4.2.2"` with the same rules as `parse_prefix`."""
+        parsed = cls.parse_prefix(text + " ")
+        if parsed is None or parsed[1] != "":
+            raise ValueError(
+                f"invalid enhanced status code {text!r}: expected CLASS.SUBJECT.DETAIL "
+                "with class 2, 4 or 5"
+            )
+        return parsed[0]
+
+    def to_json(self) -> dict[str, int]:
+        """The log-record shape: `{"class": 5, "subject": 1, "detail": 1}`."""
+        return {"class": self.class_, "subject": self.subject, "detail": self.detail}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> EnhancedStatusCode:
+        """Inverse of `to_json` (unknown keys are ignored, as serde does)."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"enhanced_code must be an object or null, got {data!r}")
+        values: list[int] = []
+        for key, maximum in (("class", _U8_MAX), ("subject", _U16_MAX), ("detail", _U16_MAX)):
+            if key not in data:
+                raise ValueError(f"enhanced_code: missing field `{key}` in {dict(data)!r}")
+            values.append(_json_uint(f"enhanced_code.{key}", data[key], maximum))
+        return cls(values[0], values[1], values[2])
+
+
+def _json_uint(name: str, value: object, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= maximum:
+        raise ValueError(f"{name}: expected an integer in 0..={maximum}, got {value!r}")
+    return value
+
+
+# ---------------------------------------------------------------------------
+# Responses
+# ---------------------------------------------------------------------------
+
+
+class MalformedResponse(ValueError):
+    """`Response.parse` was given text kumod's SMTP client would not accept.
+
+    `line` is the offending reply line; `kumod_error` is the error text kumod
+    itself produces for it (`Malformed Response: <line>`).  In kumod such a
+    reply is a client error, not a rejection: the recipients get a synthetic
+    `400 KumoMTA internal: failed to send message: Malformed Response: ...`,
+    which is *not* offered to `smtp_client_rewrite_delivery_status`.
+    """
+
+    def __init__(self, reason: str, *, line: str, text: str) -> None:
+        self.reason = reason
+        self.line = line
+        self.text = text
+        super().__init__(f"malformed SMTP response {text!r}: {reason} (line {line!r})")
+
+    @property
+    def kumod_error(self) -> str:
+        return f"Malformed Response: {self.line}"
+
+
+class _Line:
+    __slots__ = ("code", "final", "content", "original")
+
+    def __init__(self, code: int, final: bool, content: str, original: str) -> None:
+        self.code = code
+        self.final = final
+        self.content = content
+        self.original = original
+
+
+def _parse_reply_line(line: str, text: str) -> _Line:
+    # kumod: at least 4 bytes, byte 3 is ' ' (last line) or '-' (more follow),
+    # bytes 0..3 parse as a u16 (so "+50 x" is code 50 and "050" is 50).
+    # Working on characters instead of UTF-8 bytes gives the same verdicts:
+    # a non-ASCII character among the first four makes the line malformed
+    # either way.
+    if len(line) < 4 or line[3] not in " -":
+        raise MalformedResponse(
+            "expected a 3-digit code followed by ' ' or '-'", line=line, text=text
+        )
+    code = _parse_rust_unsigned(line[:3], _U16_MAX)
+    if code is None:
+        raise MalformedResponse(
+            "expected a 3-digit code followed by ' ' or '-'", line=line, text=text
+        )
+    return _Line(code, line[3] == " ", line[4:], line)
+
+
+def _split_wire_lines(text: str) -> list[str]:
+    """Split like kumod's socket reader: only a CR immediately followed by LF
+    ends a line, scanning a CR together with the byte after it (so in
+    `"a\\r\\r\\nb"` the CRLF is not seen as a line end)."""
+    lines: list[str] = []
+    start = 0
+    i = 0
+    n = len(text)
+    while i < n:
+        if text[i] != "\r":
+            i += 1
+            continue
+        if i + 1 < n and text[i + 1] == "\n":
+            lines.append(text[start:i])
+            start = i + 2
+        i += 2
+    if start < n:
+        lines.append(text[start:])
+    return lines
+
+
+def _rust_lines(text: str) -> list[str]:
+    """Rust's `str::lines()`: split on LF, drop one CR before each LF, no
+    trailing empty line."""
+    pieces = text.split("\n")
+    if pieces and pieces[-1] == "":
+        pieces.pop()
+        terminated = len(pieces)
+    else:
+        terminated = len(pieces) - 1
+    return [p[:-1] if i < terminated and p.endswith("\r") else p for i, p in enumerate(pieces)]
+
+
+@dataclass(frozen=True)
+class Response:
+    """An SMTP response as kumod's SMTP client represents it.
+
+    `content` is the reply text without the code and without the enhanced
+    status code; lines of a multi-line reply are joined with `"\\n"`.
+    `command` is the encoded SMTP command it answered (for example
+    `"RCPT TO:<user@example.com>\\r\\n"` or `".\\r\\n"`), or None.
+    `rewritten_from` is kumopy bookkeeping, not a KumoMTA field: `with_code`
+    sets it to the previous code.  It does not take part in equality or
+    hashing, which therefore compare exactly the four KumoMTA fields.
+    """
+
+    code: int
+    enhanced_code: EnhancedStatusCode | None
+    content: str
+    command: str | None = None
+    rewritten_from: int | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        _check_uint("code", self.code, _U16_MAX)
+        if self.enhanced_code is not None and not isinstance(
+            self.enhanced_code, EnhancedStatusCode
+        ):
+            raise TypeError(
+                f"enhanced_code must be an EnhancedStatusCode or None, got {self.enhanced_code!r}"
+            )
+        if not isinstance(self.content, str):
+            raise TypeError(f"content must be a str, got {type(self.content).__name__}")
+        if self.command is not None and not isinstance(self.command, str):
+            raise TypeError(f"command must be a str or None, got {type(self.command).__name__}")
+        if self.rewritten_from is not None:
+            _check_uint("rewritten_from", self.rewritten_from, _U16_MAX)
+
+    # -- construction ------------------------------------------------------
+
+    @classmethod
+    def parse(cls, text: str, *, command: str | None = None) -> Response:
+        """Build a Response from a reply as a remote server sends it.
+
+        `text` is one reply line (`"452 4.2.2 Mailbox full"`) or a complete
+        multi-line reply.  When the text contains CRLF it is split exactly as
+        kumod reads the socket (only CRLF ends a line; a lone LF or CR stays
+        inside the line's content).  Text without any CRLF is split on LF, for
+        convenience.  One trailing line terminator is allowed.
+
+        Assembly follows kumod: the enhanced code is looked for on the first
+        line only (see `EnhancedStatusCode.parse_prefix`); each further line is
+        appended after a `"\\n"`, with the first line's enhanced code and one
+        space (`"5.1.1 "`, canonical form) stripped from its start when
+        present.  A continuation line carrying a different enhanced code keeps
+        it in its text.  A line whose 3-digit code differs from the first
+        line's is an error in kumod (`Malformed Response: <line>`), and so it
+        is here.
+
+        Raises `MalformedResponse` (a `ValueError`) for empty text, a line
+        without a valid code, a differing code, a last line that still says
+        `-` (kumod would wait for more), or text after the final line.
+        """
+        if not isinstance(text, str):
+            raise TypeError(f"Response.parse expects a str, got {type(text).__name__}")
+        if "\r\n" in text:
+            lines = _split_wire_lines(text)
+        else:
+            lines = text.split("\n")
+            if len(lines) > 1 and lines[-1] == "":
+                lines.pop()
+        if not lines or lines == [""]:
+            raise MalformedResponse("empty response", line="", text=text)
+
+        first = _parse_reply_line(lines[0], text)
+        enhanced: EnhancedStatusCode | None = None
+        content = first.content
+        recognised = EnhancedStatusCode.parse_prefix(first.content)
+        if recognised is not None:
+            enhanced, content = recognised
+        prefix = f"{enhanced} " if enhanced is not None else None
+        parts = [content]
+
+        current = first
+        for raw in lines[1:]:
+            if current.final:
+                raise MalformedResponse(
+                    "text follows the final line of the reply", line=raw, text=text
+                )
+            current = _parse_reply_line(raw, text)
+            if current.code != first.code:
+                raise MalformedResponse(
+                    f"code {current.code} differs from the first line's {first.code}",
+                    line=current.original,
+                    text=text,
+                )
+            piece = current.content
+            if prefix is not None and piece.startswith(prefix):
+                piece = piece[len(prefix) :]
+            parts.append(piece)
+        if not current.final:
+            raise MalformedResponse(
+                "the last line is a continuation line ('-' after the code)",
+                line=current.original,
+                text=text,
+            )
+        return cls(first.code, enhanced, "\n".join(parts), command)
+
+    @classmethod
+    def with_code_and_message(cls, code: int, message: str) -> Response:
+        """How kumod turns a status and message it sends itself (for example
+        from `kumo.reject(code, message)`) into a Response for Rejection log
+        records: the message is split into lines (LF or CRLF) and assembled
+        like a multi-line reply with that code, so a leading `"5.7.1 "` in the
+        message becomes the enhanced code.  kumod crashes on an empty message;
+        here that is a ValueError."""
+        _check_uint("code", code, _U16_MAX)
+        lines = _rust_lines(message)
+        if not lines:
+            raise ValueError("with_code_and_message: the message is empty")
+        enhanced: EnhancedStatusCode | None = None
+        content = lines[0]
+        recognised = EnhancedStatusCode.parse_prefix(lines[0])
+        if recognised is not None:
+            enhanced, content = recognised
+        parts = [content]
+        prefix = f"{enhanced} " if enhanced is not None else None
+        for line in lines[1:]:
+            if prefix is not None and line.startswith(prefix):
+                line = line[len(prefix) :]
+            parts.append(line)
+        return cls(code, enhanced, "\n".join(parts))
+
+    # -- rendering ---------------------------------------------------------
+
+    def to_single_line(self) -> str:
+        """`"<code> "` + `"<class>.<subject>.<detail> "` (when there is an
+        enhanced code) + the content with every CRLF, lone LF and lone CR
+        replaced by one space.  This is the first argument of
+        `smtp_client_rewrite_delivery_status`."""
+        enhanced = f"{self.enhanced_code} " if self.enhanced_code is not None else ""
+        return f"{self.code} {enhanced}{remove_line_breaks(self.content)}"
+
+    def __str__(self) -> str:
+        return self.to_single_line()
+
+    def is_transient(self) -> bool:
+        return 400 <= self.code < 500
+
+    def is_permanent(self) -> bool:
+        return 500 <= self.code < 600
+
+    # -- rewriting ---------------------------------------------------------
+
+    def with_code(self, new_code: int) -> Response:
+        """Apply a code returned by `smtp_client_rewrite_delivery_status`.
+
+        Same code: this very object is returned.  Otherwise the code changes,
+        `rewrite_annotation(old, new)` is appended to the content, and the
+        enhanced code and command stay as they were (so a 452 4.2.2 rewritten
+        to 500 reads `500 4.2.2 ...`).  kumod does no range check: any u16 is
+        accepted, including 250.
+        """
+        _check_uint("new_code", new_code, _U16_MAX)
+        if new_code == self.code:
+            return self
+        return Response(
+            code=new_code,
+            enhanced_code=self.enhanced_code,
+            content=self.content + rewrite_annotation(self.code, new_code),
+            command=self.command,
+            rewritten_from=self.code,
+        )
+
+    # -- log records -------------------------------------------------------
+
+    def to_json(self) -> dict[str, object]:
+        """The `response` object of a KumoMTA log record.
+
+        Keys `code`, `enhanced_code` (an object or None), `content`,
+        `command`.  As in kumod's serialiser, line breaks in `content` are
+        replaced by spaces (`remove_line_breaks`).  `rewritten_from` is not
+        part of the record.
+        """
+        return {
+            "code": self.code,
+            "enhanced_code": (
+                self.enhanced_code.to_json() if self.enhanced_code is not None else None
+            ),
+            "content": remove_line_breaks(self.content),
+            "command": self.command,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, object]) -> Response:
+        """Read a log record's `response` object.
+
+        `code` and `content` are required; a missing `enhanced_code` or
+        `command` means None; unknown keys are ignored; numbers must be JSON
+        integers in range (no booleans, no floats).  `content` is taken as is.
+        """
+        if not isinstance(data, Mapping):
+            raise ValueError(f"response must be an object, got {data!r}")
+        for key in ("code", "content"):
+            if key not in data:
+                raise ValueError(f"response: missing field `{key}` in {dict(data)!r}")
+        code = _json_uint("response.code", data["code"], _U16_MAX)
+        content = data["content"]
+        if not isinstance(content, str):
+            raise ValueError(f"response.content: expected a string, got {content!r}")
+        raw_enhanced = data.get("enhanced_code")
+        enhanced: EnhancedStatusCode | None = None
+        if raw_enhanced is not None:
+            if not isinstance(raw_enhanced, Mapping):
+                raise ValueError(
+                    f"response.enhanced_code: expected an object or null, got {raw_enhanced!r}"
+                )
+            enhanced = EnhancedStatusCode.from_json(raw_enhanced)
+        command = data.get("command")
+        if command is not None and not isinstance(command, str):
+            raise ValueError(f"response.command: expected a string or null, got {command!r}")
+        return cls(code, enhanced, content, command)
+
+
+def rewrite_annotation(old_code: int, new_code: int) -> str:
+    """The text kumod appends to a rewritten response's content."""
+    return f" (kumomta: status was rewritten from {old_code} -> {new_code})"
+
+
+def rewrite_failure_message(error: str) -> str:
+    """kumod's ERROR diagnostic when the handler fails (the error text is the
+    full error chain, e.g. a `ConversionError` message); the original
+    response is then kept unchanged."""
+    return f"{REWRITE_EVENT} event failed: {error}. Preserving original DSN"
+
+
+# ---------------------------------------------------------------------------
+# Lua value -> Option<u16> (mlua 0.11)
+# ---------------------------------------------------------------------------
+
+
+class ConversionError(ValueError):
+    """mlua's `FromLuaConversionError`.
+
+    `str()` is mlua's message: `error converting Lua <from> to u16 (<detail>)`
+    where `<from>` is the Lua type name mlua reports and `<detail>` is
+    `out of range` or `expected number or string coercible to number`.
+    """
+
+    def __init__(self, from_type: str, to_type: str, detail: str) -> None:
+        self.from_type = from_type
+        self.to_type = to_type
+        self.detail = detail
+        super().__init__(f"error converting Lua {from_type} to {to_type} ({detail})")
+
+
+_OUT_OF_RANGE = "out of range"
+_NOT_COERCIBLE = "expected number or string coercible to number"
+
+# Lua's lisspace (C locale isspace).
+_LUA_SPACE = " \t\n\v\f\r"
+_LUA_DEC_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
+_LUA_HEX_INT = re.compile(r"([+-]?)0[xX]([0-9a-fA-F]+)", re.ASCII)
+# What C `strtod` consumes entirely (the forms Lua then accepts as a float);
+# "inf"/"nan" are rejected by Lua before strtod is asked.
+_LUA_DEC_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
+_LUA_HEX_FLOAT = re.compile(
+    r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?", re.ASCII
+)
+
+
+def _wrap_i64(value: int) -> int:
+    value &= 0xFFFF_FFFF_FFFF_FFFF
+    return value - 2**64 if value > _I64_MAX else value
+
+
+def lua_str2number(text: str | bytes) -> int | float | None:
+    """Lua 5.4's string-to-number conversion (`luaO_str2num`), as used by
+    `tonumber(s)` and by the C API's implicit coercion.
+
+    Returns a Lua integer (int), a Lua float (float) or None.  Surrounding
+    ASCII whitespace is allowed; decimal integers that overflow 64 bits become
+    floats; hexadecimal integers wrap around modulo 2**64; hexadecimal floats
+    (`0x1p4`) are accepted; `inf`/`nan` and anything with other trailing text
+    (including an embedded NUL) are not.
+    """
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    body = text.strip(_LUA_SPACE)
+    if _LUA_DEC_INT.fullmatch(body):
+        value = int(body, 10)
+        if _I64_MIN <= value <= _I64_MAX:
+            return value
+        return float(body)
+    hex_int = _LUA_HEX_INT.fullmatch(body)
+    if hex_int:
+        magnitude = int(hex_int.group(2), 16)
+        return _wrap_i64(-magnitude if hex_int.group(1) == "-" else magnitude)
+    # Lua refuses anything strtod would read as inf/nan; the patterns below
+    # only describe finite numerals, so those never get through.
+    if _LUA_DEC_FLOAT.fullmatch(body):
+        return float(body)
+    if _LUA_HEX_FLOAT.fullmatch(body):
+        try:
+            return float.fromhex(body)
+        except OverflowError:
+            return -math.inf if body.startswith("-") else math.inf
+    return None
+
+
+def _float_to_exact_integer(value: float) -> int | None:
+    """Lua's float -> integer conversion in exact mode (`lua_tointegerx`)."""
+    if math.isfinite(value) and value == math.floor(value) and -(2.0**63) <= value < 2.0**63:
+        return int(value)
+    return None
+
+
+def _float_to_u16(value: float) -> int | None:
+    """num-traits' `cast::<f64, u16>`: truncate values in the open interval
+    (-1, 65536); NaN and everything else is None."""
+    if -1.0 < value < 65536.0:
+        return int(value)
+    return None
+
+
+def _lua_type_name(value: object) -> str:
+    if isinstance(value, str | bytes):
+        return "string"
+    if isinstance(value, dict | list | tuple):
+        return "table"
+    name: object = None
+    module_name = type(value).__module__
+    if module_name.startswith("lupa."):
+        # Each bundled Lua (lupa.lua54, lupa.lua55, ...) has its own classes
+        # and its own lua_type().
+        try:
+            module = importlib.import_module(module_name)
+            name = module.lua_type(value)
+        except Exception:
+            name = None
+    if isinstance(name, str):
+        return name
+    if callable(value):
+        return "function"
+    return "userdata"
+
+
+def to_u16(value: object) -> int | None:
+    """Convert a handler's return value like mlua converts it to `Option<u16>`.
+
+    Values are what lupa hands to Python: None (nil), bool, int (Lua
+    integer), float (Lua float), str/bytes (Lua string), or Lua objects.
+
+    * None -> None (keep the original response).
+    * Integers, and floats with an exact integer value: 0..=65535, else
+      `error converting Lua integer to u16 (out of range)` (mlua reads any
+      integral number through `lua_tointegerx`, so `70000.0` reports
+      "integer").
+    * Other floats are truncated toward zero when strictly between -1 and
+      65536 (`500.7` -> 500, `-0.5` -> 0); otherwise (including NaN and
+      infinities) `error converting Lua number to u16 (out of range)`.
+    * Strings are coerced like Lua does (`" 500 "`, `"5e2"`, `"0x1F4"`,
+      `"500.0"` -> 500, `"500.7"` -> 500); non-numeric strings give
+      `error converting Lua string to u16 (expected number or string
+      coercible to number)`, out-of-range ones `... string to u16 (out of
+      range)`.
+    * Booleans, tables, functions, userdata: `error converting Lua <type> to
+      u16 (expected number or string coercible to number)`.
+
+    Only the first return value matters to mlua; pass that one.
+    """
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        raise ConversionError("boolean", "u16", _NOT_COERCIBLE)
+    if isinstance(value, int):
+        if 0 <= value <= _U16_MAX:
+            return value
+        raise ConversionError("integer", "u16", _OUT_OF_RANGE)
+    if isinstance(value, float):
+        exact = _float_to_exact_integer(value)
+        if exact is not None:
+            if 0 <= exact <= _U16_MAX:
+                return exact
+            raise ConversionError("integer", "u16", _OUT_OF_RANGE)
+        truncated = _float_to_u16(value)
+        if truncated is None:
+            raise ConversionError("number", "u16", _OUT_OF_RANGE)
+        return truncated
+    if isinstance(value, str | bytes):
+        number = lua_str2number(value)
+        if number is None:
+            raise ConversionError("string", "u16", _NOT_COERCIBLE)
+        if isinstance(number, float):
+            exact = _float_to_exact_integer(number)
+            if exact is None:
+                truncated = _float_to_u16(number)
+                if truncated is None:
+                    raise ConversionError("string", "u16", _OUT_OF_RANGE)
+                return truncated
+            number = exact
+        if 0 <= number <= _U16_MAX:
+            return number
+        raise ConversionError("string", "u16", _OUT_OF_RANGE)
+    raise ConversionError(_lua_type_name(value), "u16", _NOT_COERCIBLE)
+
+
+def apply_rewrite(response: Response, handler_result: object) -> Response:
+    """What kumod does with the handler's (first) return value: nil keeps the
+    response, a convertible value goes through `Response.with_code`.  Raises
+    `ConversionError` where kumod would log `rewrite_failure_message(...)`
+    and keep the original."""
+    code = to_u16(handler_result)
+    if code is None:
+        return response
+    return response.with_code(code)
+
+
+# ---------------------------------------------------------------------------
+# Queue names
+# ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QueueName:
+    """The components of a scheduled queue name
+    `campaign:tenant@domain!routing_domain`.
+
+    `parse` and `format` are not exact inverses: `QueueName("c", None, "d",
+    None).format()` is `"c:@d"`, which parses back with tenant `""`.
+    `format(parse(s)) == s` holds for every string.
+    """
+
+    campaign: str | None
+    tenant: str | None
+    domain: str
+    routing_domain: str | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("campaign", "tenant", "routing_domain"):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, str):
+                raise TypeError(f"{name} must be a str or None, got {value!r}")
+        if not isinstance(self.domain, str):
+            raise TypeError(f"domain must be a str, got {self.domain!r}")
+
+    @classmethod
+    def parse(cls, name: str) -> QueueName:
+        """Split a queue name exactly as kumod does.
+
+        At the first `@`: before it is the prefix, after it the domain part
+        (no `@` -> no campaign, no tenant, all of it is the domain part).  The
+        prefix splits at its first `:` into campaign and tenant (`"c:@d"` ->
+        tenant `""`); without `:` all of it is the tenant.  The domain part
+        splits at its first `!` into domain and routing domain.  Nothing is
+        validated or lowercased; ports stay where they are.
+        """
+        if not isinstance(name, str):
+            raise TypeError(f"QueueName.parse expects a str, got {type(name).__name__}")
+        campaign: str | None = None
+        tenant: str | None = None
+        prefix, at, rest = name.partition("@")
+        if at:
+            campaign_part, colon, tenant_part = prefix.partition(":")
+            if colon:
+                campaign, tenant = campaign_part, tenant_part
+            else:
+                tenant = prefix
+        else:
+            rest = name
+        domain, bang, routing = rest.partition("!")
+        return cls(campaign, tenant, domain, routing if bang else None)
+
+    def format(self) -> str:
+        """`c:t@d`, `c:@d`, `t@d` or `d`, then `!routing_domain` if set."""
+        routing = f"!{self.routing_domain}" if self.routing_domain is not None else ""
+        if self.campaign is not None:
+            return f"{self.campaign}:{self.tenant or ''}@{self.domain}{routing}"
+        if self.tenant is not None:
+            return f"{self.tenant}@{self.domain}{routing}"
+        return f"{self.domain}{routing}"
+
+    def __str__(self) -> str:
+        return self.format()
+
+    def rewrite_event_args(self) -> tuple[str, str | None, str | None, str]:
+        """Arguments 2-5 of `smtp_client_rewrite_delivery_status`: domain,
+        tenant, campaign, and the routing domain or, when there is none, the
+        domain (never None)."""
+        routing = self.routing_domain if self.routing_domain is not None else self.domain
+        return (self.domain, self.tenant, self.campaign, routing)
+
+
+def rewrite_event_args(
+    response: Response, queue_name: str | QueueName
+) -> tuple[str, str, str | None, str | None, str]:
+    """All five arguments kumod passes to `smtp_client_rewrite_delivery_status`."""
+    queue = queue_name if isinstance(queue_name, QueueName) else QueueName.parse(queue_name)
+    return (response.to_single_line(), *queue.rewrite_event_args())
