@@ -28,11 +28,12 @@ from typing import Any, TypeVar
 
 from ._clock import Clock, SystemClock
 from ._errors import PolicyError
-from ._events import EVENTS, Handler, HandlerRegistry, event_spec
+from ._events import EVENTS, Handler, HandlerRegistry, event_spec, suggest_event
 from ._kumo import catalogue
 from ._runtime import LuaState
+from ._smtp import ConversionError, QueueName, Response, rewrite_failure_message, to_u16
 
-__all__ = ["DEFAULT_SHARE_DIR", "CallResult", "LogEntry", "Policy"]
+__all__ = ["DEFAULT_SHARE_DIR", "CallResult", "LogEntry", "Policy", "ValidationReport"]
 
 DEFAULT_SHARE_DIR = "/opt/kumomta/share"
 DEFAULT_BUDGET_SECONDS = 5.0
@@ -82,6 +83,16 @@ class CallResult:
         return self.values[0] if self.values else None
 
 
+@dataclass
+class ValidationReport:
+    """The outcome of `Policy.validate()` (kumod --validate)."""
+
+    ok: bool
+    events: list[str]
+    warnings: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
 def _normalise(path: str) -> str:
     return os.path.normpath(path)
 
@@ -125,6 +136,9 @@ class Policy:
         self.output: list[LogEntry] = []
         #: observers of every kumo.* call: fn(name, args)
         self.call_observers: list[Callable[[str, tuple[Any, ...]], None]] = []
+        #: "file:line" of every policy line that used the global `kumo`
+        #: instead of `require 'kumo'` (kumod has no such global)
+        self.global_kumo_uses: list[str] = []
         self._services: dict[str, Any] = {}
         self._state: LuaState | None = None
         self._state = self._new_state()
@@ -191,6 +205,11 @@ class Policy:
         if self.capture_output:
             self.output.append(LogEntry(level, file, line, message))
 
+    def _note_global_kumo(self, file: str, line: int) -> None:
+        where = f"{file}:{line}"
+        if where not in self.global_kumo_uses:
+            self.global_kumo_uses.append(where)
+
     def _on_print(self, text: str, file: str, line: int) -> None:
         if self.capture_output:
             self.output.append(LogEntry(logging.INFO, file, line, text, kind="print"))
@@ -211,7 +230,7 @@ class Policy:
         state.handlers = HandlerRegistry()
         kumo = state.build_kumo((e.name, e.value) for e in catalogue().values())
         if not self.kumod_strict:
-            state.globals[b"kumo"] = kumo
+            state.provide_global("kumo", kumo, self._note_global_kumo)
         if self.validating:
             state.globals[b"_VALIDATING_CONFIG"] = True
         chunk = state.load_file(str(self.path))
@@ -289,3 +308,93 @@ class Policy:
             return f"{event}: custom event"
         kind = "Multiple" if spec.multiple else "Single"
         return f"{event}({', '.join(spec.args)}) -> {spec.returns} [{kind}]"
+
+    # -- kumod entry points ------------------------------------------------
+
+    def validate(self) -> ValidationReport:
+        """What `kumod --validate` does after loading: run the `pre_init`,
+        `init` and `validate_config` handlers (listeners and spools are
+        never started by kumopy anyway), then fail if any raised or called
+        `kumo.validation_failed()`.  Load the policy with `validating=True`
+        so `_VALIDATING_CONFIG` is set while its top level runs."""
+        errors: list[str] = []
+        for event in ("pre_init", "init", "validate_config"):
+            try:
+                self.dispatch(event)
+            except PolicyError as e:
+                errors.append(str(e))
+                break
+        if self.validation_failed:
+            errors.append("Validation failed (kumo.validation_failed() was called)")
+        events = self.events()
+        warnings = [w for name in events if (w := _event_warning(name))]
+        warnings.extend(
+            f"{where}: uses the global `kumo`, which kumod does not define; "
+            "add `local kumo = require 'kumo'` at the top of the file"
+            for where in self.global_kumo_uses
+        )
+        return ValidationReport(not errors, events, warnings, errors)
+
+    def run_script(self, *args: str) -> CallResult:
+        """What `kumod --script` does: call the `main` handler with each
+        argument as a separate string (pre_init and init do not run)."""
+        return self.dispatch("main", *args)
+
+    def rewrite_delivery_status(
+        self,
+        response: Response | str,
+        queue: QueueName | str = "example.com",
+        *,
+        raise_errors: bool = False,
+    ) -> Response:
+        """Offer a remote response to `smtp_client_rewrite_delivery_status`
+        exactly as kumod's SMTP dispatcher does.
+
+        `response` is a `Response` or SMTP reply text (single or
+        multi-line); `queue` the message's queue name
+        (`campaign:tenant@domain!routing_domain`).  A 250 is never offered.
+        The handler receives the single-line response, domain, tenant,
+        campaign and routing domain (the domain when there is none); nil or
+        no value keeps the response, a code (as mlua converts it to u16)
+        replaces it with ` (kumomta: status was rewritten from X -> Y)`
+        appended (`rewritten_from` set).  A handler error or an
+        unconvertible result is logged and the response kept, as kumod
+        does, unless `raise_errors` is set.
+        """
+        resp = Response.parse(response) if isinstance(response, str) else response
+        q = QueueName.parse(queue) if isinstance(queue, str) else queue
+        if resp.code == 250:
+            return resp
+        event = "smtp_client_rewrite_delivery_status"
+        try:
+            result = self.dispatch(event, resp.to_single_line(), *q.rewrite_event_args())
+            code = to_u16(result.value) if result.handled else None
+        except PolicyError as e:
+            if raise_errors:
+                raise
+            self._rewrite_failed(str(e))
+            return resp
+        except ConversionError as e:
+            if raise_errors:
+                raise PolicyError(str(e), event=event) from None
+            self._rewrite_failed(str(e))
+            return resp
+        return resp if code is None else resp.with_code(code)
+
+    def _rewrite_failed(self, error: str) -> None:
+        message = rewrite_failure_message(error)
+        LOGGER.error("%s", message)
+        if self.capture_output:
+            self.output.append(LogEntry(logging.ERROR, "kumod", 0, message))
+
+
+def _event_warning(name: str) -> str | None:
+    if event_spec(name) is not None:
+        return None
+    hint = suggest_event(name)
+    if hint is not None:
+        return f"'{name}' is not a KumoMTA event (did you mean '{hint}'?)"
+    return (
+        f"'{name}' is not a KumoMTA event; it only runs if something fires it "
+        "(kumo.spawn_task, a custom_lua constructor, a log hook)"
+    )

@@ -44,12 +44,13 @@ def _render(state: LuaState, value: Any) -> str:
 
 def _make(level: int) -> Any:
     def log(state: LuaState, *args: Any) -> None:
-        if not LOGGER.isEnabledFor(level):
+        process = state.process
+        if not (process.capture_output or LOGGER.isEnabledFor(level)):
             return
         file, line = state.where()
         text = " ".join(_render(state, a) for a in args)
         LOGGER.log(level, "%s:%d: %s", file, line, text,
                    extra={"lua_file": file, "lua_line": line})
-        state.process.record_log(level, file, line, text)
+        process.record_log(level, file, line, text)
 
     return log

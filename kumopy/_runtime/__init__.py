@@ -148,8 +148,13 @@ class LuaState:
         """The Python side of `kumo.<name>`: calls impl(state, *args) and
         reports errors to the Lua wrapper instead of raising through lupa."""
         state = self
+        observers = self.process.call_observers
 
         def entry(*args: Any) -> Any:
+            if observers:
+                converted = tuple(state.to_python(a) for a in args)
+                for observer in observers:
+                    observer(name, converted)
             try:
                 return impl(state, *args)
             except KumoError as e:
@@ -164,6 +169,13 @@ class LuaState:
 
         entry.__name__ = f"kumo.{name}"
         return entry
+
+    def provide_global(self, name: str, value: Any, on_use: Callable[[str, int], None]) -> None:
+        """Make `name` resolve as a global (through _G's metatable), calling
+        on_use(file, line) the first time each line uses it."""
+        self.api[b"provide_global"](
+            encode(name), value, lambda src, line: on_use(_source(src), int(line))
+        )
 
     def set_global(self, name: str, value: Any) -> None:
         self.globals[encode(name)] = self.to_lua(value)

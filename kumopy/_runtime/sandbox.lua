@@ -376,6 +376,27 @@ function api.extend_userdata(sample, len_fn, pairs_fn)
   end
 end
 
+-- Makes `name` readable as a global without being one (rawget(_G, name)
+-- stays nil), telling the host the first time each policy line uses it.
+function api.provide_global(name, value, on_use)
+  local seen = {}
+  local mt = getmetatable(_G) or {}
+  mt.__index = function(_, k)
+    if k == name then
+      local info = getinfo(2, "Sl")
+      local src, line = info and info.source or "?", info and info.currentline or 0
+      local key = src .. ":" .. line
+      if not seen[key] then
+        seen[key] = true
+        on_use(src, line)
+      end
+      return value
+    end
+    return nil
+  end
+  setmetatable(_G, mt)
+end
+
 function api.globals_snapshot()
   local names = {}
   for k in next, _G do

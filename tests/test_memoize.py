@@ -1,0 +1,291 @@
+"""kumo.memoize: parameters, keys, TTL, error caching, sharing, values."""
+
+from __future__ import annotations
+
+import pytest
+
+from kumopy import PolicyError
+
+COUNTING = """
+calls = 0
+local f = kumo.memoize(function(...)
+  calls = calls + 1
+  return select('#', ...) == 0 and 'none' or ...
+end, {{name = 'counting', ttl = {ttl}, capacity = {capacity}}})
+kumo.on('get', function(...) return f(...) end)
+kumo.on('calls', function() return calls end)
+"""
+
+
+def counting(load, ttl="'5 minutes'", capacity=10, **options):
+    return load(COUNTING.format(ttl=ttl, capacity=capacity), **options)
+
+
+def test_second_call_is_served_from_cache(load):
+    p = counting(load)
+    assert p.call("get", "a") == "a"
+    assert p.call("get", "a") == "a"
+    assert p.call("calls") == 1
+    p.call("get", "b")
+    assert p.call("calls") == 2
+
+
+def test_entry_expires_after_ttl(load, clock):
+    p = counting(load, ttl="'5 minutes'")
+    p.call("get", "a")
+    clock.advance("4 minutes")
+    p.call("get", "a")
+    assert p.call("calls") == 1
+    clock.advance(61)
+    p.call("get", "a")
+    assert p.call("calls") == 2
+
+
+def test_integer_ttl_is_seconds(load, clock):
+    p = counting(load, ttl="10")
+    p.call("get", "a")
+    clock.advance(9.5)
+    p.call("get", "a")
+    clock.advance(1)
+    p.call("get", "a")
+    assert p.call("calls") == 2
+
+
+def test_capacity_evicts_least_recently_used(load):
+    p = counting(load, capacity=2)
+    for key in ("a", "b", "a", "c", "a", "b"):
+        p.call("get", key)
+    # a, b, (a hit), c evicts b, (a hit), b again
+    assert p.call("calls") == 4
+
+
+@pytest.mark.parametrize(
+    "first, second, same",
+    [
+        ((), (None,), True),  # f() is f(nil)
+        ((1, 2), ([1, 2],), True),  # several args key as an array
+        ((1,), (1.0,), False),  # "1" vs "1.0"
+        (({"a": 1, "b": 2},), ({"b": 2, "a": 1},), True),  # by content, keys sorted
+        (("x",), ("y",), False),
+    ],
+)
+def test_key_is_the_json_form_of_the_arguments(load, first, second, same):
+    p = counting(load)
+    p.call("get", *first)
+    p.call("get", *second)
+    assert p.call("calls") == (1 if same else 2)
+
+
+def test_errors_are_cached_for_60_seconds_regardless_of_ttl(load, clock, write, tmp_path):
+    rules = tmp_path / "data.json"
+    p = load(
+        f"""
+        local f = kumo.memoize(function()
+          print('populating')
+          local f = io.open('{rules}')
+          if not f then error('no data yet') end
+          f:close()
+          return 'loaded'
+        end, {{name = 'errors', ttl = 1, capacity = 1}})
+        kumo.on('get', function() return f() end)
+        """
+    )
+
+    def populations():
+        return sum(1 for e in p.output if e.message == "populating")
+
+    # a failing handler drops its Lua state (as kumod does), so count
+    # populations through the process-wide captured output
+    for _ in range(3):
+        with pytest.raises(PolicyError, match="no data yet"):
+            p.call("get")
+    assert populations() == 1
+    rules.write_text("{}")
+    clock.advance(59)
+    with pytest.raises(PolicyError, match="no data yet"):
+        p.call("get")
+    clock.advance(2)
+    assert p.call("get") == "loaded"
+    assert populations() == 2
+
+
+def test_cache_is_shared_by_name_across_lua_states(load):
+    p = load(
+        """
+        local f = kumo.memoize(function(x) populations = (populations or 0) + 1 return x end,
+                               {name = 'shared', ttl = 60, capacity = 4})
+        kumo.on('get', function(x) return f(x) end)
+        kumo.on('populations', function() return populations or 0 end)
+        """,
+        fresh_state_per_event=True,
+    )
+    p.call("get", "k")
+    # every event runs in a new state, so the Lua global is gone, but the
+    # process-wide cache still holds the value
+    p.call("get", "k")
+    assert p.call("populations") == 0
+
+
+def test_same_name_different_params_replaces_the_cache(load):
+    p = load(
+        """
+        n = 0
+        local a = kumo.memoize(function() n = n + 1 return n end, {name = 'c', ttl = 60, capacity = 2})
+        local b = kumo.memoize(function() n = n + 1 return n end, {name = 'c', ttl = 60, capacity = 2})
+        kumo.on('a', function() return a() end)
+        kumo.on('b', function() return b() end)
+        kumo.on('replace', function()
+          return kumo.memoize(function() return 'new' end, {name = 'c', ttl = 30, capacity = 2})()
+        end)
+        """
+    )
+    assert (p.call("a"), p.call("b")) == (1, 1)  # identical params share entries
+    assert p.call("replace") == "new"
+
+
+def test_two_policies_never_share_caches(load):
+    a = counting(load)
+    b = counting(load, name="b.lua")
+    a.call("get", "x")
+    b.call("get", "x")
+    assert (a.call("calls"), b.call("calls")) == (1, 1)
+
+
+def test_invalidate_with_epoch(load):
+    p = load(
+        """
+        n = 0
+        local f = kumo.memoize(function() n = n + 1 return n end,
+          {name = 'e', ttl = 60, capacity = 2, invalidate_with_epoch = true})
+        local g = kumo.memoize(function() n = n + 1 return n end,
+          {name = 's', ttl = 60, capacity = 2, invalidate_with_epoch = true,
+           allow_stale_reads = true})
+        kumo.on('f', function() return f() end)
+        kumo.on('g', function() return g() end)
+        kumo.on('bump', function() kumo.bump_config_epoch() end)
+        """
+    )
+    assert p.call("f") == 1 and p.call("f") == 1
+    g1 = p.call("g")
+    p.call("bump")
+    assert p.call("f") == 3
+    assert p.call("g") == g1  # allow_stale_reads keeps the epoch out of the key
+
+
+def test_multiple_return_values_come_back_as_one_table(load):
+    p = load(
+        """
+        local f = kumo.memoize(function() return 1, 'two', 3.0 end, {name = 'm', ttl = 60, capacity = 1})
+        kumo.on('t', function()
+          local v = f()
+          return type(v), v[1], v[2], v[3], math.type(v[3]), select('#', f())
+        end)
+        """
+    )
+    assert p.dispatch("t").values == ("userdata", 1, "two", 3.0, "float", 1)
+
+
+def test_zero_return_values_give_nil(load):
+    p = load(
+        """
+        local f = kumo.memoize(function() end, {name = 'z', ttl = 60, capacity = 1})
+        kumo.on('t', function() return select('#', f()), f() end)
+        """
+    )
+    assert p.dispatch("t").values == (1, None)
+
+
+def test_tables_come_back_as_memoized_userdata(load):
+    p = load(
+        """
+        local f = kumo.memoize(function()
+          return {name = 'x', list = {10, 20, 30}, nested = {deep = {value = 1}}}
+        end, {name = 'tables', ttl = 60, capacity = 1})
+        kumo.on('t', function()
+          local v = f()
+          local keys = {}
+          for k in pairs(v) do keys[#keys + 1] = k end
+          table.sort(keys)
+          local items = {}
+          for i, x in ipairs(v.list) do items[i] = x end
+          return type(v), #v, v.name, #v.list, table.concat(items, ','),
+                 v.nested == v.nested, v.nested.deep.value, table.concat(keys, ',')
+        end)
+        kumo.on('mutate', function()
+          local v = f()
+          v.name = 'changed'
+          local w = f()
+          return v.name, w.name
+        end)
+        """
+    )
+    assert p.dispatch("t").values == ("userdata", 3, "x", 3, "10,20,30", False, 1,
+                                      "list,name,nested")
+    assert p.dispatch("mutate").values == ("changed", "x")
+
+
+def test_memoized_tables_encode_to_json(load):
+    p = load(
+        """
+        local f = kumo.memoize(function() return {a = {1, 2}} end, {name = 'j', ttl = 60, capacity = 1})
+        kumo.on('t', function() return kumo.json_encode(f()) end)
+        """
+    )
+    assert p.call("t") == '{"a":[1,2]}'
+
+
+def test_functions_cannot_be_memoized(load):
+    p = load(
+        """
+        local f = kumo.memoize(function() return function() end end,
+                               {name = 'fn', ttl = 60, capacity = 1})
+        kumo.on('t', function() return f() end)
+        """
+    )
+    with pytest.raises(PolicyError, match="cannot memoize"):
+        p.call("t")
+
+
+def test_function_arguments_cannot_be_keys(load):
+    p = counting(load)
+    p_src = p  # noqa: F841
+    q = load(
+        """
+        local f = kumo.memoize(function(x) return 1 end, {name = 'k', ttl = 60, capacity = 1})
+        kumo.on('t', function() return f(print) end)
+        """,
+        name="k.lua",
+    )
+    with pytest.raises(PolicyError, match="cannot serialize"):
+        q.call("t")
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (
+            "{name = 'x', ttl = 60, capacity = 1, colour = 'red'}",
+            "deserialize error: unknown field `colour`, expected one of `ttl`, `capacity`, "
+            "`name`, `invalidate_with_epoch`, `retry_on_populate_timeout`, "
+            "`populate_timeout`, `allow_stale_reads`, while processing {",
+        ),
+        ("{name = 'x', capacity = 1}", "deserialize error: missing field `ttl`"),
+        ("{name = 'x', ttl = 60}", "deserialize error: missing field `capacity`"),
+        ("{ttl = 60, capacity = 1}", "deserialize error: missing field `name`"),
+        ("{name = 'x', ttl = 'soon', capacity = 1}", "expected a duration"),
+        ("{name = 'x', ttl = 60, capacity = 'many'}", 'invalid type: string "many", expected usize'),
+        ("{name = 'x', ttl = 60, capacity = 1, allow_stale_reads = 'yes'}",
+         'invalid type: string "yes", expected a boolean'),
+        ("{name = 'dns_resolver_mx', ttl = 60, capacity = 1}", "user.dns_resolver_mx"),
+    ],
+)
+def test_invalid_params_are_rejected(load, params, message):
+    with pytest.raises(PolicyError) as info:
+        load(f"kumo.memoize(function() end, {params})")
+    assert message in str(info.value)
+    assert info.value.line == 1
+
+
+def test_memoize_requires_a_function(load):
+    with pytest.raises(PolicyError, match="error converting Lua string to function"):
+        load("kumo.memoize('nope', {name = 'x', ttl = 1, capacity = 1})")
