@@ -58,6 +58,8 @@ class PolicyError(Exception):
         self.event = event
         self.file = file
         self.line = line
+        #: "file:line" where the failing handler was defined (set by dispatch)
+        self.handler: str | None = None
         super().__init__(message)
 
     def __str__(self) -> str:
@@ -65,6 +67,10 @@ class PolicyError(Exception):
         if self.file is not None and not first.startswith(f"{self.file}:"):
             first = f"{self.file}:{self.line}: {first}"
         if self.event is not None:
+            if self.file is None and self.handler is not None:
+                # Lua reports no position for an error raised through a tail
+                # call (`return kumo.x(...)`); point at the handler instead
+                return f"{first} (in event '{self.event}', handler defined at {self.handler})"
             return f"{first} (in event '{self.event}')"
         return first
 

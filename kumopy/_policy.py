@@ -291,6 +291,7 @@ class Policy:
                     values = state.invoke(handler.function, *lua_args)
                 except PolicyError as e:
                     e.event = event
+                    e.handler = handler.location
                     raise
                 if values or not multiple:
                     converted = tuple(state.to_python(v) for v in values)

@@ -30,6 +30,8 @@ class Entry:
     value: Any
     module: str
     supported: bool = True
+    #: how kumopy's version differs from kumod's (for docs/api-coverage.md)
+    notes: str = ""
 
     @property
     def is_function(self) -> bool:
@@ -47,16 +49,18 @@ class Namespace:
         self._module = module
         return self
 
-    def function(self, name: str, impl: Impl, *, aliases: tuple[str, ...] = ()) -> None:
+    def function(
+        self, name: str, impl: Impl, *, aliases: tuple[str, ...] = (), notes: str = ""
+    ) -> None:
         """Add `kumo.<name>` (and the same function under each alias, as
         kumod exposes `kumo.json_load` and `kumo.serde.json_load`)."""
         for n in (name, *aliases):
             if n in self.entries:
                 raise ValueError(f"kumo.{n} registered twice")
-            self.entries[n] = Entry(n, impl, self._module)
+            self.entries[n] = Entry(n, impl, self._module, notes=notes)
 
-    def value(self, name: str, value: Any) -> None:
-        self.entries[name] = Entry(name, value, self._module)
+    def value(self, name: str, value: Any, *, notes: str = "") -> None:
+        self.entries[name] = Entry(name, value, self._module, notes=notes)
 
     def add_unsupported(self, name: str) -> None:
         self.entries[name] = Entry(name, unsupported(name), "unsupported", supported=False)

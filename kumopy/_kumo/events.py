@@ -14,8 +14,18 @@ if TYPE_CHECKING:
 
 
 def register(kumo: Namespace) -> None:
-    kumo.function("on", on)
-    kumo.function("get_event_registrars", get_event_registrars)
+    kumo.function(
+        "on",
+        on,
+        notes="kumod's rules (Single/Multiple, duplicate Single is an error naming the first "
+        "handler, no registration inside handlers other than main); the inside-a-handler "
+        "message is worded by kumopy",
+    )
+    kumo.function(
+        "get_event_registrars",
+        get_event_registrars,
+        notes="call stacks as `file:line` strings, innermost first; kumopy skips C frames",
+    )
 
 
 def on(state: LuaState, name: Any = None, func: Any = None) -> None:

@@ -28,7 +28,12 @@ _LEVELS = {
 
 def register(kumo: Namespace) -> None:
     for name, level in _LEVELS.items():
-        kumo.function(name, _make(level))
+        kumo.function(
+            name,
+            _make(level),
+            notes="to Python logging (logger `kumopy.lua`) as `file:line: text`; captured "
+            "by the test harness",
+        )
 
 
 def _render(state: LuaState, value: Any) -> str:

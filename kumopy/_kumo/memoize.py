@@ -68,7 +68,13 @@ BUILTIN_CACHES = frozenset(
 
 
 def register(kumo: Namespace) -> None:
-    kumo.function("memoize", memoize)
+    kumo.function(
+        "memoize",
+        memoize,
+        notes="caches per Policy (one process); exact LRU where kumod samples 10 entries; "
+        "`populate_timeout` is validated but there is nothing to wait for in a "
+        "single-threaded host; time comes from the Policy clock",
+    )
 
 
 @dataclass(frozen=True)

@@ -20,18 +20,30 @@ if TYPE_CHECKING:
     from ._registry import Namespace
 
 
+_LOAD_NOTES = "reads through the Policy path map; errors name the path the policy used"
+_PARSE_NOTES = "the error embeds the input text, shortened when it is long"
+
+
 def register(kumo: Namespace) -> None:
     for fmt in ("json", "toml"):
-        kumo.function(f"{fmt}_load", _loader(fmt), aliases=(f"serde.{fmt}_load",))
-        kumo.function(f"{fmt}_parse", _parser(fmt), aliases=(f"serde.{fmt}_parse",))
+        kumo.function(
+            f"{fmt}_load", _loader(fmt), aliases=(f"serde.{fmt}_load",), notes=_LOAD_NOTES
+        )
+        kumo.function(
+            f"{fmt}_parse", _parser(fmt), aliases=(f"serde.{fmt}_parse",), notes=_PARSE_NOTES
+        )
         kumo.function(f"{fmt}_encode", _encoder(fmt, False), aliases=(f"serde.{fmt}_encode",))
         kumo.function(
             f"{fmt}_encode_pretty", _encoder(fmt, True), aliases=(f"serde.{fmt}_encode_pretty",)
         )
-    kumo.function("serde.toml_encode_pretty_compact", _encoder("toml", True))
-    kumo.function("serde.yaml_load", _loader("yaml"))
-    kumo.function("serde.yaml_parse", _parser("yaml"))
-    kumo.function("serde.yaml_encode", _encoder("yaml", False))
+    kumo.function(
+        "serde.toml_encode_pretty_compact",
+        _encoder("toml", True),
+        notes="same output as toml_encode_pretty",
+    )
+    kumo.function("serde.yaml_load", _loader("yaml"), notes=_LOAD_NOTES + " (PyYAML safe_load)")
+    kumo.function("serde.yaml_parse", _parser("yaml"), notes="PyYAML safe_load")
+    kumo.function("serde.yaml_encode", _encoder("yaml", False), notes="PyYAML safe_dump")
 
 
 _PARSERS: dict[str, Callable[..., Any]] = {

@@ -14,9 +14,18 @@ if TYPE_CHECKING:
 
 
 def register(kumo: Namespace) -> None:
-    kumo.function("bump_config_epoch", bump_config_epoch)
-    kumo.function("validation_failed", validation_failed)
-    kumo.value("version", f"kumopy-{__version__}")
+    kumo.function(
+        "bump_config_epoch",
+        bump_config_epoch,
+        notes="re-keys `invalidate_with_epoch` memoize caches; there is no state pool to "
+        "flush (use `fresh_state_per_event`)",
+    )
+    kumo.function(
+        "validation_failed",
+        validation_failed,
+        notes="makes `Policy.validate()` / `kumopy validate` fail",
+    )
+    kumo.value("version", f"kumopy-{__version__}", notes="`kumopy-<version>`, not a kumod version")
 
 
 def bump_config_epoch(state: LuaState, *_: Any) -> None:

@@ -100,12 +100,13 @@ class LuaState:
         )
         self.api = rt.execute(_SANDBOX_SOURCE, host, name=b"=[kumopy]")
         self._invoke = self.api[b"invoke"]
-        self._arm = self.api[b"arm"]
-        self._disarm = self.api[b"disarm"]
+        self._run = self.api[b"run"]
         self._shape = self.api[b"shape"]
         self._mark_array = self.api[b"mark_array"]
         self._where = self.api[b"where"]
         self._make_function = self.api[b"make_function"]
+        self._make_object = self.api[b"make_object"]
+        self._key_order = self.api[b"key_order"]
         self._tostring = self.api[b"tostring"]
         self.api[b"extend_userdata"](
             Userdata(), self._ud_len, self._ud_pairs
@@ -203,24 +204,24 @@ class LuaState:
 
         Raises `BudgetExceeded`, `PolicyMemoryError` or `PolicyError`."""
         outer = self._depth == 0
-        if outer:
-            self._arm(self.budget_seconds)
         self._depth += 1
         try:
-            try:
+            if outer:
+                tripped, *rest = self._run(self.budget_seconds, fn, *args)
+                result: Any = tuple(rest)
+            else:
+                tripped = False
                 result = self._invoke(fn, *args)
-            except _LuaMemoryError:
-                raise PolicyMemoryError(
-                    "not enough memory: the Lua state reached its memory limit"
-                ) from None
+        except _LuaMemoryError:
+            raise PolicyMemoryError(
+                "not enough memory: the Lua state reached its memory limit"
+            ) from None
         finally:
             self._depth -= 1
-            if outer:
-                tripped = self._disarm()
         if not isinstance(result, tuple):
             result = (result,)
         n = result[0]
-        if outer and tripped and n >= 0:
+        if tripped and n >= 0:
             # the handler swallowed the budget error somehow and went on
             raise BudgetExceeded(_budget_message(self.budget_seconds))
         if n >= 0:
@@ -261,10 +262,24 @@ class LuaState:
         if isinstance(value, str):
             return encode(value)
         if isinstance(value, Mapping):
-            return self.rt.table_from({self.to_lua(k): self.to_lua(v) for k, v in value.items()})
+            if not value:
+                return self.rt.table_from({})
+            keys = [self.to_lua(k) for k in value]
+            values = [self.to_lua(v) for v in value.values()]
+            return self._make_object(
+                self.rt.table_from(keys), self.rt.table_from(values), len(keys)
+            )
         if isinstance(value, list | tuple):
             return self._mark_array(self.rt.table_from([self.to_lua(v) for v in value]))
         return value  # Userdata, Lua objects
+
+    def key_order(self, table: Any) -> list[Any] | None:
+        """The keys of a table built from a Python dict (JSON/TOML/YAML
+        object), in the order the document listed them, or None."""
+        keys = self._key_order(table)
+        if keys is None:
+            return None
+        return list(keys.values())
 
     def is_array_marked(self, table: Any) -> bool:
         return bool(self._shape(table)[1])

@@ -223,8 +223,7 @@ local function on_error(e)
   return { kind = "error", msg = msg, tb = traceback("", 2), value = e }
 end
 
-function api.invoke(f, ...)
-  local r = pack(raw_xpcall(f, on_error, ...))
+local function report(r)
   if r[1] then
     return r.n - 1, unpack(r, 2, r.n)
   end
@@ -237,16 +236,22 @@ function api.invoke(f, ...)
   return -1, info.msg, info.tb, info.kind, info.value
 end
 
-function api.arm(seconds)
-  tripped = false
-  deadline = seconds and (os_clock() + seconds) or nil
+-- A nested call (Python code called from Lua calling back into Lua), under
+-- the budget that is already running.
+function api.invoke(f, ...)
+  return report(pack(raw_xpcall(f, on_error, ...)))
 end
 
-function api.disarm()
+-- An outermost call: arms the budget for `seconds` (nil: no limit), calls
+-- f, disarms, and returns whether the budget tripped before the results.
+function api.run(seconds, f, ...)
+  tripped = false
+  deadline = seconds and (os_clock() + seconds) or nil
+  local r = pack(raw_xpcall(f, on_error, ...))
   deadline = nil
   local was = tripped
   tripped = false
-  return was
+  return was, report(r)
 end
 
 function api.set_line_hook(f)
@@ -304,6 +309,26 @@ api.ARRAY_MT = ARRAY_MT
 
 function api.mark_array(t)
   return setmetatable(t, ARRAY_MT)
+end
+
+-- The key order of objects parsed from JSON/TOML/YAML, which Lua tables do
+-- not keep, remembered for kumo.regex_set_map's deterministic rule order.
+local KEY_ORDER = setmetatable({}, { __mode = "k" })
+
+function api.make_object(keys, values, n)
+  local t = {}
+  for i = 1, n do
+    local v = values[i]
+    if v ~= nil then
+      t[keys[i]] = v
+    end
+  end
+  KEY_ORDER[t] = keys
+  return t
+end
+
+function api.key_order(t)
+  return KEY_ORDER[t]
 end
 
 -- rawlen and whether the table carries the array marker
