@@ -69,9 +69,7 @@ _MSG_NEGATIVE_INT: Final = (
     "of seconds. (error: out of range integral type conversion attempted)"
 )
 _MSG_FLOAT_NEGATIVE: Final = "cannot convert float seconds to Duration: value is negative"
-_MSG_FLOAT_RANGE: Final = (
-    "cannot convert float seconds to Duration: value is either too big or NaN"
-)
+_MSG_FLOAT_RANGE: Final = "cannot convert float seconds to Duration: value is either too big or NaN"
 
 
 class HumantimeError(ValueError):
@@ -289,7 +287,14 @@ def parse_humantime(text: str) -> int:
 # Rust Debug formatting of strings (used in serde's error messages)
 # ---------------------------------------------------------------------------
 
-_DEBUG_ESCAPES: Final = {"\0": "\\0", "\t": "\\t", "\r": "\\r", "\n": "\\n", '"': '\\"', "\\": "\\\\"}
+_DEBUG_ESCAPES: Final = {
+    "\0": "\\0",
+    "\t": "\\t",
+    "\r": "\\r",
+    "\n": "\\n",
+    '"': '\\"',
+    "\\": "\\\\",
+}
 _NOT_PRINTABLE: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
 _GRAPHEME_EXTEND: Final = frozenset({"Mn", "Me"})
 

@@ -11,9 +11,11 @@ raise it to produce a Lua error in the calling policy.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 __all__ = [
     "BudgetExceeded",
+    "GlobalLeakError",
     "KumoError",
     "PolicyError",
     "PolicyMemoryError",
@@ -85,12 +87,54 @@ class PolicyError(Exception):
         return "\n".join(parts)
 
 
+def hide_frames_of_policy_errors(excinfo: Any) -> bool:
+    """pytest's `__tracebackhide__` for kumopy's own modules: a Lua error's
+    Python frames inside kumopy are noise in a test report (the Lua
+    traceback says where it happened); other exceptions keep them."""
+    return isinstance(getattr(excinfo, "value", None), PolicyError)
+
+
 class BudgetExceeded(PolicyError):
     """Lua code ran past its CPU budget and was stopped."""
 
 
 class PolicyMemoryError(PolicyError):
     """Lua code allocated more memory than the state's limit allows."""
+
+
+class GlobalLeakError(PolicyError):
+    """A handler created global variables while handling an event.
+
+    kumod runs events in a pool of Lua states, so such a global exists in
+    the state that ran the handler and not in the others.  Raised by
+    `Policy.dispatch` when the policy was loaded with `check_globals=True`;
+    `names` are the new globals, `file`/`line` where the first was assigned.
+    """
+
+    def __init__(
+        self,
+        names: tuple[str, ...],
+        *,
+        event: str,
+        handler: str,
+        file: str | None,
+        line: int | None,
+    ) -> None:
+        quoted = ", ".join(f"'{n}'" for n in names)
+        plural = "s" if len(names) > 1 else ""
+        where = f"{file}:{line}: " if file is not None else ""
+        message = (
+            f"{where}the handler for '{event}' (defined at {handler}) created the global "
+            f"variable{plural} {quoted} while handling the event; kumod runs events in a "
+            "pool of Lua states, so a global set by a handler exists only in the state that "
+            "ran it: declare it `local` (at the top level of the policy to share it)"
+        )
+        super().__init__(message, event=event, file=file, line=line)
+        self.names = names
+        self.handler = handler
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class KumoError(Exception):

@@ -20,14 +20,14 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
 from ._clock import Clock, SystemClock
-from ._errors import PolicyError
+from ._errors import GlobalLeakError, PolicyError, hide_frames_of_policy_errors
 from ._events import EVENTS, Handler, HandlerRegistry, event_spec, suggest_event
 from ._kumo import catalogue
 from ._runtime import LuaState
@@ -40,6 +40,7 @@ DEFAULT_BUDGET_SECONDS = 5.0
 DEFAULT_MAX_MEMORY = 512 * 1024 * 1024
 
 LOGGER = logging.getLogger("kumopy")
+__tracebackhide__ = hide_frames_of_policy_errors  # pytest: keep Lua errors' reports short
 T = TypeVar("T")
 
 
@@ -114,6 +115,9 @@ class Policy:
         fresh_state_per_event: bool = False,
         validating: bool = False,
         capture_output: bool = False,
+        setup_state: Callable[[LuaState], None] | None = None,
+        check_globals: bool = False,
+        allowed_globals: Iterable[str] = (),
     ) -> None:
         self.path = Path(path)
         self.share_dir = str(share_dir) if share_dir is not None else DEFAULT_SHARE_DIR
@@ -128,6 +132,16 @@ class Policy:
         self.fresh_state_per_event = fresh_state_per_event
         self.validating = validating
         self.capture_output = capture_output
+        #: called with every new Lua state once `kumo` is installed, before
+        #: the policy file runs (test harnesses install hooks with it)
+        self.setup_state = setup_state
+        #: make dispatch() raise GlobalLeakError when a handler (of any
+        #: event but `main`) creates a global not in `allowed_globals`
+        self.check_globals = check_globals
+        self.allowed_globals = frozenset(allowed_globals)
+        #: the result of the most recent dispatch() that returned
+        self.last_call: CallResult | None = None
+        self._new_globals: list[tuple[str, str, int]] | None = None
         #: process-wide config epoch (kumo.bump_config_epoch)
         self.config_epoch = 0
         #: set by kumo.validation_failed()
@@ -169,6 +183,9 @@ class Policy:
             kumod_strict=kumod_strict,
             **options,
         )
+
+    def __repr__(self) -> str:
+        return f"<Policy {str(self.path)!r}>"
 
     # -- process services --------------------------------------------------
 
@@ -233,9 +250,35 @@ class Policy:
             state.provide_global("kumo", kumo, self._note_global_kumo)
         if self.validating:
             state.globals[b"_VALIDATING_CONFIG"] = True
+        if self.check_globals:
+            state.watch_new_globals(self._on_new_global)
+        if self.setup_state is not None:
+            self.setup_state(state)
         chunk = state.load_file(str(self.path))
-        state.invoke(chunk)
+        state.chunk_values = state.invoke(chunk)
         return state
+
+    def _on_new_global(self, name: str, file: str, line: int) -> None:
+        if self._new_globals is not None and name not in self.allowed_globals:
+            self._new_globals.append((name, file, line))
+
+    def _invoke_handler(self, state: LuaState, event: str, handler: Handler,
+                        args: list[Any]) -> tuple[Any, ...]:
+        watch = self.check_globals and event != "main"
+        outer = self._new_globals
+        self._new_globals = [] if watch else None
+        try:
+            values = state.invoke(handler.function, *args)
+            created = self._new_globals
+        finally:
+            self._new_globals = outer
+        if created:
+            names = tuple(dict.fromkeys(name for name, _, _ in created))
+            _, file, line = created[0]
+            raise GlobalLeakError(
+                names, event=event, handler=handler.location, file=file, line=line
+            )
+        return values
 
     def _current_state(self) -> LuaState:
         if self._state is None or self.fresh_state_per_event:
@@ -288,15 +331,19 @@ class Policy:
             multiple = event in EVENTS and EVENTS[event].multiple
             for handler in handlers:
                 try:
-                    values = state.invoke(handler.function, *lua_args)
+                    values = self._invoke_handler(state, event, handler, lua_args)
+                except GlobalLeakError:
+                    raise
                 except PolicyError as e:
                     e.event = event
                     e.handler = handler.location
                     raise
                 if values or not multiple:
                     converted = tuple(state.to_python(v) for v in values)
-                    return CallResult(event, args, True, converted, handler)
-            return CallResult(event, args, False)
+                    self.last_call = CallResult(event, args, True, converted, handler)
+                    return self.last_call
+            self.last_call = CallResult(event, args, False)
+            return self.last_call
 
     def call(self, event: str, *args: Any) -> Any:
         """Fire `event` and return the handler's first value as Python
@@ -370,6 +417,8 @@ class Policy:
         try:
             result = self.dispatch(event, resp.to_single_line(), *q.rewrite_event_args())
             code = to_u16(result.value) if result.handled else None
+        except GlobalLeakError:
+            raise  # a test-harness check, not a handler failure kumod would log
         except PolicyError as e:
             if raise_errors:
                 raise

@@ -85,7 +85,7 @@ def render() -> str:
     out.append("## Other modules\n")
     out.append(
         "kumod also registers `require`-able modules outside `kumo`; kumopy does not provide "
-        "them, so `require` fails with Lua's usual \\"module not found\\" message.\n"
+        "them, so `require` fails with Lua's usual 'module not found' message.\n"
     )
     out.append("| module | functions | supported |")
     out.append("|---|---|---|")

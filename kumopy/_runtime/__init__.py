@@ -20,7 +20,13 @@ from typing import TYPE_CHECKING, Any
 
 from lupa import lua54
 
-from .._errors import BudgetExceeded, KumoError, PolicyError, PolicyMemoryError
+from .._errors import (
+    BudgetExceeded,
+    KumoError,
+    PolicyError,
+    PolicyMemoryError,
+    hide_frames_of_policy_errors,
+)
 from .userdata import CacheKey, MemoizedTable, Userdata
 
 if TYPE_CHECKING:
@@ -29,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = ["LuaState", "Userdata", "MemoizedTable", "decode", "encode", "lua_type"]
 
+__tracebackhide__ = hide_frames_of_policy_errors  # pytest: keep Lua errors' reports short
 lua_type = lua54.lua_type
 _LuaError = lua54.LuaError
 _LuaMemoryError = lua54.LuaMemoryError
@@ -105,8 +112,6 @@ class LuaState:
         self._mark_array = self.api[b"mark_array"]
         self._where = self.api[b"where"]
         self._make_function = self.api[b"make_function"]
-        self._make_object = self.api[b"make_object"]
-        self._key_order = self.api[b"key_order"]
         self._tostring = self.api[b"tostring"]
         self.api[b"extend_userdata"](
             Userdata(), self._ud_len, self._ud_pairs
@@ -121,6 +126,8 @@ class LuaState:
         self.handlers: HandlerRegistry | None = None
         #: the last unexpected Python exception inside a kumo function
         self.internal_error: BaseException | None = None
+        #: what the policy file's top level returned (set by Policy)
+        self.chunk_values: tuple[Any, ...] = ()
 
     # -- the kumo module ---------------------------------------------------
 
@@ -262,24 +269,10 @@ class LuaState:
         if isinstance(value, str):
             return encode(value)
         if isinstance(value, Mapping):
-            if not value:
-                return self.rt.table_from({})
-            keys = [self.to_lua(k) for k in value]
-            values = [self.to_lua(v) for v in value.values()]
-            return self._make_object(
-                self.rt.table_from(keys), self.rt.table_from(values), len(keys)
-            )
+            return self.rt.table_from({self.to_lua(k): self.to_lua(v) for k, v in value.items()})
         if isinstance(value, list | tuple):
             return self._mark_array(self.rt.table_from([self.to_lua(v) for v in value]))
         return value  # Userdata, Lua objects
-
-    def key_order(self, table: Any) -> list[Any] | None:
-        """The keys of a table built from a Python dict (JSON/TOML/YAML
-        object), in the order the document listed them, or None."""
-        keys = self._key_order(table)
-        if keys is None:
-            return None
-        return list(keys.values())
 
     def is_array_marked(self, table: Any) -> bool:
         return bool(self._shape(table)[1])
@@ -410,6 +403,16 @@ class LuaState:
             self.api[b"set_line_hook"](None)
         else:
             self.api[b"set_line_hook"](lambda src, line: fn(_source(src), line))
+
+    def watch_new_globals(self, fn: Callable[[str, str, int], None]) -> None:
+        """Call fn(name, file, line) whenever Lua code creates a global
+        variable (assigns a name that _G does not have yet)."""
+
+        def on_new(key: Any, src: Any, line: Any) -> None:
+            name = decode(key) if isinstance(key, bytes) else self.tostring(key)
+            fn(name, _source(src), int(line))
+
+        self.api[b"watch_new_globals"](on_new)
 
     def globals_snapshot(self) -> set[str]:
         names = self.api[b"globals_snapshot"]()

@@ -311,26 +311,6 @@ function api.mark_array(t)
   return setmetatable(t, ARRAY_MT)
 end
 
--- The key order of objects parsed from JSON/TOML/YAML, which Lua tables do
--- not keep, remembered for kumo.regex_set_map's deterministic rule order.
-local KEY_ORDER = setmetatable({}, { __mode = "k" })
-
-function api.make_object(keys, values, n)
-  local t = {}
-  for i = 1, n do
-    local v = values[i]
-    if v ~= nil then
-      t[keys[i]] = v
-    end
-  end
-  KEY_ORDER[t] = keys
-  return t
-end
-
-function api.key_order(t)
-  return KEY_ORDER[t]
-end
-
 -- rawlen and whether the table carries the array marker
 function api.shape(t)
   return rawlen(t), getmetatable_raw(t) == ARRAY_MT
@@ -418,6 +398,19 @@ function api.provide_global(name, value, on_use)
       return value
     end
     return nil
+  end
+  setmetatable(_G, mt)
+end
+
+-- Tells the host about every global variable created from now on (an
+-- assignment to a name _G does not have), with the source and line of the
+-- assignment.  Used to find handlers that leave globals behind.
+function api.watch_new_globals(on_new)
+  local mt = getmetatable(_G) or {}
+  mt.__newindex = function(t, k, v)
+    local info = getinfo(2, "Sl")
+    on_new(k, info and info.source or "?", info and info.currentline or 0)
+    rawset(t, k, v)
   end
   setmetatable(_G, mt)
 end

@@ -1,0 +1,195 @@
+"""`kumopy rewrite`: offer remote SMTP responses to the policy's
+`smtp_client_rewrite_delivery_status` handler, as kumod's SMTP client does."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import IO
+
+import click
+
+from .._errors import PolicyError
+from .._policy import Policy
+from .._smtp import MalformedResponse, QueueName, Response
+from ._common import (
+    EXIT_PARTIAL,
+    CliError,
+    collect_errors,
+    common_options,
+    echo,
+    echo_err,
+    json_line,
+    load_policy,
+    log_context,
+    prints_to_stderr,
+    settings,
+)
+
+__all__ = ["rewrite"]
+
+EVENT = "smtp_client_rewrite_delivery_status"
+_SHOWN = 120  # characters of a bad input line quoted in the error
+
+
+@dataclass
+class _Counts:
+    inputs: int = 0
+    rewritten: int = 0
+    unchanged: int = 0
+    handler_errors: int = 0
+    malformed: int = 0
+
+    def summary(self) -> str:
+        return (
+            f"kumopy: {self.inputs} {'input' if self.inputs == 1 else 'inputs'}: "
+            f"{self.rewritten} rewritten, {self.unchanged} unchanged "
+            f"({self.handler_errors} with a handler error), "
+            f"{self.malformed} not an SMTP response"
+        )
+
+
+def _lines(stream: IO[bytes], name: str) -> Iterator[tuple[str, int, str]]:
+    for number, raw in enumerate(stream, start=1):
+        if raw.endswith(b"\n"):
+            raw = raw[:-1]
+        if raw.endswith(b"\r"):
+            raw = raw[:-1]
+        text = raw.decode("utf-8", "surrogateescape")
+        if text.strip():
+            yield f"{name}:{number}", number, text
+
+
+def _inputs(
+    responses: tuple[str, ...], input_path: str | None
+) -> Iterator[tuple[str, int, str]]:
+    """(where, position, text) of every response to rewrite."""
+    for i, text in enumerate(responses, start=1):
+        yield f"argument {i}", i, text
+    if input_path is None:
+        return
+    if input_path == "-":
+        yield from _lines(sys.stdin.buffer, "<stdin>")
+        return
+    try:
+        stream = open(input_path, "rb")  # noqa: SIM115 - closed below
+    except OSError as e:
+        raise CliError(f"cannot read {input_path}: {e.strerror or e}") from None
+    with stream:
+        try:
+            yield from _lines(stream, input_path)
+        except OSError as e:
+            raise CliError(f"cannot read {input_path}: {e.strerror or e}") from None
+
+
+def _quote(text: str) -> str:
+    shown = text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
+    return repr(shown)
+
+
+@click.command(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    short_help="Rewrite SMTP responses with the policy.",
+)
+@click.argument("policy", type=click.Path(exists=True, dir_okay=False, readable=True))
+@click.argument("responses", metavar="[RESPONSE]...", nargs=-1)
+@click.option("-i", "--input", "input_path", metavar="FILE",
+              type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+              help="Read one response per line from FILE ('-' for stdin); blank lines are "
+              "skipped.")
+@click.option("-q", "--queue", default="example.com", show_default=True, metavar="QUEUE",
+              help="Queue name of the message, [campaign:][tenant@]domain[!routing_domain]: "
+              "supplies the domain, tenant, campaign and routing_domain arguments.")
+@click.option("--json", "as_json", is_flag=True,
+              help="Print one JSON object per response instead of the rewritten line.")
+@click.option("--summary", is_flag=True, help="Print counts to stderr at the end.")
+@click.option("--raise-errors", is_flag=True,
+              help="Stop at the first handler error (exit 1) instead of logging it and "
+              "keeping the original response as kumod does.")
+@common_options
+def rewrite(policy: str, responses: tuple[str, ...], input_path: str | None, queue: str,
+            as_json: bool, summary: bool, raise_errors: bool) -> None:
+    """Rewrite remote SMTP responses with the policy's
+    smtp_client_rewrite_delivery_status handler.
+
+    Each RESPONSE argument, or each line of --input, is parsed as an SMTP
+    reply (an argument may hold a multi-line reply) and offered to the
+    handler exactly as kumod does (a 250 is never offered).  stdout gets
+    one line per response, in input order: the resulting response as a
+    single line, with `(kumomta: status was rewritten from X -> Y)`
+    appended when the handler changed the code.
+
+    With --json each line is an object: line (input line number or
+    argument position), input, output, changed, code, original_code,
+    error (the handler error, or null).
+
+    A line that is not an SMTP response is reported on stderr
+    (`FILE:LINE: not an SMTP response ...`) and skipped.  A handler error
+    is logged on stderr and the original response kept, as kumod does.
+
+    Exit status: 0 every response was processed, 1 the policy failed to
+    load (or --raise-errors and a handler failed), 2 wrong command line,
+    3 some lines were skipped or a handler call failed.
+    """
+    ctx = click.get_current_context()
+    if responses and input_path is not None:
+        raise click.UsageError("give RESPONSE arguments or --input FILE, not both", ctx=ctx)
+    if not responses and input_path is None:
+        raise click.UsageError(
+            "nothing to rewrite: give RESPONSE arguments or --input FILE ('-' for stdin)",
+            ctx=ctx,
+        )
+    queue_name = QueueName.parse(queue)
+    with prints_to_stderr():
+        loaded = load_policy(policy)
+        registered = bool(loaded.handlers(EVENT))
+    if not registered:
+        echo_err(f"kumopy: warning: {policy} registers no {EVENT} handler; "
+                 "every response is kept")
+    counts = _Counts()
+    for where, position, text in _inputs(responses, input_path):
+        counts.inputs += 1
+        try:
+            original = Response.parse(text)
+        except MalformedResponse as e:
+            counts.malformed += 1
+            echo_err(f"{where}: not an SMTP response ({e.reason}): {_quote(text)}")
+            continue
+        with prints_to_stderr():
+            result, error = _rewrite_one(loaded, original, queue_name, where, raise_errors)
+        changed = result.code != original.code
+        if error is not None:
+            counts.handler_errors += 1
+        if changed:
+            counts.rewritten += 1
+        else:
+            counts.unchanged += 1
+        if as_json:
+            echo(json_line({
+                "line": position,
+                "input": text,
+                "output": result.to_single_line(),
+                "changed": changed,
+                "code": result.code,
+                "original_code": original.code,
+                "error": error,
+            }))
+        else:
+            echo(result.to_single_line())
+    if summary:
+        echo_err(counts.summary())
+    if counts.malformed or counts.handler_errors:
+        raise click.exceptions.Exit(EXIT_PARTIAL)
+
+
+def _rewrite_one(policy: Policy, response: Response, queue: QueueName, where: str,
+                 raise_errors: bool) -> tuple[Response, str | None]:
+    """The rewritten response, and the error kumod would have logged."""
+    with log_context(where), collect_errors() as errors:
+        try:
+            result = policy.rewrite_delivery_status(response, queue, raise_errors=raise_errors)
+        except PolicyError as e:
+            details = e.describe() if settings().debug else None
+            raise CliError(f"{where}: {e}", details=details) from None
+    return result, (errors[0] if errors else None)
