@@ -34,6 +34,20 @@ def split_position(message: str) -> tuple[str | None, int | None, str]:
     return m.group("file"), int(m.group("line")), m.group("msg")
 
 
+def one_line(message: str) -> str:
+    """A multi-line error (such as the regex crate's, with the pattern and a
+    caret line) as one line: caret lines dropped, the rest joined with "; "
+    (or a space after a line ending in a colon)."""
+    lines = [ln.strip() for ln in message.splitlines()]
+    lines = [ln for ln in lines if ln and set(ln) - set("^~ ")]
+    if not lines:
+        return message.strip()
+    out = lines[0]
+    for ln in lines[1:]:
+        out += (" " if out.endswith(":") else "; ") + ln
+    return out
+
+
 class PolicyError(Exception):
     """Lua code of a policy failed.
 
@@ -65,7 +79,7 @@ class PolicyError(Exception):
         super().__init__(message)
 
     def __str__(self) -> str:
-        first = self.message.splitlines()[0] if self.message else "(empty error message)"
+        first = one_line(self.message) if self.message else "(empty error message)"
         if self.file is not None and not first.startswith(f"{self.file}:"):
             first = f"{self.file}:{self.line}: {first}"
         if self.event is not None:
@@ -77,11 +91,11 @@ class PolicyError(Exception):
         return first
 
     def describe(self) -> str:
-        """The full message and the Lua traceback, for reports."""
+        """The one-line summary, the full (multi-line) message when it has
+        more to say, and the Lua traceback, for reports."""
         parts = [str(self)]
-        rest = self.message.splitlines()[1:]
-        if rest:
-            parts.extend(rest)
+        if "\n" in self.message.strip():
+            parts.append(self.message.rstrip("\n"))
         if self.traceback.strip():
             parts.append(self.traceback.strip("\n"))
         return "\n".join(parts)

@@ -1,0 +1,91 @@
+"""`kumo.regex_set_map.new([map])` (kumod: crates/regex-set-map).
+
+Builds a `RegexSetMap` from a table of pattern -> value and hands it to Lua
+as userdata whose only operation is `map[subject]`: an unanchored search of
+every pattern at once, returning the value of a matching pattern or nil.
+Patterns use Rust regex syntax and are rejected exactly where the Rust
+crate rejects them (`compiling rules: ...`).
+
+Deterministic choice: kumod returns the value of the lowest-index matching
+pattern, and its index order comes from a randomly seeded hash map, so when
+patterns with different values match the same subject its answer can
+change between restarts.  kumopy orders the patterns by their text (sorted
+by code point) and returns the first match in that order.  `matches()` on
+the Python object lists every matching pattern.
+
+Values follow memoize's rules (tables come back as MemoizedTable userdata),
+and the map itself is memoizable, as in kumod.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .._errors import KumoError
+from .._regex import RegexSetError, RegexSetMap
+from .._regex.setmap import utf8_error
+from .._runtime import lua_type
+from .._runtime.userdata import Userdata
+from ._args import lua_number_text, lua_type_name
+
+if TYPE_CHECKING:
+    from .._runtime import LuaState
+    from ._registry import Namespace
+
+
+def register(kumo: Namespace) -> None:
+    kumo.function(
+        "regex_set_map.new",
+        new,
+        notes="RE2 set matcher with Rust regex syntax and semantics (linear time); when "
+        "patterns with different values match, kumopy returns the first in sorted pattern "
+        "order (kumod: unspecified); a subject that is not valid UTF-8 is an error, as in kumod",
+    )
+
+
+class LuaRegexSetMap(RegexSetMap, Userdata):
+    """A RegexSetMap as Lua sees it: userdata indexed by subject."""
+
+    lua_type_name = "RegexSetMap"
+    memoizable = True
+
+    def lua_index(self, state: LuaState, key: Any) -> Any:
+        if key.__class__ is bytes:
+            if not key.isascii():
+                problem = utf8_error(key)
+                if problem is not None:
+                    raise KumoError(f"error converting Lua string to String ({problem})")
+            value = self.lookup(key)
+        elif isinstance(key, int | float) and not isinstance(key, bool):
+            value = self.lookup(lua_number_text(key))
+        else:
+            raise KumoError(f"error converting Lua {lua_type_name(key)} to String")
+        if value is None or value.__class__ in (int, float, bool):
+            return value
+        return state.cache_value_to_lua(value)
+
+    def lua_newindex(self, state: LuaState, key: Any, value: Any) -> None:
+        raise KumoError("attempt to assign to a RegexSetMap: it is read-only")
+
+
+def new(state: LuaState, rules: Any = None) -> LuaRegexSetMap:
+    items: dict[str, Any] = {}
+    if rules is not None:
+        if lua_type(rules) != "table":
+            raise KumoError(
+                f"error converting Lua {lua_type_name(rules)} to HashMap<String, Value>"
+            )
+        for k, v in rules.items():
+            if isinstance(k, bytes):
+                key = k.decode("utf-8", "surrogateescape")
+            elif isinstance(k, int | float) and not isinstance(k, bool):
+                key = lua_number_text(k)
+            else:
+                raise KumoError(f"error converting Lua {lua_type_name(k)} to String")
+            items[key] = state.to_cache_value(v)
+    try:
+        return LuaRegexSetMap(dict(sorted(items.items())))
+    except RegexSetError as e:
+        raise KumoError(str(e)) from None
+    except ValueError as e:
+        raise KumoError(f"compiling rules: {e}") from None

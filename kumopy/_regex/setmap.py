@@ -1,0 +1,372 @@
+"""`RegexSetMap`: the pattern engine behind `kumo.regex_set_map.new`.
+
+kumod compiles every key of the map with the Rust `regex` crate into one
+`RegexSet` and answers `map[subject]` with the value of a matching pattern.
+This class does the same in Python: patterns are validated and translated
+by `kumopy._regex.syntax` (Rust syntax and semantics) and matched together
+by one RE2 set (linear time in the subject, about a microsecond per lookup
+whatever the number of patterns).
+
+Choice among several matching patterns: kumod takes the lowest index in its
+`RegexSet`, but the order of that set is the iteration order of a randomly
+seeded Rust `HashMap`, so its winner is unspecified.  kumopy instead takes
+the first matching pattern in the order the rules were given (the order of
+the keys in the source table or JSON object).  `ambiguous()` tells whether
+a subject is one where kumod's answer could differ from run to run.
+
+Subjects that are not valid UTF-8 (Python strings carrying lone surrogates,
+as produced by decoding with `errors="surrogateescape"`, or `bytes`) are
+matched as their lossy UTF-8 conversion: each maximal invalid sequence
+becomes U+FFFD, like Rust's `String::from_utf8_lossy`.  kumod itself
+refuses such a subject before matching (mlua cannot convert it to a Rust
+`String`); `utf8_error()` gives the text of that error for callers that
+want to reproduce it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+import re2
+
+from kumopy._regex.syntax import (
+    RUST_NFA_SIZE_LIMIT,
+    RegexSyntaxError,
+    SizeLimitError,
+    Translation,
+    set_nfa_size,
+    translate,
+)
+
+__all__ = ["RegexSetError", "RegexSetMap", "Subject", "utf8_error"]
+
+#: What can be looked up: text, or raw bytes (decoded as UTF-8, lossily).
+Subject = str | bytes | bytearray | memoryview
+
+# RE2 memory budgets tried in turn; the smallest that compiles is kept (the
+# DFA's state cache may grow up to what the program leaves of it).
+_RE2_MAX_MEM = (64 << 20, 256 << 20, 1 << 30)
+
+
+class RegexSetError(ValueError):
+    """A rule set kumod would refuse to build.
+
+    The message is what kumod reports: `compiling rules: ` followed by the
+    regex crate's error (for a bad pattern: `regex parse error:`, the
+    pattern, a caret line and `error: ...`).  `pattern` is the offending
+    pattern (None for a size-limit error), `detail` the text after the
+    prefix.
+    """
+
+    def __init__(self, detail: str, pattern: str | None = None) -> None:
+        self.detail = detail
+        self.pattern = pattern
+        super().__init__("compiling rules: " + detail)
+
+
+def _raw_bytes(subject: str) -> bytes:
+    """The bytes a str stands for: lone surrogates U+DC80..U+DCFF are the
+    bytes `surrogateescape` decoding put there; other lone surrogates are
+    taken as their (invalid) three-byte encoding."""
+    try:
+        return subject.encode("utf-8", "surrogateescape")
+    except UnicodeEncodeError:
+        parts = []
+        for ch in subject:
+            o = ord(ch)
+            if 0xDC80 <= o <= 0xDCFF:
+                parts.append(bytes((o - 0xDC00,)))
+            else:
+                parts.append(ch.encode("utf-8", "surrogatepass"))
+        return b"".join(parts)
+
+
+def _lossy_utf8(subject: str) -> bytes:
+    """UTF-8 of a str with lone surrogates, invalid sequences replaced by
+    U+FFFD the way Rust's `from_utf8_lossy` does."""
+    return _raw_bytes(subject).decode("utf-8", "replace").encode("utf-8")
+
+
+def _subject_bytes(subject: Subject) -> bytes:
+    if isinstance(subject, str):
+        try:
+            return subject.encode("utf-8")
+        except UnicodeEncodeError:
+            return _lossy_utf8(subject)
+    if isinstance(subject, (bytes, bytearray, memoryview)):
+        data = bytes(subject)
+        if not data.isascii():
+            try:
+                data.decode("utf-8")
+            except UnicodeDecodeError:
+                return data.decode("utf-8", "replace").encode("utf-8")
+        return data
+    raise TypeError(f"subject must be str or bytes, not {type(subject).__name__}")
+
+
+def utf8_error(subject: Subject) -> str | None:
+    """The error Rust reports when converting `subject` to a `String`
+    (`invalid utf-8 sequence of 1 bytes from index 3`, ...), or None when it
+    is valid UTF-8.  A str is taken as bytes decoded with surrogateescape.
+    """
+    if isinstance(subject, str):
+        try:
+            subject.encode("utf-8")
+            return None
+        except UnicodeEncodeError:
+            data = _raw_bytes(subject)
+    else:
+        data = bytes(subject)
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.reason == "unexpected end of data":
+            return f"incomplete utf-8 byte sequence from index {exc.start}"
+        return f"invalid utf-8 sequence of {exc.end - exc.start} bytes from index {exc.start}"
+    return None
+
+
+def _compile_set(expressions: list[str]) -> Callable[[bytes], list[int]]:
+    """An RE2 unanchored set of `expressions`; returns its match function
+    (subject bytes -> indexes of all matching expressions)."""
+    last_error = ""
+    for max_mem in _RE2_MAX_MEM:
+        options = re2.Options()
+        options.max_mem = max_mem
+        options.log_errors = False
+        options.never_capture = True
+        rset = re2.Set.SearchSet(options)
+        for i, expr in enumerate(expressions):
+            try:
+                index = rset.Add(expr)
+            except re2.error as exc:  # a translation bug, not a user error
+                raise RegexSetError(f"kumopy could not hand pattern #{i} to RE2 ({exc})") from None
+            assert index == i
+        try:
+            rset.Compile()
+        except re2.error as exc:
+            last_error = str(exc)
+            continue
+        inner = getattr(rset, "_set", None)
+        match = getattr(inner, "Match", None)
+        if match is None:  # pragma: no cover - other wrapper layouts
+
+            def match(data: bytes, _m: Any = rset.Match) -> list[int]:
+                return list(_m(data) or ())
+
+        return match
+    raise RegexSetError(
+        f"Compiled regex exceeds size limit of {RUST_NFA_SIZE_LIMIT} bytes. (RE2: {last_error})"
+    )
+
+
+class RegexSetMap:
+    """Map from Rust-syntax regular expressions to values.
+
+    `lookup(subject)` searches every pattern (unanchored, like Rust's
+    `RegexSet`) and returns the value of a matching one, or None.
+
+    When several patterns match, the value of the first of them in the
+    order the rules were given to the constructor is returned.
+
+    (kumod's own choice among several matches depends on a randomly seeded
+    hash order; see `ambiguous`.)  The object is immutable; values are
+    opaque and returned as given.  Construction fails with `RegexSetError`
+    (`compiling rules: ...`) for any pattern the Rust crate would refuse,
+    and for rule sets whose NFA would exceed the crate's default size limit
+    (`size_limit`, in bytes of the estimated Rust NFA; None skips that
+    check, for experiments only: kumod always applies it).
+    """
+
+    __slots__ = (
+        "_patterns",
+        "_values",
+        "_match",
+        "_simple",
+        "_check_ascii",
+        "_loose",
+        "_loose_index",
+        "_lmatch",
+        "_translations",
+    )
+
+    _patterns: tuple[str, ...]
+    _values: tuple[object, ...]
+    _match: Callable[[bytes], list[int]] | None
+    _simple: bool
+    _check_ascii: frozenset[int]
+    _loose: frozenset[int]
+    _loose_index: tuple[int, ...]
+    _lmatch: Callable[[bytes], list[int]] | None
+    _translations: tuple[Translation, ...]
+
+    def __init__(
+        self,
+        rules: Mapping[str, object] | Iterable[tuple[str, object]] | None = None,
+        *,
+        size_limit: int | None = RUST_NFA_SIZE_LIMIT,
+    ) -> None:
+        items: list[tuple[str, object]]
+        if rules is None:
+            items = []
+        elif isinstance(rules, Mapping):
+            items = list(rules.items())
+        else:
+            items = list(dict(rules).items())
+        for key, _ in items:
+            if not isinstance(key, str):
+                raise TypeError(f"regex_set_map keys must be strings, not {type(key).__name__}")
+            problem = utf8_error(key)
+            if problem is not None:
+                raise ValueError(f"regex_set_map key {key!r} is not valid UTF-8 ({problem})")
+        # Like the crate: every pattern is parsed (the first syntax error in
+        # rule order wins) before the size of the whole set is checked.
+        translations: list[Translation] = []
+        too_large = False
+        for key, _ in items:
+            try:
+                translations.append(translate(key))
+            except RegexSyntaxError as exc:
+                raise RegexSetError(str(exc), key) from None
+            except SizeLimitError:
+                too_large = True
+        if too_large:
+            raise RegexSetError(str(SizeLimitError()))
+        if translations and size_limit is not None:
+            forward, reverse = set_nfa_size(translations)
+            if max(forward, reverse) > size_limit:
+                raise RegexSetError(f"Compiled regex exceeds size limit of {size_limit} bytes.")
+        loose = [i for i, t in enumerate(translations) if not t.unicode_exact]
+        init = object.__setattr__
+        init(self, "_patterns", tuple(k for k, _ in items))
+        init(self, "_values", tuple(v for _, v in items))
+        init(self, "_translations", tuple(translations))
+        init(self, "_simple", not loose)
+        init(
+            self,
+            "_check_ascii",
+            frozenset(i for i, t in enumerate(translations) if not t.ascii_exact),
+        )
+        init(self, "_loose", frozenset(loose))
+        init(self, "_loose_index", tuple(loose))
+        init(self, "_match", _compile_set([t.re2 for t in translations]) if items else None)
+        init(
+            self,
+            "_lmatch",
+            _compile_set([translations[i].loose or "" for i in loose]) if loose else None,
+        )
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError("RegexSetMap is immutable")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError("RegexSetMap is immutable")
+
+    # -- matching -----------------------------------------------------------
+    def _confirmed(self, data: bytes, first_only: bool) -> list[int]:
+        """Indexes of the matching patterns in rule order (only the first
+        one with `first_only`)."""
+        match = self._match
+        if match is None:
+            return []
+        hits = match(data)
+        if self._simple:
+            hits.sort()
+            return hits[:1] if first_only else hits
+        check: frozenset[int] | set[int]
+        if data.isascii():
+            check = self._check_ascii
+        else:
+            # The RE2 form of these patterns is exact only for ASCII text:
+            # take candidates from their looser form and check them.
+            loose = self._loose
+            hits = [i for i in hits if i not in loose]
+            index = self._loose_index
+            check = {index[j] for j in self._lmatch(data)}  # type: ignore[misc]
+            hits.extend(check)
+        hits.sort()
+        if not check:
+            return hits[:1] if first_only else hits
+        text = data.decode("utf-8")
+        out = []
+        for i in hits:
+            if i in check and not self._translations[i].exact(text):
+                continue
+            out.append(i)
+            if first_only:
+                break
+        return out
+
+    def lookup(self, subject: Subject) -> object | None:
+        """The value of the first (in rule order) pattern matching anywhere
+        in `subject`, or None."""
+        match = self._match
+        if match is None:
+            return None
+        if subject.__class__ is str:
+            try:
+                data = subject.encode()
+            except UnicodeEncodeError:
+                data = _lossy_utf8(subject)
+        else:
+            data = _subject_bytes(subject)
+        if self._simple:
+            hits = match(data)
+            return self._values[min(hits)] if hits else None
+        found = self._confirmed(data, True)
+        return self._values[found[0]] if found else None
+
+    def get(self, subject: Subject, default: object | None = None) -> object | None:
+        """Like `lookup`, returning `default` when nothing matches."""
+        found = self._confirmed(_subject_bytes(subject), True)
+        return self._values[found[0]] if found else default
+
+    def matches(self, subject: Subject) -> list[tuple[str, object]]:
+        """Every matching (pattern, value), in rule order."""
+        found = self._confirmed(_subject_bytes(subject), False)
+        return [(self._patterns[i], self._values[i]) for i in found]
+
+    def ambiguous(self, subject: Subject) -> bool:
+        """True when patterns with different values match `subject`: kumod
+        may then return any of those values (its order is random)."""
+        found = self._confirmed(_subject_bytes(subject), False)
+        if len(found) < 2:
+            return False
+        values = self._values
+        first = values[found[0]]
+        return any(not _same(values[i], first) for i in found[1:])
+
+    # -- introspection ----------------------------------------------------------
+    @property
+    def patterns(self) -> tuple[str, ...]:
+        """The patterns, in rule order."""
+        return self._patterns
+
+    @property
+    def values(self) -> tuple[object, ...]:
+        """The values, in rule order."""
+        return self._values
+
+    def items(self) -> list[tuple[str, object]]:
+        return list(zip(self._patterns, self._values, strict=True))
+
+    def __len__(self) -> int:
+        return len(self._patterns)
+
+    def __bool__(self) -> bool:
+        return True
+
+    def __repr__(self) -> str:
+        shown = ", ".join(repr(p) for p in self._patterns[:3])
+        more = ", ..." if len(self._patterns) > 3 else ""
+        return f"<RegexSetMap {len(self._patterns)} patterns [{shown}{more}]>"
+
+
+def _same(a: object, b: object) -> bool:
+    if a is b:
+        return True
+    try:
+        return bool(a == b)
+    except Exception:  # opaque values may not compare
+        return False

@@ -1,0 +1,407 @@
+"""kumopy._regex: the pattern engine behind `kumo.regex_set_map.new`.
+
+Expected texts of errors and the matching results below were checked
+against the Rust regex crate (regex 1.13.1, the version kumod builds with).
+"""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kumopy._regex import RegexSetError, RegexSetMap, translate, utf8_error
+
+KELVIN = "\u212a"  # KELVIN SIGN, in the simple case folding orbit of k
+LONG_S = "\u017f"  # LATIN SMALL LETTER LONG S, in the orbit of s
+
+
+def hit(pattern: str, subject: str | bytes) -> bool:
+    return RegexSetMap({pattern: True}).lookup(subject) is True
+
+
+def error_of(*patterns: str) -> str:
+    with pytest.raises(RegexSetError) as info:
+        RegexSetMap({p: i for i, p in enumerate(patterns)})
+    return str(info.value)
+
+
+# --------------------------------------------------------------------------
+# Lookup basics
+# --------------------------------------------------------------------------
+
+BOUNCES = {
+    r"^5\d\d 5\.1\.1 .+(?:[Uu]ser unknown|No such user)": "InvalidRecipient",
+    r"4\.2\.2 .*(?i)over quota": "QuotaIssues",
+    r"\b(?:spam|blocked)\b": "SpamBlock",
+    r"^421 ": "Transient",
+}
+
+
+def test_lookup_returns_value_of_matching_pattern() -> None:
+    m = RegexSetMap(BOUNCES)
+    assert m.lookup("550 5.1.1 <bob@example.com>: User unknown") == "InvalidRecipient"
+    assert m.lookup("452 4.2.2 The mailbox is OVER QUOTA") == "QuotaIssues"
+    assert m.lookup("554 5.7.1 Message blocked") == "SpamBlock"
+    assert m.lookup("554 5.7.1 Message unblocked") is None
+    assert m.lookup("250 OK") is None
+
+
+def test_search_is_unanchored_unless_anchored() -> None:
+    assert hit("mailbox full", "552 5.2.2 sorry, mailbox full today")
+    assert not hit("^mailbox full", "552 mailbox full")
+    assert hit("^552", "552 mailbox full")
+    assert hit("full$", "552 mailbox full")
+    assert not hit("full$", "552 mailbox full\n")  # `$` is end of text only
+    assert hit("(?m)full$", "552 mailbox full\n")
+    assert not hit(r"\Afull", "552\nfull")
+    assert hit("(?m)^full", "552\nfull")
+    assert not hit(r"(?m)\Afull", "552\nfull")
+    assert not hit(r"(?m)552\z", "552\nfull")
+
+
+def test_dot_does_not_match_newline_by_default() -> None:
+    assert not hit("a.b", "a\nb")
+    assert hit("(?s)a.b", "a\nb")
+    assert hit("a.b", "a\rb")
+    assert not hit("(?R)a.b", "a\rb")  # CRLF mode: `.` excludes \r too
+
+
+def test_empty_map() -> None:
+    for m in (RegexSetMap(), RegexSetMap({}), RegexSetMap(None)):
+        assert len(m) == 0
+        assert m.lookup("anything") is None
+        assert m.matches("anything") == []
+        assert not m.ambiguous("anything")
+        assert m.patterns == ()
+
+
+def test_values_are_opaque() -> None:
+    marker = object()
+    table = {"a": 1}
+    m = RegexSetMap({"^a": marker, "^b": table, "^c": [1, 2], "^d": 1.5, "^e": None})
+    assert m.lookup("a") is marker
+    assert m.lookup("b") is table
+    assert m.lookup("c") == [1, 2]
+    assert m.lookup("d") == 1.5
+    # a None value is indistinguishable from no match with lookup(); get()
+    # takes a default to tell them apart
+    assert m.lookup("e") is None
+    assert m.get("e", "missing") is None
+    assert m.get("z", "missing") == "missing"
+
+
+def test_bytes_subjects_and_pairs() -> None:
+    m = RegexSetMap([("^x", 1), (r"\d+", 2)])
+    assert m.patterns == ("^x", r"\d+")
+    assert m.values == (1, 2)
+    assert m.lookup(b"x") == 1
+    assert m.lookup(bytearray(b"abc 42")) == 2
+    with pytest.raises(TypeError):
+        m.lookup(42)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        RegexSetMap({1: "x"})  # type: ignore[arg-type]
+
+
+def test_immutable_and_repr() -> None:
+    m = RegexSetMap({"a": 1, "b": 2, "c": 3, "d": 4})
+    with pytest.raises(AttributeError):
+        m._values = ()
+    assert repr(m) == "<RegexSetMap 4 patterns ['a', 'b', 'c', ...]>"
+    assert m.items() == [("a", 1), ("b", 2), ("c", 3), ("d", 4)]
+
+
+# --------------------------------------------------------------------------
+# Deterministic choice
+# --------------------------------------------------------------------------
+
+
+def test_first_matching_rule_in_insertion_order_wins() -> None:
+    rules = {r"5\.1\.1": "bad-mailbox", r"^550 ": "generic", "unknown": "unknown"}
+    subject = "550 5.1.1 user unknown"
+    assert RegexSetMap(rules).lookup(subject) == "bad-mailbox"
+    reordered = dict(reversed(list(rules.items())))
+    assert RegexSetMap(reordered).lookup(subject) == "unknown"
+
+
+def test_matches_lists_every_match_in_rule_order() -> None:
+    m = RegexSetMap({"^550": "a", "unknown": "b", "nothing": "c", r"\d": "d"})
+    assert m.matches("550 user unknown") == [("^550", "a"), ("unknown", "b"), (r"\d", "d")]
+    assert m.matches("ok") == []
+
+
+def test_ambiguous_when_matching_patterns_disagree() -> None:
+    m = RegexSetMap({"^550": "bounce", "unknown": "bounce", "quota": "full"})
+    assert not m.ambiguous("550 user unknown")  # two matches, same value
+    assert m.ambiguous("550 over quota")
+    assert not m.ambiguous("quota")  # a single match
+    assert not m.ambiguous("250 ok")
+
+
+# --------------------------------------------------------------------------
+# Rust-only syntax, with Rust semantics
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "yes", "no"),
+    [
+        (r"(?P<code>\d{3}) (?<status>\d\.\d\.\d)", "550 5.1.1", "550 5.1"),
+        (r"full\z", "mailbox full", "mailbox full\n"),
+        (r"\Afull", "full", " full"),
+        (r"^[a-z&&[^aeiou]]+$", "xyz", "xyzu"),  # intersection, nested class
+        (r"^[0-9--4]+$", "1235", "1245"),  # difference
+        (r"^[a-g~~b-h]+$", "ah", "ab"),  # symmetric difference
+        (r"^[\p{Greek}&&\pL]+$", "αβγ", "αβ1"),
+        (r"^\pL+$", "Grüße", "Grüße!"),
+        (r"^\p{Greek}+$", "Ωμέγα", "Omega"),
+        (r"^\P{Greek}+$", "Omega", "Ωmega"),
+        (r"^\p{Lu}", "Émile", "émile"),
+        (r"^\p{sc=Cyrillic}+$", "почта", "pochta"),
+        (r"^[[:alpha:]]+$", "abc", "ab1"),
+        (r"^[[:^digit:]]+$", "abc", "ab1"),
+        ("(?i)mailbox", "MAILBOX", "mail box"),
+        ("(?i:mail)BOX", "mailBOX", "mailbox"),
+        ("(?i)mail(?-i)BOX", "MAILBOX", "MAILbox"),
+        ("(?x) mail box  # comment", "mailbox", "mail box"),
+        (r"(?x)mail\ box", "mail box", "mailbox"),
+        ("(?U)a+", "a", "b"),
+        (r"\bcat\b", "a cat here", "concatenate"),
+        (r"\b{start}cat", "cat", "scat"),
+        (r"cat\b{end}", "cat!", "cats"),
+        (r"\<cat\>", "the cat", "cats"),
+        (r"\b{start-half}cat", "-cat", "scat"),
+        (r"cat\b{end-half}", "cat", "catx"),
+        ("a++", "aaa", "b"),  # nested repetition: (a+)+, not possessive
+        ("^a*+$", "", "b"),
+        ("^a?+b$", "aab", "ac"),  # (a?)+b
+        ("^x{1500}$", "x" * 1500, "x" * 1499),  # above RE2's own repeat limit
+        (r"^\x41\u00e9\x{1F600}$", "Aé\U0001f600", "Ae\U0001f600"),
+        ("^a{ 2 , 3 }$", "aa", "a"),  # spaces allowed around counts
+        (r"(?mR)^x$", "\r\nx\r\n", "\r\nxx\r\n"),
+    ],
+)
+def test_rust_syntax_and_semantics(pattern: str, yes: str, no: str) -> None:
+    m = RegexSetMap({pattern: 1})
+    assert m.lookup(yes) == 1, (pattern, yes)
+    assert m.lookup(no) is None, (pattern, no)
+
+
+def test_unicode_perl_classes() -> None:
+    assert hit(r"^\d+$", "٣٤٥")  # Arabic-Indic digits are \d in Rust
+    assert hit(r"^\w+$", "naïve_café")
+    assert hit(r"^\w$", "\u0301")  # combining marks are word characters
+    assert hit(r"^\s$", "\u00a0")
+    assert hit(r"^\s$", "\x0b")
+    assert hit(r"^\s$", "\u2003")
+    assert not hit(r"\D", "٣")
+    assert hit(r"\W", "€")
+    assert hit(r"^(?-u:\w)+$", "abc")
+    assert not hit(r"^(?-u:\w)+$", "é")
+    assert hit(r"^(?-u:\s)$", "\x0b")
+
+
+def test_unicode_word_boundaries() -> None:
+    # é is a word character: no boundary between it and "foo"
+    assert not hit(r"\bfoo", "éfoo")
+    assert hit(r"\bfoo", "€foo")
+    assert hit(r"foo\b", "foo é")
+    assert not hit(r"foo\b", "fooé")
+    assert hit(r"foo\B", "fooé")
+    assert hit(r"\b{start}über\b{end}", "the über thing")
+    assert not hit(r"\b{start}ber", "über")
+    # ASCII word boundary on request
+    assert hit(r"(?-u:\b)foo", "éfoo")
+    assert hit(r"\bfoo", "foo")  # ASCII subject (fast path)
+
+
+def test_case_insensitive_uses_unicode_simple_folding() -> None:
+    assert hit("(?i)k", KELVIN)
+    assert hit("(?i)s", LONG_S)
+    assert hit("(?i)ß", "ẞ")
+    assert hit("(?i)ǅ", "ǆ")
+    assert hit("(?i)σ", "ς")
+    assert not hit("(?i)i", "İ")  # Turkic dotted I is not simple folding
+    assert not hit("(?i)ss", "ß")  # no full (multi-character) folding
+    assert not hit("k", KELVIN)
+    assert not hit("[Kk]", KELVIN)
+    assert not hit("x|[Kk]", KELVIN)  # an RE2 rewrite would accept this one
+    assert not hit("(?i-u)k", KELVIN)  # (?-u): ASCII folding only
+    # Rust folds both sides of a class operation before applying it
+    assert not hit("(?i)[a--A]", "a")
+    assert not hit("(?i)[a--A]", "A")
+
+
+def test_translation_is_cached_and_exposed() -> None:
+    t = translate(r"^5\d\d .*mailbox")
+    assert t is translate(r"^5\d\d .*mailbox")
+    assert t.anchored_start and not t.anchored_end
+    assert t.ascii_exact and t.unicode_exact
+
+
+# --------------------------------------------------------------------------
+# Rejected constructs (and their error texts)
+# --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("pattern", "caret", "message"),
+    [
+        ("(?=a)", "^^^", "look-around, including look-ahead and look-behind, is not supported"),
+        ("(?!a)", "^^^", "look-around, including look-ahead and look-behind, is not supported"),
+        ("(?<=a)b", "^^^^", "look-around, including look-ahead and look-behind, is not supported"),
+        ("(?<!x)y", "^^^^", "look-around, including look-ahead and look-behind, is not supported"),
+        (r"(a)\1", "   ^^", "backreferences are not supported"),
+        (r"(?<n>a)\k<n>", "       ^^", "unrecognized escape sequence"),
+        ("(?>a)", "  ^", "unrecognized flag"),
+        ("(?(1)a|b)", "  ^", "unrecognized flag"),
+        (r"a\Z", " ^^", "unrecognized escape sequence"),
+        (r"\e", "^^", "unrecognized escape sequence"),
+        ("a(b", " ^", "unclosed group"),
+        ("a)", " ^", "unopened group"),
+        ("[a", "^", "unclosed character class"),
+        ("x{2,1}", " ^^^^^", "invalid repetition count range, the start must be <= the end"),
+        ("a{,3}", "  ^", "repetition quantifier expects a valid decimal"),
+        ("*a", "^", "repetition operator missing expression"),
+        ("(?i-i)a", "  ^ ^", "duplicate flag"),
+        ("(?P<n>a)(?P<n>b)", "    ^       ^", "duplicate capture group name"),
+        (r"\p{Klingon}", "^^^^^^^^^^^", "Unicode property not found"),
+        (r"(?-u:\xFF)", "     ^^^^", "pattern can match invalid UTF-8"),
+        (
+            r"\b{foo}",
+            "   ^^^",
+            "unrecognized special word boundary assertion, valid choices "
+            "are: start, end, start-half or end-half",
+        ),
+    ],
+)
+def test_rejected_like_rust(pattern: str, caret: str, message: str) -> None:
+    text = error_of(pattern)
+    assert text == (
+        f"compiling rules: regex parse error:\n    {pattern}\n    {caret}\nerror: {message}"
+    )
+
+
+def test_error_names_the_first_bad_pattern_in_rule_order() -> None:
+    with pytest.raises(RegexSetError) as info:
+        RegexSetMap({"ok": 1, "bad(": 2, "(?=worse)": 3})
+    assert info.value.pattern == "bad("
+    assert "bad(" in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_multi_line_pattern_error() -> None:
+    divider = "~" * 79
+    assert error_of("foo\n(bar") == (
+        f"compiling rules: regex parse error:\n{divider}\n1: foo\n2: (bar\n   ^\n"
+        f"{divider}\nerror: unclosed group"
+    )
+
+
+def test_nest_limit() -> None:
+    assert hit("(" * 249 + "a" + ")" * 249, "a")
+    assert "exceed the maximum number of nested parentheses/brackets (250)" in error_of(
+        "(" * 250 + "ab" + ")" * 250
+    )
+
+
+def test_size_limit() -> None:
+    limit = "compiling rules: Compiled regex exceeds size limit of 10485760 bytes."
+    assert error_of(r"\w{300}") == limit
+    assert hit(r"^\w{100}$", "a" * 100)
+    # many small patterns add up; a syntax error still takes precedence
+    many = [rf"^5\d\d {i} .+mailbox is full and cannot accept mail" for i in range(6000)]
+    assert error_of(*many) == limit
+    assert "unclosed group" in error_of(*many, "(")
+    assert len(RegexSetMap(dict.fromkeys(many, 1), size_limit=None)) == 6000
+
+
+# --------------------------------------------------------------------------
+# Subjects that are not valid UTF-8
+# --------------------------------------------------------------------------
+
+
+def test_invalid_utf8_is_matched_lossily() -> None:
+    raw = b"550 bad \xff\xfe bytes \xe2\x82"
+    subject = raw.decode("utf-8", "surrogateescape")
+    m = RegexSetMap({r"\x{FFFD}\x{FFFD} bytes \x{FFFD}$": "lossy", "^550": "code"})
+    assert m.lookup(subject) == "lossy"
+    assert m.lookup(raw) == "lossy"
+    assert m.matches(subject) == [
+        (r"\x{FFFD}\x{FFFD} bytes \x{FFFD}$", "lossy"),
+        ("^550", "code"),
+    ]
+    assert hit("bad .. bytes", subject)
+    assert hit(r"\bbytes\b", subject)
+    assert RegexSetMap({"x": 1}).lookup("\ud800x") == 1  # any lone surrogate is replaced
+    # kumod cannot even receive a key that is not UTF-8
+    with pytest.raises(ValueError, match="not valid UTF-8"):
+        RegexSetMap({"\udcff": 1})
+
+
+def test_utf8_error_reports_what_kumod_rejects() -> None:
+    assert utf8_error("plain ascii") is None
+    assert utf8_error("héllo") is None
+    assert utf8_error(b"ab\xffcd") == "invalid utf-8 sequence of 1 bytes from index 2"
+    assert utf8_error(b"ab\xe2\x82") == "incomplete utf-8 byte sequence from index 2"
+    bad = b"ab\xe2\x82(".decode("utf-8", "surrogateescape")
+    assert utf8_error(bad) == "invalid utf-8 sequence of 2 bytes from index 2"
+
+
+# --------------------------------------------------------------------------
+# Linear time on hostile input
+# --------------------------------------------------------------------------
+
+
+def test_linear_time_on_pathological_patterns() -> None:
+    m = RegexSetMap(
+        {
+            r"^(a+)+$": "nested",
+            r"(a|aa)*c": "alternation",
+            r"(.*a){20}x": "dot-star",
+            r"(?:\w+\s?)*!": "words",
+            r"\b(a+)+\b$": "boundaries",
+        }
+    )
+    attack = "a" * 60_000 + "b"
+    assert m.matches(attack) == []
+    assert m.lookup("a" * 60_000) == "nested"
+    assert m.lookup("a" * 60_000 + "c") == "alternation"
+    # a non-ASCII subject takes the exact path of the word-boundary pattern
+    assert m.matches("é" + "a" * 30_000) == []
+    assert m.matches("é " + "a" * 30_000) == [(r"\b(a+)+\b$", "boundaries")]
+
+
+# --------------------------------------------------------------------------
+# Properties
+# --------------------------------------------------------------------------
+
+_RUST_META = set("\\.+*?()|[]{}^$#&-~")
+
+
+def rust_escape(text: str) -> str:
+    return "".join("\\" + c if c in _RUST_META else c for c in text)
+
+
+_text = st.text(alphabet=st.characters(codec="utf-8", max_codepoint=0x2FFF), max_size=20)
+
+
+@settings(max_examples=150, deadline=None)
+@given(literal=_text, before=_text, after=_text)
+def test_escaped_literal_matches_its_own_text(literal: str, before: str, after: str) -> None:
+    m = RegexSetMap({rust_escape(literal): "hit"})
+    assert m.lookup(before + literal + after) == "hit"
+    assert m.lookup(literal) == "hit"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    words=st.lists(st.text(alphabet="abcxyzé ", min_size=1, max_size=6), min_size=1, max_size=6),
+    subject=st.text(alphabet="abcxyzé ", max_size=30),
+)
+def test_first_match_is_first_of_matches(words: list[str], subject: str) -> None:
+    rules = {rust_escape(w): i for i, w in enumerate(dict.fromkeys(words))}
+    m = RegexSetMap(rules)
+    expected = [(p, v) for p, v in rules.items() if p.replace("\\", "") in subject]
+    assert m.matches(subject) == expected
+    assert m.lookup(subject) == (expected[0][1] if expected else None)
