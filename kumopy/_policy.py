@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ._clock import Clock, SystemClock
-from ._errors import GlobalLeakError, PolicyError, hide_frames_of_policy_errors
+from ._errors import GlobalLeakError, KumoError, PolicyError, hide_frames_of_policy_errors
 from ._events import EVENTS, Handler, HandlerRegistry, event_spec, suggest_event
 from ._kumo import catalogue
 from ._runtime import LuaState
@@ -339,7 +339,15 @@ class Policy:
                     e.handler = handler.location
                     raise
                 if values or not multiple:
-                    converted = tuple(state.to_python(v) for v in values)
+                    try:
+                        converted = tuple(state.to_python(v) for v in values)
+                    except KumoError as e:
+                        raise PolicyError(
+                            f"cannot convert the value returned by the handler: {e}",
+                            event=event,
+                            file=handler.source,
+                            line=handler.line,
+                        ) from None
                     self.last_call = CallResult(event, args, True, converted, handler)
                     return self.last_call
             self.last_call = CallResult(event, args, False)
@@ -366,6 +374,9 @@ class Policy:
         `kumo.validation_failed()`.  Load the policy with `validating=True`
         so `_VALIDATING_CONFIG` is set while its top level runs."""
         errors: list[str] = []
+        # read before any handler runs: a failing handler drops the state,
+        # and asking afterwards would run the policy's top level again
+        events = self.events()
         for event in ("pre_init", "init", "validate_config"):
             try:
                 self.dispatch(event)
@@ -374,7 +385,6 @@ class Policy:
                 break
         if self.validation_failed:
             errors.append("Validation failed (kumo.validation_failed() was called)")
-        events = self.events()
         warnings = [w for name in events if (w := _event_warning(name))]
         warnings.extend(
             f"{where}: uses the global `kumo`, which kumod does not define; "
@@ -413,9 +423,21 @@ class Policy:
         q = QueueName.parse(queue) if isinstance(queue, str) else queue
         if resp.code == 250:
             return resp
+        line = resp.to_single_line()
+        try:
+            line.encode("utf-8")
+        except UnicodeEncodeError:
+            # kumod's SMTP client refuses a reply line that is not UTF-8 (a
+            # protocol error, never offered to this event)
+            LOGGER.warning(
+                "response is not valid UTF-8; kumod would fail the connection instead of "
+                "offering it to smtp_client_rewrite_delivery_status: %r",
+                line.encode("utf-8", "surrogateescape"),
+            )
+            return resp
         event = "smtp_client_rewrite_delivery_status"
         try:
-            result = self.dispatch(event, resp.to_single_line(), *q.rewrite_event_args())
+            result = self.dispatch(event, line, *q.rewrite_event_args())
             code = to_u16(result.value) if result.handled else None
         except GlobalLeakError:
             raise  # a test-harness check, not a handler failure kumod would log

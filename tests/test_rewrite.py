@@ -262,3 +262,13 @@ def test_example_policy_end_to_end():
     assert len(results) == 12 and len(rewritten) == 6
     assert {r.code for r in rewritten} == {550, 552}
     assert all(r.rewritten_from // 100 == 4 for r in rewritten)
+
+
+def test_8bit_response_is_not_offered_like_kumod(load, caplog):
+    # kumod reads reply lines as UTF-8; an 8-bit line is a protocol error,
+    # never seen by the rewrite handler
+    p = load("kumo.on('smtp_client_rewrite_delivery_status', function() return 500 end)")
+    with caplog.at_level(logging.WARNING, logger="kumopy"):
+        out = p.rewrite_delivery_status("452 4.2.2 Bo\udceete pleine")
+    assert out.code == 452 and "not valid UTF-8" in caplog.text
+    assert p.rewrite_delivery_status("452 4.2.2 Boîte pleine").code == 500

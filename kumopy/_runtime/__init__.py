@@ -12,6 +12,7 @@ UnicodeDecodeError and comes back to Lua byte for byte.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
@@ -87,6 +88,7 @@ class LuaState:
         self.process = process
         self.budget_seconds = budget_seconds
         self._depth = 0
+        self._files: dict[str, None] = {}
         rt = lua54.LuaRuntime(
             encoding=None,
             unpack_returned_tuples=True,
@@ -100,7 +102,7 @@ class LuaState:
         self.globals = rt.globals()
         host = rt.table_from(
             {
-                b"map_path": lambda p: encode(map_path(decode(p))),
+                b"map_path": lambda p: encode(self._remember(map_path(decode(p)))),
                 b"print": lambda text, src, line: on_print(decode(text), _source(src), line),
                 b"ERR": _ERR,
             }
@@ -193,6 +195,28 @@ class LuaState:
 
     # -- running Lua -------------------------------------------------------
 
+    def _remember(self, path: str) -> str:
+        """Note a file Lua may load, to undo Lua's shortening of long chunk
+        names (`...ng/path/init.lua:3:`) in error messages."""
+        if len(self._files) < 4096:
+            self._files[path] = None
+        return path
+
+    def expand_paths(self, text: str) -> str:
+        """Replace Lua's shortened `...tail:LINE:` chunk names in an error
+        message or traceback with the full path of a file this state loaded."""
+        if "..." not in text:
+            return text
+
+        def full(m: re.Match[str]) -> str:
+            tail = m.group(1)
+            for path in reversed(self._files):
+                if path.endswith(tail) and os.path.exists(path):
+                    return path + ":"
+            return m.group(0)
+
+        return _SHORTENED.sub(full, text)
+
     def load_file(self, path: str, *, chunk_name: str | None = None) -> Any:
         """Compile a Lua file; the chunk name is its path so errors read
         `path:LINE: ...`."""
@@ -201,10 +225,11 @@ class LuaState:
         except OSError as e:
             raise PolicyError(f"reading policy file {path}: {e.strerror or e}") from None
         name = chunk_name if chunk_name is not None else path
+        self._remember(name)
         try:
             return self.rt.compile(data, name=encode("@" + name))
         except _LuaError as e:
-            raise PolicyError(_text(e.args[0] if e.args else e)) from None
+            raise PolicyError(self.expand_paths(_text(e.args[0] if e.args else e))) from None
 
     def invoke(self, fn: Any, *args: Any) -> tuple[Any, ...]:
         """Call a Lua function under the budget; returns all its values.
@@ -233,8 +258,9 @@ class LuaState:
             raise BudgetExceeded(_budget_message(self.budget_seconds))
         if n >= 0:
             return tuple(result[1 : 1 + n])
-        message = _text(result[1])
+        message = self.expand_paths(_text(result[1]))
         traceback = _text(result[2]) if len(result) > 2 and result[2] is not None else ""
+        traceback = _strip_own_frames(self.expand_paths(traceback))
         kind = _text(result[3]) if len(result) > 3 else "error"
         if kind == "budget":
             file, line = _first_frame(traceback)
@@ -425,7 +451,19 @@ def _source(src: Any) -> str:
     return s[1:] if s[:1] in ("@", "=") else s
 
 
+# a chunk name Lua shortened to fit LUA_IDSIZE, followed by a line number
+_SHORTENED = re.compile(r"\.\.\.([^\s:'\"]+):(?=\d+:)")
+
 _FRAME = re.compile(r"^\s*(?P<file>[^\s:][^:]*):(?P<line>\d+):", re.MULTILINE)
+
+
+def _strip_own_frames(traceback: str) -> str:
+    """Drop the frames of kumopy's own trampoline from a Lua traceback."""
+    return "\n".join(
+        line
+        for line in traceback.splitlines()
+        if "[kumopy]" not in line and "'raw_xpcall'" not in line and "'raw_pcall'" not in line
+    )
 
 
 def _first_frame(traceback: str) -> tuple[str | None, int | None]:
