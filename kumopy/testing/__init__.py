@@ -1,0 +1,36 @@
+"""Testing KumoMTA policies with pytest.
+
+Installing kumopy installs the pytest plugin (`kumopy.testing.plugin`):
+the `kumo_policy`, `kumo_clock`, `kumo_logs` and `kumo_calls` fixtures,
+`test_*.kumo.toml` case files, `*_test.lua` Lua tests, the leaked-global
+check and Lua line coverage.  This module holds what tests import: the
+assertion helpers and the types of the fixtures.  See docs/testing.md.
+"""
+
+from __future__ import annotations
+
+from .._clock import FakeClock
+from .._errors import GlobalLeakError
+from ._asserts import (
+    KumoAssertionError,
+    assert_event,
+    assert_raises_in_event,
+    assert_rewrite,
+)
+from ._coverage import FileCoverage, LuaCoverage
+from ._harness import KumoCall, KumoCalls, KumoLogs, PolicyFactory
+
+__all__ = [
+    "FakeClock",
+    "FileCoverage",
+    "GlobalLeakError",
+    "KumoAssertionError",
+    "KumoCall",
+    "KumoCalls",
+    "KumoLogs",
+    "LuaCoverage",
+    "PolicyFactory",
+    "assert_event",
+    "assert_raises_in_event",
+    "assert_rewrite",
+]
