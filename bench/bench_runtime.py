@@ -59,9 +59,7 @@ def main() -> int:
 
         # floor: bare lupa, Lua calling a Python callable
         rt = lua54.LuaRuntime(encoding=None)
-        bare_loop = rt.eval(
-            "function(f, n) for i = 1, n do f('x') end end"
-        )
+        bare_loop = rt.eval("function(f, n) for i = 1, n do f('x') end end")
         noop = lambda *a: None  # noqa: E731
         lua_py_bare = median_us(lambda: bare_loop(noop, LOOP), LOOP)
 
@@ -91,7 +89,8 @@ def main() -> int:
         ("Python -> Lua", "kumopy: Policy.call('noop')", py_lua_noop),
         ("Python -> Lua", "kumopy: Policy.call('echo', 'a', 'b')", py_lua_dispatch),
     ]
-    print(f"Call overhead, median of {REPEATS} runs of {LOOP:,} calls (Python {sys.version.split()[0]})")
+    python = sys.version.split()[0]
+    print(f"Call overhead, median of {REPEATS} runs of {LOOP:,} calls (Python {python})")
     print(f"{'direction':<15} {'what':<50} {'us/call':>8}")
     for direction, what, us in rows:
         print(f"{direction:<15} {what:<50} {us:8.2f}")

@@ -262,8 +262,9 @@ class Policy:
         if self._new_globals is not None and name not in self.allowed_globals:
             self._new_globals.append((name, file, line))
 
-    def _invoke_handler(self, state: LuaState, event: str, handler: Handler,
-                        args: list[Any]) -> tuple[Any, ...]:
+    def _invoke_handler(
+        self, state: LuaState, event: str, handler: Handler, args: list[Any]
+    ) -> tuple[Any, ...]:
         watch = self.check_globals and event != "main"
         outer = self._new_globals
         self._new_globals = [] if watch else None

@@ -6,8 +6,8 @@ import json
 import logging
 
 import pytest
-
 from conftest import POLICIES
+
 from kumopy import FakeClock, Policy, PolicyError
 from kumopy._smtp import Response
 

@@ -36,7 +36,7 @@ def lua_number_text(value: int | float) -> str:
         return "nan" if str(value) == "nan" else "-nan"
     if value in (float("inf"), float("-inf")):
         return "inf" if value > 0 else "-inf"
-    text = "%.14g" % value
+    text = f"{value:.14g}"
     if all(c in "-0123456789" for c in text):
         text += ".0"
     return text

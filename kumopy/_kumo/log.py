@@ -54,8 +54,7 @@ def _make(level: int) -> Any:
             return
         file, line = state.where()
         text = " ".join(_render(state, a) for a in args)
-        LOGGER.log(level, "%s:%d: %s", file, line, text,
-                   extra={"lua_file": file, "lua_line": line})
+        LOGGER.log(level, "%s:%d: %s", file, line, text, extra={"lua_file": file, "lua_line": line})
         process.record_log(level, file, line, text)
 
     return log

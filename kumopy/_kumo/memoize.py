@@ -57,11 +57,22 @@ _FIELDS = (
 #: names of kumod's built-in lruttl caches, which kumo.memoize refuses
 BUILTIN_CACHES = frozenset(
     {
-        "acl_check", "acl_definition", "dkim_key_cache", "dkim_signer_cache",
-        "dns_resolver_ip", "dns_resolver_ipv4", "dns_resolver_ipv6", "dns_resolver_mx",
-        "egress_source_pools", "egress_source_sources", "http_server_auth",
-        "mod_filesystem_glob_cache", "mta_sts_policy", "rustls_client_config",
-        "smtp_dispatcher_broken_tls", "smtp_dispatcher_client_certificate",
+        "acl_check",
+        "acl_definition",
+        "dkim_key_cache",
+        "dkim_signer_cache",
+        "dns_resolver_ip",
+        "dns_resolver_ipv4",
+        "dns_resolver_ipv6",
+        "dns_resolver_mx",
+        "egress_source_pools",
+        "egress_source_sources",
+        "http_server_auth",
+        "mod_filesystem_glob_cache",
+        "mta_sts_policy",
+        "rustls_client_config",
+        "smtp_dispatcher_broken_tls",
+        "smtp_dispatcher_client_certificate",
         "smtp_server_tls_config",
     }
 )
@@ -204,9 +215,7 @@ def parse_params(raw: Any) -> MemoizeParams:
 def memoize(state: LuaState, func: Any = None, params: Any = None) -> Any:
     fn = function_arg(func)
     if params is not None and lua_type_name(params) != "table":
-        raise KumoError(
-            f"deserialize error: invalid type: {lua_type_name(params)}, expected table"
-        )
+        raise KumoError(f"deserialize error: invalid type: {lua_type_name(params)}, expected table")
     p = parse_params(state.to_python(params, serialize=True))
     cache = _store(state).cache_for(p)
 
@@ -227,10 +236,13 @@ def _key(state: LuaState, params: MemoizeParams, args: tuple[Any, ...]) -> tuple
     values = [_string_keys(state.to_python(a, serialize=True)) for a in args]
     subject: Any = None if not values else values[0] if len(values) == 1 else values
     try:
-        text = json.dumps(subject, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False)
+        text = json.dumps(
+            subject, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+        )
     except (TypeError, ValueError) as e:
-        raise KumoError(f"memoize {params.name}: arguments cannot be used as a cache key: {e}")
+        raise KumoError(
+            f"memoize {params.name}: arguments cannot be used as a cache key: {e}"
+        ) from None
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:

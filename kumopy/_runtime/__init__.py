@@ -115,9 +115,7 @@ class LuaState:
         self._where = self.api[b"where"]
         self._make_function = self.api[b"make_function"]
         self._tostring = self.api[b"tostring"]
-        self.api[b"extend_userdata"](
-            Userdata(), self._ud_len, self._ud_pairs
-        )
+        self.api[b"extend_userdata"](Userdata(), self._ud_len, self._ud_pairs)
         # package.path: kumod's order (share first, then the policy
         # directory), in front of Lua's default path.
         package = self.globals[b"package"]
@@ -139,7 +137,9 @@ class LuaState:
         rows = []
         for name, value in entries:
             if callable(value):
-                rows.append(self.rt.table_from([encode(name), self.wrap_function(name, value), True]))
+                rows.append(
+                    self.rt.table_from([encode(name), self.wrap_function(name, value), True])
+                )
             else:
                 rows.append(self.rt.table_from([encode(name), self.to_lua(value), False]))
         self.kumo = self.api[b"build_module"](self.rt.table_from(rows))
@@ -175,7 +175,9 @@ class LuaState:
                 return _ERR, encode(e.message)
             except Exception as e:  # a bug in kumopy: keep it visible
                 state.internal_error = e
-                return _ERR, encode(f"kumopy internal error in kumo.{name}: {type(e).__name__}: {e}")
+                return _ERR, encode(
+                    f"kumopy internal error in kumo.{name}: {type(e).__name__}: {e}"
+                )
 
         entry.__name__ = f"kumo.{name}"
         return entry
@@ -330,7 +332,10 @@ class LuaState:
             n, marked = self._shape(value)
             items = {
                 self.to_python(k, _depth=_depth + 1): self.to_python(
-                    v, serialize=serialize, empty_array_as_list=empty_array_as_list, _depth=_depth + 1
+                    v,
+                    serialize=serialize,
+                    empty_array_as_list=empty_array_as_list,
+                    _depth=_depth + 1,
                 )
                 for k, v in value.items()
             }
