@@ -6,7 +6,9 @@ The public API is small:
   events to its handlers with kumod's rules;
 * `PolicyError` (and `BudgetExceeded`, `PolicyMemoryError`) report Lua
   failures with file, line and traceback;
-* `FakeClock` (also in `kumopy.testing`) drives memoize TTLs in tests.
+* `FakeClock` (also in `kumopy.testing`) drives memoize TTLs in tests;
+* `Response` and `QueueName` are the SMTP response and queue name of the
+  rewrite event; `RegexSetMap` is the engine of `kumo.regex_set_map`.
 """
 
 from __future__ import annotations
@@ -14,18 +16,27 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from ._clock import Clock, FakeClock, SystemClock
-from ._errors import BudgetExceeded, PolicyError, PolicyMemoryError
-from ._policy import CallResult, LogEntry, Policy
+from ._errors import BudgetExceeded, GlobalLeakError, PolicyError, PolicyMemoryError
+from ._policy import CallResult, LogEntry, Policy, ValidationReport
+from ._regex import RegexSetError, RegexSetMap
+from ._smtp import EnhancedStatusCode, QueueName, Response
 
 __all__ = [
     "BudgetExceeded",
     "CallResult",
     "Clock",
+    "EnhancedStatusCode",
     "FakeClock",
+    "GlobalLeakError",
     "LogEntry",
     "Policy",
     "PolicyError",
     "PolicyMemoryError",
+    "QueueName",
+    "RegexSetError",
+    "RegexSetMap",
+    "Response",
     "SystemClock",
+    "ValidationReport",
     "__version__",
 ]

@@ -215,6 +215,24 @@ def test_unicode_word_boundaries() -> None:
     assert hit(r"\bfoo", "foo")  # ASCII subject (fast path)
 
 
+def test_ascii_not_word_boundary_never_splits_a_character() -> None:
+    assert hit(r"(?-u:\B)", "ab")
+    assert not hit(r"(?-u:\B)", "aéb")  # RE2 alone would match between é's bytes
+    assert hit(r"(?-u:\B)", "é")
+
+
+def test_rewrites_too_large_for_re2_are_checked_exactly() -> None:
+    pattern = r"(?:\b{start}\w+\b{end}[ ,]*){2,5}"
+    t = translate(pattern)
+    assert not t.ascii_exact and not t.unicode_exact
+    m = RegexSetMap({"^nothing": 0, pattern: 1})
+    assert m.lookup("foo bar") == 1
+    assert m.lookup("a,b") == 1
+    assert m.lookup("é ü") == 1
+    assert m.lookup("foo") is None
+    assert m.lookup("ab") is None
+
+
 def test_case_insensitive_uses_unicode_simple_folding() -> None:
     assert hit("(?i)k", KELVIN)
     assert hit("(?i)s", LONG_S)
@@ -309,11 +327,15 @@ def test_size_limit() -> None:
     limit = "compiling rules: Compiled regex exceeds size limit of 10485760 bytes."
     assert error_of(r"\w{300}") == limit
     assert hit(r"^\w{100}$", "a" * 100)
-    # many small patterns add up; a syntax error still takes precedence
-    many = [rf"^5\d\d {i} .+mailbox is full and cannot accept mail" for i in range(6000)]
+    # Rust's \d is Unicode (and so big): kumod refuses 480 rules like these
+    rule = r"^5\d\d [45]\.\d\.\d+ .+mailbox full #{}"
+    assert len(RegexSetMap({rule.format(i): i for i in range(400)})) == 400
+    many = [rule.format(i) for i in range(480)]
     assert error_of(*many) == limit
-    assert "unclosed group" in error_of(*many, "(")
-    assert len(RegexSetMap(dict.fromkeys(many, 1), size_limit=None)) == 6000
+    assert "unclosed group" in error_of(*many, "(")  # syntax errors come first
+    assert len(RegexSetMap(dict.fromkeys(many, 1), size_limit=None)) == 480
+    ascii_digits = r"^5[0-9][0-9] [45]\.[0-9]\.[0-9]+ .+mailbox full #{}"
+    assert len(RegexSetMap({ascii_digits.format(i): i for i in range(2000)})) == 2000
 
 
 # --------------------------------------------------------------------------

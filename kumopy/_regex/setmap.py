@@ -14,6 +14,12 @@ the first matching pattern in the order the rules were given (the order of
 the keys in the source table or JSON object).  `ambiguous()` tells whether
 a subject is one where kumod's answer could differ from run to run.
 
+A few patterns have no exact RE2 form for every subject (Unicode word
+boundaries on non-ASCII text, rewrites that would be too large): RE2 then
+matches a looser form and each candidate is confirmed by an exact,
+linear-time check in Python (`Translation.exact`), so only those lookups
+are slower.
+
 Subjects that are not valid UTF-8 (Python strings carrying lone surrogates,
 as produced by decoding with `errors="surrogateescape"`, or `bytes`) are
 matched as their lossy UTF-8 conversion: each maximal invalid sequence

@@ -15,23 +15,27 @@ that lookups stay linear-time and fast.  The work is done in four steps:
    semantics: flags are resolved, case-insensitive matching becomes explicit
    simple-case-folding classes, `\\d \\s \\w .` and `\\p{..}` become explicit
    Unicode code point sets, `^`/`$` become text or line anchors;
-3. **eliminate** the zero-width assertions RE2 lacks (Unicode word
-   boundaries, `\\b{start}`/`\\b{end}` and their halves, CRLF-mode line
-   anchors) by rewriting the expression so that the neighbouring characters
-   are consumed instead of looked at.  This is exact for the question a set
-   map asks (does the pattern match anywhere in the subject?), not for match
-   positions;
+3. **eliminate** the zero-width assertions RE2 lacks (`\\b{start}`,
+   `\\b{end}` and their halves, CRLF-mode line anchors) by rewriting the
+   expression so that the neighbouring characters are consumed instead of
+   looked at.  This is exact for the question a set map asks (does the
+   pattern match anywhere in the subject?), not for match positions.
+   Unicode `\\b`/`\\B` equal RE2's ASCII ones on ASCII text; for other text
+   (and when a rewrite would be too large) the RE2 expression is only a
+   superset and `Translation.exact` (a linear-time NFA simulation in Python)
+   confirms its candidates;
 4. **emit** RE2 syntax: explicit classes, `(?:..)` groups, `\\A`, `\\z`,
    `(?m:^)`, `(?m:$)`, `\\b` (ASCII) and repetitions within RE2's counting
-   limits.
+   limits, avoiding RE2 rewrites that would change the meaning.
 
 Unicode data (property sets, simple case folding) comes from the `regex`
 package, restricted to the Unicode version of the Rust tables (16.0): code
-points first assigned in Unicode 17.0 are treated as unassigned.
+points first assigned in Unicode 17.0 are treated as unassigned.  The Age
+property (`\\p{age=3.0}`) is refused: there is no data for it here.
 
 The module also estimates the size of the Thompson NFA the Rust crate would
-build (see `nfa_size`), so that rule sets too large for kumod's default
-limit are refused here as well.
+build (`nfa_size`, `set_nfa_size`), so that rule sets too large for kumod's
+default limit (10 MiB) are refused here as well.
 """
 
 from __future__ import annotations
@@ -2803,6 +2807,27 @@ class TooComplex(Exception):
     """The exact RE2 form of a pattern would be too large."""
 
 
+def word_look_holds(kind: str, before: bool, after: bool) -> bool:
+    """Whether a word-boundary assertion (`word_ascii`, `word_start_unicode`,
+    ...) holds between a character that is (`before`) or is not a word
+    character and one that is (`after`) or is not; the start and end of
+    the text count as non-word."""
+    if kind.endswith("_negate"):
+        return before == after
+    base = kind.rsplit("_", 1)[0]
+    if base == "word":
+        return before != after
+    if base == "word_start":
+        return (not before) and after
+    if base == "word_end":
+        return before and not after
+    if base == "word_start_half":
+        return not before
+    if base == "word_end_half":
+        return not after
+    raise AssertionError(kind)
+
+
 class _LookEliminator:
     """Rewrites an expression so that non-native assertions are replaced by
     conditions on the characters around them.
@@ -2894,22 +2919,7 @@ class _LookEliminator:
                 or (self.is_lf[nxt] and (prev < 0 or not self.is_cr[prev]))
             )
         table = self.word_u if "unicode" in kind else self.word_a
-        before = prev >= 0 and table[prev]
-        after = nxt >= 0 and table[nxt]
-        base = kind.rsplit("_", 1)[0] if not kind.endswith("_negate") else kind
-        if kind.endswith("_negate"):
-            return before == after
-        if base in ("word",):
-            return before != after
-        if base == "word_start":
-            return (not before) and after
-        if base == "word_end":
-            return before and not after
-        if base == "word_start_half":
-            return not before
-        if base == "word_end_half":
-            return not after
-        raise AssertionError(kind)
+        return word_look_holds(kind, prev >= 0 and table[prev], nxt >= 0 and table[nxt])
 
     def charset(self, mask: int) -> Ranges:
         out: Ranges = ()
@@ -3237,7 +3247,7 @@ def _class_items(ranges: list[tuple[int, int]]) -> str:
     return "".join(parts)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=512)
 def emit_class(ranges: Ranges) -> str:
     if not ranges:
         return r"[^\x00-\x{10ffff}]"
@@ -3405,7 +3415,7 @@ def parse_to_hir(pattern: str) -> Hir:
     return Translator(pattern).translate(ast)
 
 
-@functools.lru_cache(maxsize=16384)
+@functools.lru_cache(maxsize=8192)
 def translate(pattern: str) -> Translation:
     """Translate a Rust-syntax pattern; raises RegexSyntaxError, or
     SizeLimitError when the pattern alone is too large for the Rust crate.
@@ -3420,14 +3430,17 @@ def translate(pattern: str) -> Translation:
     kinds = _collect_looks(hir)
     ascii_exact = True
     try:
-        re2 = emit(eliminate_looks(hir, ascii_subject=True))
+        re2 = _emit_on_boundaries(eliminate_looks(hir, ascii_subject=True))
     except TooComplex:
         ascii_exact = False
-        re2 = emit(drop_looks(hir, kinds - NATIVE_LOOKS))
+        re2 = _emit_on_boundaries(drop_looks(hir, kinds - NATIVE_LOOKS))
     unicode_exact = ascii_exact and not (kinds & UNICODE_WORD_LOOKS)
     loose = None
     if not unicode_exact:
-        loose = emit(drop_looks(hir, kinds - NATIVE_LOOKS)) if ascii_exact else re2
+        if ascii_exact:
+            loose = _emit_on_boundaries(drop_looks(hir, kinds - NATIVE_LOOKS))
+        else:
+            loose = re2
     return Translation(
         pattern=pattern,
         re2=re2,
@@ -3440,6 +3453,28 @@ def translate(pattern: str) -> Translation:
         anchored_start=LOOK_START in hir_look_prefix(hir),
         anchored_end=LOOK_END in hir_look_suffix(hir),
     )
+
+
+def _emit_on_boundaries(h: Hir) -> str:
+    """RE2 syntax for `h`, keeping empty matches on character boundaries.
+
+    RE2 looks at bytes: `(?-u:\\B)` also holds between the bytes of one
+    multi-byte character, where Rust never reports a match.  Every other
+    assertion RE2 evaluates is false there, and a match that consumes text
+    starts on a boundary, so only empty matches involving `\\B` need the
+    guard: they are required to follow the start or a whole character.
+    """
+    if "word_ascii_negate" not in _collect_looks(h):
+        return emit(h)
+    e = eps(h)
+    if e is None or "word_ascii_negate" not in _collect_looks(e):
+        return emit(h)
+    guard = s_alt([HLook(LOOK_START), HClass(UNIVERSE)])
+    parts: list[Hir] = [s_cat([guard, e])]
+    ne = _restrict(h, None, False)
+    if ne is not None:
+        parts.insert(0, ne)
+    return emit(s_alt(parts))
 
 
 # --------------------------------------------------------------------------
@@ -3527,22 +3562,7 @@ class Verifier:
         if kind == LOOK_END_CRLF:
             return nxt is None or nxt == "\r" or (nxt == "\n" and prev != "\r")
         unicode = "unicode" in kind
-        before = self._is_word(prev, unicode)
-        after = self._is_word(nxt, unicode)
-        if kind.endswith("_negate"):
-            return before == after
-        base = kind.rsplit("_", 1)[0]
-        if base == "word":
-            return before != after
-        if base == "word_start":
-            return (not before) and after
-        if base == "word_end":
-            return before and not after
-        if base == "word_start_half":
-            return not before
-        if base == "word_end_half":
-            return not after
-        raise AssertionError(kind)
+        return word_look_holds(kind, self._is_word(prev, unicode), self._is_word(nxt, unicode))
 
     def search(self, text: str) -> bool:
         ops, args, nexts = self.ops, self.args, self.nexts
@@ -3739,31 +3759,24 @@ def _literal_trie_cost(literals: Sequence[bytes]) -> Cost:
             node = child
         if not (not trans[node] and chunks[node]):
             chunks[node].append(len(trans[node]))
+    # Every node with transitions becomes a union of one state per chunk
+    # (a byte range, or a sparse state when the chunk has several bytes),
+    # with an extra alternative (the match) between consecutive chunks.
     states, heap = 1, 0  # the shared end state
-
-    def visit(node: int) -> None:
-        nonlocal states, heap
-        bounds = [0] + chunks[node] + [len(trans[node])]
-        if not chunks[node] or chunks[node][-1] != len(trans[node]):
-            pass
-        alternates = 0
-        pieces = [trans[node][bounds[i] : bounds[i + 1]] for i in range(len(bounds) - 1)]
-        # the last "piece" is the active chunk, always present
-        for i, piece in enumerate(pieces):
-            if i > 0:
-                alternates += 1
-            if piece:
-                for _, child in piece:
-                    if trans[child]:
-                        visit(child)
+    for node in range(len(trans)):
+        if not trans[node]:
+            continue  # leaves are the end state
+        bounds = [0, *chunks[node], len(trans[node])]
+        alternates = len(bounds) - 2  # matches between chunks
+        for i in range(len(bounds) - 1):
+            width = bounds[i + 1] - bounds[i]
+            if width:
                 states += 1
-                if len(piece) > 1:
-                    heap += _TRANSITION_BYTES * len(piece)
                 alternates += 1
+                if width > 1:
+                    heap += _TRANSITION_BYTES * width
         states += 1
         heap += _ALTERNATE_BYTES * alternates
-
-    visit(0)
     return states, heap, False
 
 
