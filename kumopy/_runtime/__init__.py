@@ -112,6 +112,7 @@ class LuaState:
         self._run = self.api[b"run"]
         self._shape = self.api[b"shape"]
         self._mark_array = self.api[b"mark_array"]
+        self._make_array_with_holes = self.api[b"make_array_with_holes"]
         self._where = self.api[b"where"]
         self._make_function = self.api[b"make_function"]
         self._tostring = self.api[b"tostring"]
@@ -299,7 +300,10 @@ class LuaState:
         if isinstance(value, Mapping):
             return self.rt.table_from({self.to_lua(k): self.to_lua(v) for k, v in value.items()})
         if isinstance(value, list | tuple):
-            return self._mark_array(self.rt.table_from([self.to_lua(v) for v in value]))
+            items = [self.to_lua(v) for v in value]
+            if None in value:
+                return self._make_array_with_holes(self.rt.table_from(items), len(items))
+            return self._mark_array(self.rt.table_from(items))
         return value  # Userdata, Lua objects
 
     def is_array_marked(self, table: Any) -> bool:

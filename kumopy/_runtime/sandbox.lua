@@ -311,6 +311,14 @@ function api.mark_array(t)
   return setmetatable(t, ARRAY_MT)
 end
 
+-- An array with holes (JSON nulls) built the way mlua builds it: a table
+-- whose array part is sized for all n slots, so `#t` is n when t[n] is set.
+function api.make_array_with_holes(src, n)
+  local t = pack(unpack(src, 1, n))
+  t.n = nil
+  return setmetatable(t, ARRAY_MT)
+end
+
 -- rawlen and whether the table carries the array marker
 function api.shape(t)
   return rawlen(t), getmetatable_raw(t) == ARRAY_MT
