@@ -29,6 +29,8 @@ from collections.abc import Mapping
 from fractions import Fraction
 from typing import Final, NoReturn
 
+from ._text import is_utf8
+
 __all__ = [
     "DurationError",
     "HumantimeError",
@@ -335,14 +337,6 @@ def _float_to_nanos(value: float) -> int:
     return round(Fraction(value) * NANOS_PER_SEC)
 
 
-def _has_lone_surrogate(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
-
-
 def _invalid_type(unexpected: str) -> DurationError:
     return DurationError(f"invalid type: {unexpected}, {_EXPECTED}")
 
@@ -363,7 +357,7 @@ def parse_duration_nanos(value: object) -> int:
         return value * NANOS_PER_SEC
     if isinstance(value, float):
         return _float_to_nanos(value)
-    if isinstance(value, str) and not _has_lone_surrogate(value):
+    if isinstance(value, str) and is_utf8(value):
         try:
             return parse_humantime(value)
         except HumantimeError as err:

@@ -32,6 +32,7 @@ from ._events import EVENTS, Handler, HandlerRegistry, event_spec, suggest_event
 from ._kumo import catalogue
 from ._runtime import LuaState
 from ._smtp import ConversionError, QueueName, Response, rewrite_failure_message, to_u16
+from ._text import is_utf8
 
 __all__ = ["DEFAULT_SHARE_DIR", "CallResult", "LogEntry", "Policy", "ValidationReport"]
 
@@ -425,9 +426,7 @@ class Policy:
         if resp.code == 250:
             return resp
         line = resp.to_single_line()
-        try:
-            line.encode("utf-8")
-        except UnicodeEncodeError:
+        if not is_utf8(line):
             # kumod's SMTP client refuses a reply line that is not UTF-8 (a
             # protocol error, never offered to this event)
             LOGGER.warning(

@@ -46,6 +46,8 @@ from yaml.parser import Parser
 from yaml.reader import Reader
 from yaml.scanner import Scanner
 
+from .._text import is_utf8
+
 __all__ = [
     "TOML_DATETIME_KEY",
     "FormatError",
@@ -92,14 +94,6 @@ def _to_bytes(text: str) -> bytes:
         # Lone surrogates outside U+DC80..U+DCFF cannot come from Lua; keep
         # them as their (invalid) three-byte encodings.
         return text.encode("utf-8", "surrogatepass")
-
-
-def _is_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _read_file(path: str) -> bytes:
@@ -889,7 +883,7 @@ def _json_string(text: str) -> str:
 def _as_utf8(value: str | bytes | bytearray) -> str | None:
     """The text of a Lua string, or None when it is not valid UTF-8."""
     if isinstance(value, str):
-        return value if _is_utf8(value) else None
+        return value if is_utf8(value) else None
     try:
         return bytes(value).decode("utf-8")
     except UnicodeDecodeError:
@@ -1136,7 +1130,7 @@ def parse_toml(text: str, *, source: str | None = None) -> object:
     non-UTF-8 text reproduces kumod's read failure.
     """
     label = source if source is not None else _echo(text)
-    if not _is_utf8(text):
+    if not is_utf8(text):
         if source is not None:
             raise FormatError(f"reading file {source}: stream did not contain valid UTF-8")
         raise FormatError(f"parsing {label} as toml: stream did not contain valid UTF-8")
