@@ -427,3 +427,146 @@ def test_first_match_is_first_of_matches(words: list[str], subject: str) -> None
     expected = [(p, v) for p, v in rules.items() if p.replace("\\", "") in subject]
     assert m.matches(subject) == expected
     assert m.lookup(subject) == (expected[0][1] if expected else None)
+
+
+# --------------------------------------------------------------------------
+# The fast path (flat patterns translated token by token) must agree with
+# the general route on everything it accepts, and accept nothing the
+# general route refuses.
+# --------------------------------------------------------------------------
+
+# Tokens of the kind the fast path takes ...
+_FLAT_ATOMS = [
+    *["mailbox", "User unknown", "550", " ", "quota", "#12", "a", "b", "x", "K", "s"],
+    *["]", "}", "&", "-", "~", ",", "<", ">", "@", "'", '"', "\n", "\t", "\x7f"],
+    *["é", "ß", "Σ", "ς", "ǅ", KELVIN, LONG_S, "€", "\U0001f600"],
+    *[r"\.", r"\d", r"\s", r"\w", r"\D", r"\S", r"\W", r"\b", r"\A", r"\z", r"\\"],
+    *[r"\[", r"\]", r"\(", r"\?", r"\ ", r"\/", r"\_", r"\#", r"\&", r"\-", r"\~", r"\n"],
+    *[".", ".", "^", "$", "(?i)", "(?i)", "(?-i)"],
+    *["[45]", "[a-z]", "[^a-z]", "[A-Za-z0-9_]", "[^\n]", r"[\]]", "[a-]", "[-a]", "[.]"],
+    *["[k]", "[Kk]", "[s]", "[é]", r"[\d]", r"[\p{Greek}]", "[^-]", r"[\w&&\d]", "[ -~]"],
+]
+_REPEATS = [
+    *["?", "*", "+", "?", "*", "+", "??", "*?", "+?", "{2}", "{2,}", "{2,5}", "{0}", "{1}"],
+    *["{0,0}", "{0,1}", "{3}?", "{50}", "{1000}", "{2000}"],
+]
+# ... and others, valid or not.
+_OTHER_TOKENS = [
+    *[r"\B", r"\<", r"\>", r"\b{start}", r"\b{end}", r"\b{x}", r"\b{", r"\x41"],
+    *[r"\x{e9}", r"\u00e9", r"\pL", r"\p{Greek}", r"\e", r"\1", r"\k", r"\t", r"\Z", "\\"],
+    *["[]a]", "[^]a]", "[a&&b]", "[a-z&&[^aeiou]]", r"[\D]", "[z-a]", r"[^\x00-\x{10FFFF}]"],
+    *["[[:alpha:]]", "[", "[a", "[a--b]", "[a~~b]", r"[^\s\S]"],
+    *["{5,2}", "{,3}", "{ 2 }", "{1001}", "{", "{99999999999}", r"\w{300}", r"\d{400}"],
+    *["(?s)", "(?x)", "(?m)", "(?U)", "(?u)", "(?-u)", "(?i:", "(", ")", "(?:", "|", "(?P<n>"],
+    *["(?", "(?i", *_REPEATS],
+]
+_TOKENS = _FLAT_ATOMS + _REPEATS + _OTHER_TOKENS
+
+
+def _random_patterns(count: int, seed: int, others: float) -> list[str]:
+    """Random sequences of atoms, a third of them repeated, with tokens
+    from `_OTHER_TOKENS` in between with probability `others`."""
+    import random
+
+    rng = random.Random(seed)
+    out = [""]
+    while len(out) < count:
+        tokens = []
+        for _ in range(rng.randint(1, 10)):
+            if rng.random() < others:
+                tokens.append(rng.choice(_OTHER_TOKENS))
+            tokens.append(rng.choice(_FLAT_ATOMS))
+            if rng.random() < 0.3:
+                tokens.append(rng.choice(_REPEATS))
+        out.append("".join(tokens))
+    return out
+
+
+def _bounce_patterns(count: int, seed: int) -> list[str]:
+    """Patterns in the style of bounce rules (as the benchmark makes them)."""
+    import random
+
+    rng = random.Random(seed)
+    responses = [
+        "550 5.1.1 <bob@example.com>: Recipient address rejected: User unknown",
+        "552 5.2.2 The email account that you tried to reach is over quota",
+        "421 4.7.0 [TS01] Try again later, closing connection (#4.7.0)",
+        "554 5.7.1 Service unavailable; Client host [192.0.2.1] blocked using zen.spamhaus.org",
+        "451 4.3.2 Please try again later {limit} ~ 30% & more",
+        "550 5.7.26 Unauthenticated email from exämple.org is not accepted",
+        "553 5.3.0 Sorry, no mailbox here by that name. http://x.y/z?a=b|c",
+    ]
+    out = []
+    for _ in range(count):
+        words = rng.choice(responses).split()
+        k = rng.randint(1, 5)
+        start = rng.randint(1, max(1, len(words) - k))
+        fragment = rust_escape(" ".join(words[start : start + k]))
+        code = words[0]
+        tag = rng.randrange(10**6)
+        style = rng.randrange(6)
+        if style == 0:
+            out.append(rf"^{code} .*{fragment} #{tag}")
+        elif style == 1:
+            out.append(rf"^{code[0]}\d\d [45]\.\d\.\d+ .+{fragment} #{tag}")
+        elif style == 2:
+            out.append(rf"(?i)\b{fragment} #{tag}\b")
+        elif style == 3:
+            out.append(rf"^{code[0]}[0-9]{{2}} {fragment}.*?\d{{1,3}}$")
+        elif style == 4:
+            out.append(rf"\A{code}\s+{fragment}(?-i)x*\z")
+        else:
+            out.append(rf"^(?:{code}|{tag}) {fragment}")  # general route
+    return out
+
+
+def _check_fast_path(patterns: list[str]) -> int:
+    """Compare both routes on every pattern; the number taking the fast one."""
+    from kumopy._regex import syntax
+
+    fast_count = 0
+    for pattern in patterns:
+        fast = syntax._translate_fast(pattern)
+        if fast is None:
+            continue
+        fast_count += 1
+        try:
+            full = syntax._translate_full(pattern)
+        except (syntax.RegexSyntaxError, syntax.SizeLimitError) as exc:
+            pytest.fail(f"fast path accepted {pattern!r}, refused with {exc}")
+        assert fast == full, pattern
+        seq = syntax._fast_scan(pattern)
+        assert seq is not None
+        assert syntax._fast_hir(seq) == syntax.parse_to_hir(pattern), pattern
+    return fast_count
+
+
+def test_fast_path_agrees_with_general_route_on_random_patterns() -> None:
+    flat = _random_patterns(2500, seed=20240611, others=0.0)
+    assert _check_fast_path(flat) >= len(flat) * 4 // 5
+    mixed = _random_patterns(2500, seed=11, others=0.15)
+    fast = _check_fast_path(mixed)
+    assert 500 < fast < len(mixed) - 500, fast  # both routes are exercised
+
+
+def test_fast_path_agrees_with_general_route_on_bounce_patterns() -> None:
+    patterns = _bounce_patterns(1500, seed=7)
+    fast = _check_fast_path(patterns)
+    assert fast >= len(patterns) * 4 // 5, fast  # all but the alternations
+
+
+@settings(max_examples=300, deadline=None)
+@given(tokens=st.lists(st.sampled_from(_TOKENS), max_size=8))
+def test_fast_path_agrees_with_general_route_property(tokens: list[str]) -> None:
+    _check_fast_path(["".join(tokens)])
+
+
+def test_rebuilding_a_large_set_translates_nothing() -> None:
+    from kumopy._regex import syntax
+
+    rules = {rf"^5\d\d .*mailbox {i}$": i for i in range(10_000)}
+    RegexSetMap(rules, size_limit=None)
+    before = syntax.translate.cache_info().misses
+    m = RegexSetMap(rules, size_limit=None)
+    assert syntax.translate.cache_info().misses == before
+    assert m.lookup("550 the mailbox 9999") == 9999
