@@ -1419,14 +1419,14 @@ _RADIX_DIGITS: Final = {
 _RUST_FLOAT: Final = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
-class _PurePythonParser(Reader, Scanner, Parser):  # type: ignore[misc]
+class _PurePythonParser(Reader, Scanner, Parser):  # type: ignore[misc,unused-ignore]
     def __init__(self, stream: bytes) -> None:
         Reader.__init__(self, stream)
         Scanner.__init__(self)
         Parser.__init__(self)
 
 
-class _PurePythonDumper(yaml.Dumper):  # type: ignore[misc]
+class _PurePythonDumper(yaml.Dumper):  # type: ignore[misc,unused-ignore]
     """PyYAML's emitter nudged towards libyaml's choices."""
 
     def check_empty_document(self) -> bool:
@@ -1442,7 +1442,7 @@ class _PurePythonDumper(yaml.Dumper):  # type: ignore[misc]
 _YAML_PARSER: Any
 _YAML_DUMPER: Any
 try:
-    from yaml.cyaml import CDumper, CParser
+    from yaml.cyaml import CDumper, CParser  # type: ignore[attr-defined,unused-ignore]
 except ImportError:  # pragma: no cover - PyYAML built without libyaml
     _YAML_PARSER, _YAML_DUMPER = _PurePythonParser, _PurePythonDumper
 else:
@@ -1512,7 +1512,7 @@ class _YamlDocumentReader:
 
     def _node(self, event: Any) -> _YamlNode:
         if isinstance(event, yaml.AliasEvent):
-            target = self._anchors.get(event.anchor)
+            target = self._anchors.get(event.anchor) if event.anchor is not None else None
             if target is None:
                 raise _YamlFailure.at("unknown anchor", event.start_mark)
             return _YamlNode("alias", event.start_mark, target=target)
