@@ -360,12 +360,6 @@ class Policy:
         (None for nil, for no value, or when no handler is registered)."""
         return self.dispatch(event, *args).value
 
-    def describe_event(self, event: str) -> str:
-        spec = event_spec(event)
-        if spec is None:
-            return f"{event}: custom event"
-        kind = "Multiple" if spec.multiple else "Single"
-        return f"{event}({', '.join(spec.args)}) -> {spec.returns} [{kind}]"
 
     # -- kumod entry points ------------------------------------------------
 

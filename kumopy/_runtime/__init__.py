@@ -306,9 +306,6 @@ class LuaState:
             return self._mark_array(self.rt.table_from(items))
         return value  # Userdata, Lua objects
 
-    def is_array_marked(self, table: Any) -> bool:
-        return bool(self._shape(table)[1])
-
     def to_python(
         self,
         value: Any,
@@ -449,9 +446,6 @@ class LuaState:
 
         self.api[b"watch_new_globals"](on_new)
 
-    def globals_snapshot(self) -> set[str]:
-        names = self.api[b"globals_snapshot"]()
-        return {decode(n) if isinstance(n, bytes) else str(n) for n in names.values()}
 
 
 def _source(src: Any) -> str:

@@ -423,13 +423,6 @@ function api.watch_new_globals(on_new)
   setmetatable(_G, mt)
 end
 
-function api.globals_snapshot()
-  local names = {}
-  for k in next, _G do
-    names[#names + 1] = k
-  end
-  return names
-end
 
 arm_thread(nil)
 
