@@ -8,10 +8,12 @@ the mapped local file; error messages name the path the policy used.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._errors import KumoError
+from .._runtime import encode as to_lua_string
 from . import formats
 from ._args import string_arg
 
@@ -96,16 +98,20 @@ def _parser(fmt: str) -> Callable[..., Any]:
 
 
 def _encoder(fmt: str, pretty: bool) -> Callable[..., Any]:
+    render: Callable[[Any], str]
+    if fmt == "json":
+        render = functools.partial(formats.encode_json, pretty=pretty)
+    elif fmt == "toml":
+        render = functools.partial(formats.encode_toml, pretty=pretty)
+    else:
+        render = formats.encode_yaml
+
     def encode(state: LuaState, value: Any = None) -> Any:
         # kumod materialises the value first: userdata expand through
         # __pairs and the array marker of empty arrays is lost ({} again)
         data = state.to_python(value, serialize=True, empty_array_as_list=False)
         try:
-            if fmt == "json":
-                return formats.encode_json(data, pretty=pretty).encode("utf-8", "surrogateescape")
-            if fmt == "toml":
-                return formats.encode_toml(data, pretty=pretty).encode("utf-8", "surrogateescape")
-            return formats.encode_yaml(data).encode("utf-8", "surrogateescape")
+            return to_lua_string(render(data))
         except formats.FormatError as e:
             raise KumoError(str(e)) from None
 
