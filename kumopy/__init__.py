@@ -8,7 +8,9 @@ The public API is small:
   failures with file, line and traceback;
 * `FakeClock` (also in `kumopy.testing`) drives memoize TTLs in tests;
 * `Response` and `QueueName` are the SMTP response and queue name of the
-  rewrite event; `RegexSetMap` is the engine of `kumo.regex_set_map`.
+  rewrite event; `RegexSetMap` is the engine of `kumo.regex_set_map`;
+* `Message`, `ConnectionMeta` and `EnvelopeAddress` are the message,
+  connection metadata and address objects kumod hands to SMTP events.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ __version__ = "0.1.0"
 
 from ._clock import Clock, FakeClock, SystemClock
 from ._errors import BudgetExceeded, GlobalLeakError, PolicyError, PolicyMemoryError
+from ._message import ConnectionMeta, EnvelopeAddress, Message, MessageError
 from ._policy import CallResult, LogEntry, Policy, ValidationReport
 from ._regex import RegexSetError, RegexSetMap
 from ._smtp import EnhancedStatusCode, QueueName, Response
@@ -25,10 +28,14 @@ __all__ = [
     "BudgetExceeded",
     "CallResult",
     "Clock",
+    "ConnectionMeta",
     "EnhancedStatusCode",
+    "EnvelopeAddress",
     "FakeClock",
     "GlobalLeakError",
     "LogEntry",
+    "Message",
+    "MessageError",
     "Policy",
     "PolicyError",
     "PolicyMemoryError",

@@ -30,6 +30,8 @@ from ._clock import Clock, SystemClock
 from ._errors import GlobalLeakError, KumoError, PolicyError, hide_frames_of_policy_errors
 from ._events import EVENTS, Handler, HandlerRegistry, event_spec, suggest_event
 from ._kumo import catalogue
+from ._kumo import constructors as _constructors
+from ._kumo.config import ServerConfig
 from ._runtime import LuaState
 from ._smtp import ConversionError, QueueName, Response, rewrite_failure_message, to_u16
 from ._text import is_utf8
@@ -93,6 +95,9 @@ class ValidationReport:
     events: list[str]
     warnings: list[str] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    #: what the start-up handlers asked kumod to start (listeners, spools,
+    #: logs, ...), as `ServerConfig.to_dict()`
+    server: dict[str, Any] = field(default_factory=dict)
 
 
 def _normalise(path: str) -> str:
@@ -119,6 +124,8 @@ class Policy:
         setup_state: Callable[[LuaState], None] | None = None,
         check_globals: bool = False,
         allowed_globals: Iterable[str] = (),
+        dns_zones: Iterable[str | Mapping[str, Any]] | None = None,
+        fakes: Mapping[str, Callable[..., Any]] | None = None,
     ) -> None:
         self.path = Path(path)
         self.share_dir = str(share_dir) if share_dir is not None else DEFAULT_SHARE_DIR
@@ -155,6 +162,13 @@ class Policy:
         #: instead of `require 'kumo'` (kumod has no such global)
         self.global_kumo_uses: list[str] = []
         self._services: dict[str, Any] = {}
+        #: test doubles for kumo functions kumopy does not run (network
+        #: clients): dotted name -> Python callable (see docs/library.md)
+        self.fakes: dict[str, Callable[..., Any]] = dict(fakes or {})
+        if dns_zones is not None:
+            from ._kumo.dns import configure_test_resolver
+
+            configure_test_resolver(self, dns_zones)
         self._state: LuaState | None = None
         self._state = self._new_state()
 
@@ -387,7 +401,87 @@ class Policy:
             "add `local kumo = require 'kumo'` at the top of the file"
             for where in self.global_kumo_uses
         )
-        return ValidationReport(not errors, events, warnings, errors)
+        server = self.server_config
+        warnings.extend(server.warnings)
+        return ValidationReport(not errors, events, warnings, errors, server.to_dict())
+
+    # -- configuration resolution (kumopy._kumo.config / .constructors) -------
+
+    @property
+    def server_config(self) -> ServerConfig:
+        """What the policy's start-up handlers configured so far (listeners,
+        spools, logs, hooks, settings); filled by `validate()`."""
+        return self.service("server_config", ServerConfig)
+
+    def _resolve(self, event: str, fn: Callable[[LuaState], T]) -> T:
+        with self._using_state() as state:
+            state.globals[b"_KUMO_CURRENT_EVENT"] = event.encode("utf-8")
+            try:
+                return fn(state)
+            except KumoError as e:
+                raise PolicyError(str(e), event=event) from None
+            except PolicyError as e:
+                if e.event is None:
+                    e.event = event
+                registry = state.handlers
+                handlers = registry.get(event) if registry is not None else []
+                if getattr(e, "handler", None) is None and len(handlers) == 1:
+                    e.handler = handlers[0].location
+                raise
+
+    def resolve_queue_config(self, queue: QueueName | str) -> dict[str, Any]:
+        """The queue configuration kumod would use for `queue`
+        (`campaign:tenant@domain!routing_domain`): the get_queue_config
+        chain called with the parsed components, defaults filled in, as
+        plain data (durations as humantime strings, unset fields None)."""
+        name = queue.format() if isinstance(queue, QueueName) else queue
+        return self._resolve(
+            "get_queue_config",
+            lambda st: _constructors.sorted_keys(
+                _constructors.QUEUE_CONFIG.ser(_constructors._queue_config_data(st, name))
+            ),
+        )
+
+    def resolve_egress_path(
+        self, routing_domain: str, source: str = "unspecified", site_name: str | None = None
+    ) -> dict[str, Any]:
+        """get_egress_path_config(routing_domain, source, site_name) with
+        defaults filled in; `site_name` defaults to the routing domain."""
+        site = site_name if site_name is not None else routing_domain
+        return self._resolve(
+            "get_egress_path_config",
+            lambda st: _constructors.sorted_keys(
+                _constructors.EGRESS_PATH.ser(
+                    _constructors.egress_path_data(st, routing_domain, source, site)
+                )
+            ),
+        )
+
+    def resolve_egress_source(self, name: str) -> dict[str, Any]:
+        """get_egress_source(name) as plain data ("unspecified" is built in)."""
+        return self._resolve(
+            "get_egress_source",
+            lambda st: _constructors.EGRESS_SOURCE.ser(_constructors.egress_source_data(st, name)),
+        )
+
+    def resolve_egress_pool(self, name: str | None) -> dict[str, Any]:
+        """get_egress_pool(name) as plain data; every member source is
+        resolved too, as kumod does."""
+        return self._resolve(
+            "get_egress_pool",
+            lambda st: _constructors.EGRESS_POOL.ser(_constructors.egress_pool_data(st, name)),
+        )
+
+    def listener_domain(
+        self, domain: str, listener: str = "0.0.0.0:25", conn_meta: Any = None
+    ) -> dict[str, Any] | None:
+        """get_listener_domain(domain, listener, conn_meta): the
+        make_listener_domain result as plain data, or None when there is no
+        handler or it returned nil."""
+        return self._resolve(
+            "get_listener_domain",
+            lambda st: _constructors.listener_domain_data(st, domain, listener, conn_meta),
+        )
 
     def run_script(self, *args: str) -> CallResult:
         """What `kumod --script` does: call the `main` handler with each

@@ -40,3 +40,85 @@ def test_module_loads_with_require(tmp_path, module):
     # share_dir is the parent of policy-extras, as /opt/kumomta/share is in kumod
     p = Policy.load(policy, share_dir=extras.parent, kumod_strict=True)
     assert p.call("t") == "table"
+
+
+# -- issue 6: the helpers' own self-tests, shaping and the full example -------------
+
+REPO = Path(__file__).resolve().parent.parent
+FULL_EXAMPLE = REPO / "policies" / "full-example"
+SELF_TESTED = ["queue", "sources", "listener_domains"]
+# the library functions the helpers call (issue 6 item 4)
+NEEDED = ["regex.compile", "domain_map.new", "traceback", "string.split", "make_throttle"]
+
+
+def _needs_library() -> None:
+    from kumopy._kumo import catalogue
+
+    missing = [n for n in NEEDED if n in catalogue() and not catalogue()[n].supported]
+    if missing:
+        pytest.skip(f"needs kumo.{', kumo.'.join(missing)}")
+
+
+@pytest.mark.parametrize("module", SELF_TESTED)
+def test_module_self_test_passes(tmp_path, module):
+    _needs_library()
+    extras = Path(str(EXTRAS))
+    policy = tmp_path / "run.lua"
+    policy.write_text(
+        "local kumo = require 'kumo'\n"
+        f"kumo.on('main', function() require('policy-extras.{module}'):test() end)\n"
+    )
+    p = Policy.load(policy, share_dir=extras.parent, kumod_strict=True, capture_output=True)
+    p.run_script()
+
+
+def test_shaping_helper_resolves_from_its_toml(tmp_path):
+    extras = Path(str(EXTRAS))
+    data = tmp_path / "etc"
+    data.mkdir()
+    (data / "shaping.toml").write_text(
+        '["example.com"]\nmx_rollup = false\nconnection_limit = 3\n'
+        '["example.com".sources."ip-1"]\nconnection_limit = 1\n'
+    )
+    policy = tmp_path / "init.lua"
+    policy.write_text(
+        "local kumo = require 'kumo'\n"
+        "local shaping = require 'policy-extras.shaping'\n"
+        "local shaper = shaping:setup_with_automation "
+        "{ extra_files = { '/opt/kumomta/etc/shaping.toml' } }\n"
+        "kumo.on('get_egress_path_config', shaper.get_egress_path_config)\n"
+    )
+    p = Policy.load(
+        policy,
+        share_dir=extras.parent,
+        kumod_strict=True,
+        capture_output=True,
+        path_map={"/opt/kumomta/share": extras.parent, "/opt/kumomta/etc": data},
+    )
+    path = p.resolve_egress_path("example.com", "ip-1")
+    assert path["connection_limit"]["limit"] == 1
+    assert path["refresh_strategy"] == "Epoch"  # the helper always adds it
+    # values from KumoMTA's default shaping.toml [default] block
+    assert p.resolve_egress_path("example.org")["connection_limit"]["limit"] == 10
+
+
+def test_full_example_validates(tmp_path):
+    _needs_library()
+    extras = Path(str(EXTRAS))
+    p = Policy.load(
+        FULL_EXAMPLE / "init.lua",
+        share_dir=extras.parent,
+        kumod_strict=True,
+        validating=True,
+        capture_output=True,
+        path_map={
+            "/opt/kumomta/share": extras.parent,
+            "/opt/kumomta/etc/policy": FULL_EXAMPLE / "data",
+        },
+    )
+    report = p.validate()
+    assert report.ok, report.errors
+    assert [entry["params"]["listen"] for entry in report.server["listeners"]] == [
+        "0.0.0.0:8000", "0.0.0.0:25",
+    ]
+    assert p.resolve_queue_config("receipts@example.org")["egress_pool"] == "transactional"

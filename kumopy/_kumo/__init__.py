@@ -9,13 +9,13 @@ from __future__ import annotations
 
 from functools import cache
 
-from . import events, log, memoize, regex_set_map, serde, server
+from . import dkim, dns, events, log, memoize, message, regex_set_map, serde, server, smtp, config, constructors, shaping
 from ._registry import Entry, Namespace
 from .names import KUMO_NAMES
 
 __all__ = ["Entry", "catalogue"]
 
-NAMESPACE_MODULES = (events, log, memoize, regex_set_map, serde, server)
+NAMESPACE_MODULES = (events, log, memoize, regex_set_map, serde, server, smtp, config, constructors, message, dkim, shaping, dns)
 
 
 @cache

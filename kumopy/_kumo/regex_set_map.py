@@ -15,10 +15,20 @@ the Python object lists every matching pattern.
 
 Values follow memoize's rules (tables come back as MemoizedTable userdata),
 and the map itself is memoizable, as in kumod.
+
+Observation (kumopy only): `observe_lookups(callback)` calls
+`callback(map, index, subject)` after every `map[subject]` made by Lua
+inside the block (`index` is the chosen pattern's position in
+`map.patterns`, or None when nothing matched); `observe_builds(callback)`
+calls `callback(map, where)` for every map a policy builds.  `kumopy replay`,
+`explain` and `validate` use them to tell which rule decided a response
+without matching it a second time.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from .._errors import KumoError
@@ -43,6 +53,39 @@ def register(kumo: Namespace) -> None:
     )
 
 
+#: callback(map, index, subject) for each lookup, or None (hot path: one
+#: global read per lookup when nobody observes)
+LookupObserver = Callable[["LuaRegexSetMap", "int | None", "bytes | str"], None]
+BuildObserver = Callable[["LuaRegexSetMap", str], None]
+_lookup_observer: LookupObserver | None = None
+_build_observers: list[BuildObserver] = []
+
+
+@contextmanager
+def observe_lookups(callback: LookupObserver) -> Iterator[None]:
+    """Call `callback(map, index, subject)` after every Lua `map[subject]`
+    made inside the block (in this process; blocks nest, the innermost
+    observer wins)."""
+    global _lookup_observer
+    outer = _lookup_observer
+    _lookup_observer = callback
+    try:
+        yield
+    finally:
+        _lookup_observer = outer
+
+
+@contextmanager
+def observe_builds(callback: BuildObserver) -> Iterator[None]:
+    """Call `callback(map, where)` for every map `kumo.regex_set_map.new`
+    builds inside the block (`where` is the policy's FILE:LINE)."""
+    _build_observers.append(callback)
+    try:
+        yield
+    finally:
+        _build_observers.remove(callback)
+
+
 class LuaRegexSetMap(RegexSetMap, Userdata):
     """A RegexSetMap as Lua sees it: userdata indexed by subject."""
 
@@ -50,16 +93,24 @@ class LuaRegexSetMap(RegexSetMap, Userdata):
     memoizable = True
 
     def lua_index(self, state: LuaState, key: Any) -> Any:
+        subject: bytes | str
         if key.__class__ is bytes:
             if not key.isascii():
                 problem = utf8_error(key)
                 if problem is not None:
                     raise KumoError(f"error converting Lua string to String ({problem})")
-            value = self.lookup(key)
+            subject = key
         elif isinstance(key, int | float) and not isinstance(key, bool):
-            value = self.lookup(lua_number_text(key))
+            subject = lua_number_text(key)
         else:
             raise KumoError(f"error converting Lua {lua_type_name(key)} to String")
+        index = self.first_index(subject)
+        observer = _lookup_observer
+        if observer is not None:
+            observer(self, index, subject)
+        if index is None:
+            return None
+        value = self._values[index]
         if value is None or value.__class__ in (int, float, bool):
             return value
         return state.cache_value_to_lua(value)
@@ -84,8 +135,13 @@ def new(state: LuaState, rules: Any = None) -> LuaRegexSetMap:
                 raise KumoError(f"error converting Lua {lua_type_name(k)} to String")
             items[key] = state.to_cache_value(v)
     try:
-        return LuaRegexSetMap(dict(sorted(items.items())))
+        built = LuaRegexSetMap(dict(sorted(items.items())))
     except RegexSetError as e:
         raise KumoError(str(e)) from None
     except ValueError as e:
         raise KumoError(f"compiling rules: {e}") from None
+    if _build_observers:
+        file, line = state.where()
+        for observer in tuple(_build_observers):
+            observer(built, f"{file}:{line}")
+    return built

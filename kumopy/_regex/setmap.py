@@ -323,6 +323,25 @@ class RegexSetMap:
         found = self._confirmed(data, True)
         return self._values[found[0]] if found else None
 
+    def first_index(self, subject: Subject) -> int | None:
+        """The index (in rule order) of the pattern `lookup` would take, or
+        None: `lookup(s)` is `values[first_index(s)]`."""
+        match = self._match
+        if match is None:
+            return None
+        if subject.__class__ is str:
+            try:
+                data = subject.encode()
+            except UnicodeEncodeError:
+                data = _lossy_utf8(subject)
+        else:
+            data = _subject_bytes(subject)
+        if self._simple:
+            hits = match(data)
+            return min(hits) if hits else None
+        found = self._confirmed(data, True)
+        return found[0] if found else None
+
     def get(self, subject: Subject, default: object | None = None) -> object | None:
         """Like `lookup`, returning `default` when nothing matches."""
         found = self._confirmed(_subject_bytes(subject), True)

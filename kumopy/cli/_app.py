@@ -12,6 +12,7 @@ import click
 from .. import __version__
 from .._errors import PolicyError
 from .._events import EVENTS, EventSpec, event_spec, suggest_event
+from .._lint import probe_policy_maps
 from .._policy import Policy
 from ._common import (
     EXIT_FAILURE,
@@ -25,7 +26,13 @@ from ._common import (
     load_policy,
     prints_to_stderr,
 )
+from ._explain import explain
+from ._inject import inject
+from ._lint import lint
+from ._replay import replay_command
+from ._resolve import resolve_egress_path, resolve_queue_config
 from ._rewrite import rewrite
+from ._serve import serve
 
 __all__ = ["cli", "main"]
 
@@ -93,6 +100,16 @@ def validate(policy: str, as_json: bool, fail_on_warning: bool) -> None:
             echo(json_line({"policy": policy, "ok": False, "events": [], "warnings": [],
                             "errors": [str(e)]}))
         raise
+    # --- begin: lint the regex_set_maps the policy builds (kumopy lint; docs/lint.md).
+    # kumod --validate accepts these maps, so findings are warnings here.
+    if report.ok:
+        with prints_to_stderr():
+            for where, findings in probe_policy_maps(loaded):
+                report.warnings.extend(
+                    f"regex_set_map built at {where}: {f.describe()}" if f.patterns
+                    else f.describe()
+                    for f in findings)
+    # --- end: lint ---
     ok = report.ok and not (fail_on_warning and report.warnings)
     if as_json:
         events = [
@@ -101,11 +118,18 @@ def validate(policy: str, as_json: bool, fail_on_warning: bool) -> None:
             for name, locations in handlers.items()
         ]
         echo(json_line({"policy": policy, "ok": ok, "events": events,
-                        "warnings": report.warnings, "errors": report.errors}))
+                        "warnings": report.warnings, "errors": report.errors,
+                        "server": report.server}))
     else:
         width = max((len(name) for name in handlers), default=0)
         for name, locations in handlers.items():
             echo(f"{name:<{width}}  {_kind(name):<8}  {', '.join(locations)}")
+        started = loaded.server_config.summary_lines()
+        if started:
+            echo("")
+            echo("# what the policy would start (nothing is started):")
+            for line in started:
+                echo(line)
         for warning in report.warnings:
             echo_err(f"kumopy: warning: {warning}")
         for error in report.errors:
@@ -305,6 +329,13 @@ def events(names: tuple[str, ...], as_json: bool, long_: bool) -> None:
 
 
 cli.add_command(rewrite)
+cli.add_command(serve)
+cli.add_command(inject)
+cli.add_command(resolve_queue_config)
+cli.add_command(resolve_egress_path)
+cli.add_command(replay_command)
+cli.add_command(lint)
+cli.add_command(explain)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -27,12 +27,14 @@ from ._keys import COVERAGE_KEY, FACTORY_KEY, SETTINGS_KEY
 from ._luatests import LuaTestFile, LuaTestItem
 from ._report import call_text, describe_error, show, show_path
 from ._settings import add_options, load_settings
+from ._smtpserver import SmtpServerFactory
 
 __all__ = [
     "kumo_calls",
     "kumo_clock",
     "kumo_logs",
     "kumo_policy",
+    "kumo_smtp_server",
 ]
 
 ENTRY_POINT_NAME = "kumopy"
@@ -152,6 +154,19 @@ def kumo_logs(kumo_policy: PolicyFactory) -> KumoLogs:
 def kumo_calls(kumo_policy: PolicyFactory) -> KumoCalls:
     """Every kumo.* call the test's policies made, with its arguments."""
     return kumo_policy.calls
+
+
+@pytest.fixture
+def kumo_smtp_server(kumo_policy: PolicyFactory, tmp_path: Path) -> Iterator[SmtpServerFactory]:
+    """Start `kumopy serve` on a free loopback port: `server =
+    kumo_smtp_server("policy/init.lua")`, then send mail with
+    `smtplib.SMTP("127.0.0.1", server.port)`; recorded messages are in
+    `server.messages` (and `server.record_dir`)."""
+    factory = SmtpServerFactory(kumo_policy, tmp_path)
+    yield factory
+    errors = factory.close()
+    if errors:
+        raise errors[0]
 
 
 # -- reporting -------------------------------------------------------------

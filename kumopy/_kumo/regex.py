@@ -1,0 +1,281 @@
+"""`kumo.regex.compile` and `kumo.regex.escape` (kumod: crates/mod-regex,
+on the fancy-regex crate).
+
+fancy-regex is Rust regex syntax plus look-around, backreferences and
+atomic groups, matched by backtracking.  kumopy translates the pattern to
+the `regex` package (VERSION1: scoped inline flags, nested classes and
+`--`/`&&` set operations, POSIX classes, Unicode properties, simple case
+folding) and keeps Rust's meaning where the two differ:
+
+* `$` without the `m` flag matches only at the very end (Python's `$`
+  also matches before a final newline); `\\z` is the end of the text;
+* `\\x{...}`, `\\u{...}`, `\\U{...}` code points; `\\k<name>` backreferences;
+* iteration (`find_all`, `split`, `replace_all`) skips an empty match
+  right after the previous match, as Rust does;
+* replacement strings use Rust's `$1`, `$name`, `${name}`, `$$` syntax
+  (`$1a` names the group `1a`; an unknown group expands to nothing).
+
+Haystacks must be valid UTF-8 (mlua converts them to a Rust `String`).
+Compile errors read `Parsing error at position N: ...` with the `regex`
+package's wording.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import regex as _re
+
+from .._errors import KumoError
+from ._lib import LibObject, rust_string, usize_arg
+
+if TYPE_CHECKING:
+    from .._runtime import LuaState
+    from ._registry import Namespace
+
+__all__ = ["Regex", "compile_fancy", "escape", "expand", "register"]
+
+_META = set("\\.+*?()|[]{}^$#&-~")
+
+
+def escape(text: str) -> str:
+    """Rust regex::escape."""
+    return "".join("\\" + c if c in _META else c for c in text)
+
+
+_FLAG_GROUP = re.compile(r"\(\?([a-zA-Z-]*)[:)]")
+
+
+def _translate(pattern: str) -> str:
+    multi_line = any("m" in g.split("-")[0] for g in _FLAG_GROUP.findall(pattern))
+    out: list[str] = []
+    i = 0
+    depth = 0  # character class nesting
+    n = len(pattern)
+    while i < n:
+        c = pattern[i]
+        if c == "\\" and i + 1 < n:
+            nxt = pattern[i + 1]
+            if nxt in "xuU" and i + 2 < n and pattern[i + 2] == "{":
+                end = pattern.find("}", i + 3)
+                if end != -1:
+                    try:
+                        cp = int(pattern[i + 3 : end], 16)
+                    except ValueError:
+                        raise KumoError(
+                            f"Parsing error at position {i}: Invalid hex escape"
+                        ) from None
+                    out.append(f"\\U{cp:08x}")
+                    i = end + 1
+                    continue
+            if nxt == "z" and depth == 0:
+                out.append("\\Z")
+                i += 2
+                continue
+            if nxt == "k" and i + 2 < n and pattern[i + 2] == "<":
+                end = pattern.find(">", i + 3)
+                if end != -1:
+                    out.append(f"\\g<{pattern[i + 3 : end]}>")
+                    i = end + 1
+                    continue
+            out.append(pattern[i : i + 2])
+            i += 2
+            continue
+        if c == "[":
+            depth += 1
+            out.append(c)
+            i += 1
+            # a ']' (or '^]') right after the opening bracket is literal
+            if i < n and pattern[i] == "^":
+                out.append("^")
+                i += 1
+            if i < n and pattern[i] == "]":
+                out.append("\\]")
+                i += 1
+            continue
+        if c == "]" and depth > 0:
+            depth -= 1
+        elif c == "$" and depth == 0 and not multi_line:
+            out.append("(?:\\Z)")
+            i += 1
+            continue
+        out.append(c)
+        i += 1
+    return "(?-f)" + "".join(out)
+
+
+def compile_fancy(pattern: str) -> _re.Pattern[str]:
+    try:
+        return _re.compile(_translate(pattern), _re.V1)
+    except _re.error as e:
+        pos = max(0, (e.pos or 0) - len("(?-f)")) if e.pos is not None else 0
+        raise KumoError(f"Parsing error at position {pos}: {e.msg}") from None
+
+
+_NAME = re.compile(r"[_0-9A-Za-z]+")
+
+
+def expand(m: _re.Match[str], template: str) -> str:
+    """Rust's replacement syntax: $1, $name, ${name}, $$."""
+    out: list[str] = []
+    i = 0
+    n = len(template)
+    while i < n:
+        j = template.find("$", i)
+        if j == -1:
+            out.append(template[i:])
+            break
+        out.append(template[i:j])
+        if j + 1 < n and template[j + 1] == "$":
+            out.append("$")
+            i = j + 2
+            continue
+        name: str | None = None
+        if j + 1 < n and template[j + 1] == "{":
+            end = template.find("}", j + 2)
+            if end != -1:
+                name = template[j + 2 : end]
+                i = end + 1
+        else:
+            nm = _NAME.match(template, j + 1)
+            if nm:
+                name = nm.group(0)
+                i = nm.end()
+        if name is None:
+            out.append("$")
+            i = j + 1
+            continue
+        key: int | str = int(name) if name.isdigit() else name
+        try:
+            value = m.group(key)
+        except (IndexError, _re.error):
+            value = None
+        out.append(value or "")
+    return "".join(out)
+
+
+def find_iter(pat: _re.Pattern[str], text: str) -> list[_re.Match[str]]:
+    """Matches in Rust's order: an empty match right after the previous
+    match is skipped."""
+    found: list[_re.Match[str]] = []
+    pos = 0
+    last_end = -1
+    n = len(text)
+    while pos <= n:
+        m = pat.search(text, pos)
+        if m is None:
+            break
+        start, end = m.span()
+        if start == end and end == last_end:
+            pos = end + 1
+            continue
+        found.append(m)
+        last_end = end
+        pos = end if end > start else end + 1
+    return found
+
+
+def _replace(pat: _re.Pattern[str], text: str, rep: str, limit: int) -> str:
+    out: list[str] = []
+    last = 0
+    for count, m in enumerate(find_iter(pat, text)):
+        if limit and count >= limit:
+            break
+        out.append(text[last : m.start()])
+        out.append(expand(m, rep))
+        last = m.end()
+    out.append(text[last:])
+    return "".join(out)
+
+
+class Regex(LibObject):
+    """A compiled fancy-regex, as Lua sees it."""
+
+    lua_type_name = "RegexWrap"
+
+    def __init__(self, pattern: str) -> None:
+        self.pattern = pattern
+        self.compiled = compile_fancy(pattern)
+
+    def captures(self, state: LuaState, haystack: Any = None) -> Any:
+        text = rust_string(haystack)
+        m = self.compiled.search(text)
+        if m is None:
+            return None
+        table = state.rt.table()
+        names = {idx: name for name, idx in self.compiled.groupindex.items()}
+        for idx in range(self.compiled.groups + 1):
+            value = m.group(idx)
+            if value is None:
+                continue
+            table[idx] = state.to_lua(value)
+            if idx in names:
+                table[state.to_lua(names[idx])] = state.to_lua(value)
+        return table
+
+    def is_match(self, state: LuaState, haystack: Any = None) -> bool:
+        return self.compiled.search(rust_string(haystack)) is not None
+
+    def find(self, state: LuaState, haystack: Any = None) -> Any:
+        m = self.compiled.search(rust_string(haystack))
+        return None if m is None else state.to_lua(m.group(0))
+
+    def find_all(self, state: LuaState, haystack: Any = None) -> Any:
+        text = rust_string(haystack)
+        return state.to_lua([m.group(0) for m in find_iter(self.compiled, text)])
+
+    def replace(self, state: LuaState, haystack: Any = None, rep: Any = None) -> Any:
+        text, r = rust_string(haystack), rust_string(rep)
+        return state.to_lua(_replace(self.compiled, text, r, 1))
+
+    def replace_all(self, state: LuaState, haystack: Any = None, rep: Any = None) -> Any:
+        text, r = rust_string(haystack), rust_string(rep)
+        return state.to_lua(_replace(self.compiled, text, r, 0))
+
+    def replacen(
+        self, state: LuaState, haystack: Any = None, limit: Any = None, rep: Any = None
+    ) -> Any:
+        text = rust_string(haystack)
+        n = usize_arg(limit)
+        r = rust_string(rep)
+        return state.to_lua(_replace(self.compiled, text, r, n))
+
+    def split(self, state: LuaState, haystack: Any = None) -> Any:
+        text = rust_string(haystack)
+        pieces = []
+        last = 0
+        for m in find_iter(self.compiled, text):
+            pieces.append(text[last : m.start()])
+            last = m.end()
+        pieces.append(text[last:])
+        return state.to_lua(pieces)
+
+    methods: ClassVar[dict[str, Any]] = {
+        "captures": captures,
+        "is_match": is_match,
+        "find": find,
+        "find_all": find_all,
+        "replace": replace,
+        "replace_all": replace_all,
+        "replacen": replacen,
+        "split": split,
+    }
+
+
+def register(kumo: Namespace) -> None:
+    kumo.function(
+        "regex.compile",
+        _compile,
+        notes="fancy-regex translated to the `regex` package (look-around, backreferences, "
+        "Rust `$` and replacement syntax); compile errors use the regex package's wording",
+    )
+    kumo.function("regex.escape", _escape)
+
+
+def _compile(state: LuaState, pattern: Any = None) -> Regex:
+    return Regex(rust_string(pattern))
+
+
+def _escape(state: LuaState, text: Any = None) -> Any:
+    return state.to_lua(escape(rust_string(text)))

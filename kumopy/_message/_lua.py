@@ -1,0 +1,57 @@
+"""Methods of userdata objects (`obj:method(...)`), one Lua function per
+(state, class, method), created on first use.
+
+A class lists its methods in `LUA_METHODS[cls]` as name -> impl, called as
+impl(state, obj, *lua_args); `lua_method` is what the class's lua_index
+returns for a method name.
+"""
+
+from __future__ import annotations
+
+import weakref
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .._errors import KumoError
+
+if TYPE_CHECKING:
+    from .._runtime import LuaState
+
+__all__ = ["LUA_METHODS", "lua_method"]
+
+MethodImpl = Callable[..., Any]
+LUA_METHODS: dict[type, dict[bytes, MethodImpl]] = {}
+_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[type, bytes], Any]] = weakref.WeakKeyDictionary()
+
+
+def lua_method(state: LuaState, cls: type, key: Any) -> Any:
+    if not isinstance(key, bytes):
+        raise KumoError(f"attempt to get an unknown field of {cls.__name__}")
+    per_state = _CACHE.get(state)
+    if per_state is None:
+        per_state = _CACHE[state] = {}
+    fn = per_state.get((cls, key))
+    if fn is not None:
+        return fn
+    impl = LUA_METHODS.get(cls, {}).get(key)
+    if impl is None:
+        raise KumoError(f"attempt to get an unknown field '{key.decode('utf-8', 'replace')}'")
+    name = key.decode()
+    type_name = getattr(cls, "lua_type_name", cls.__name__)
+
+    def call(st: LuaState, this: Any = None, *args: Any) -> Any:
+        if not isinstance(this, cls):
+            raise KumoError(
+                f"bad argument `self` to method `{type_name}.{name}`: error converting "
+                f"Lua {_kind(this)} to userdata (call it as obj:{name}(...))"
+            )
+        return impl(st, this, *args)
+
+    fn = per_state[(cls, key)] = state.lua_function(f"{type_name}:{name}", call)
+    return fn
+
+
+def _kind(value: Any) -> str:
+    from .._kumo._args import lua_type_name
+
+    return lua_type_name(value)

@@ -1,0 +1,21 @@
+"""What-if replay of KumoMTA logs through a policy's
+`smtp_client_rewrite_delivery_status` handler (`kumopy replay`)."""
+
+from __future__ import annotations
+
+from ._engine import Problem, Report, ReplaySpec, default_jobs, replay
+from ._reader import LogReadError, iter_lines
+from ._records import Eligible, NotEligible, examine
+
+__all__ = [
+    "Eligible",
+    "LogReadError",
+    "NotEligible",
+    "Problem",
+    "ReplaySpec",
+    "Report",
+    "default_jobs",
+    "examine",
+    "iter_lines",
+    "replay",
+]

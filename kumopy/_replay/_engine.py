@@ -1,0 +1,419 @@
+"""The replay engine: read log files, offer the eligible records to a
+policy in one or more worker processes, and add up what happened.
+
+The parent process reads and decompresses the files and recognises, from
+the raw line, the records that cannot be TransientFailure or Bounce
+records (no JSON parsing: a line that does not contain `TransientFailure"`
+or `Bounce"` cannot be one).  The other lines go in batches to workers,
+each with its own `Policy` (Lua states cannot cross threads or processes);
+results come back in batch order, so `--out` is the same whatever the
+number of jobs.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import os
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import IO, Any
+
+from .._errors import PolicyError
+from .._kumo.regex_set_map import LuaRegexSetMap, observe_lookups
+from .._policy import DEFAULT_BUDGET_SECONDS, DEFAULT_SHARE_DIR, Policy
+from .._smtp import QueueName
+from ._reader import LogReadError, iter_blocks
+from ._records import NotEligible, examine
+
+__all__ = ["Problem", "Report", "ReplaySpec", "default_jobs", "replay"]
+
+_BATCH_CANDIDATES = 2_000
+_BATCH_LINES = 50_000
+_EVENT = "smtp_client_rewrite_delivery_status"
+
+#: reasons a record was not offered, in report order
+NOT_OFFERED = ("type", "no response", "250", "internal", "protocol")
+
+
+def default_jobs() -> int:
+    """The number of cores this process may run on."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # pragma: no cover - not Linux
+        return os.cpu_count() or 1
+
+
+@dataclass(frozen=True)
+class ReplaySpec:
+    """How to load the policy (in every worker) and how to replay."""
+
+    policy: str
+    share_dir: str = DEFAULT_SHARE_DIR
+    path_map: tuple[tuple[str, str], ...] = ()
+    kumod_strict: bool = False
+    budget_seconds: float | None = DEFAULT_BUDGET_SECONDS
+    #: reuse the result of an earlier identical call (response line and
+    #: queue name): only right for handlers that are pure functions of
+    #: their arguments
+    cache: bool = False
+    #: parse every line, not only those that can be eligible records
+    check_json: bool = False
+
+    def load(self) -> Policy:
+        return Policy.load(
+            self.policy,
+            share_dir=self.share_dir,
+            path_map=dict(self.path_map),
+            kumod_strict=self.kumod_strict,
+            budget_seconds=self.budget_seconds,
+        )
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A malformed line (`kind` "malformed") or a failed handler call
+    (`kind` "error") at FILE:LINE."""
+
+    file: str
+    line: int
+    kind: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}: {self.message}"
+
+
+@dataclass
+class Report:
+    """What a replay found.  `by_code` counts "OLD -> NEW" changes;
+    `by_domain` maps a recipient domain to [eligible, rewritten];
+    `by_rule` maps the pattern that decided (the last regex_set_map lookup
+    of the handler call that matched) to [matched, rewritten]."""
+
+    files: int = 0
+    read: int = 0
+    eligible: int = 0
+    rewritten: int = 0
+    unchanged: int = 0
+    errors: int = 0
+    malformed: int = 0
+    #: eligible records whose logged response kumod had already rewritten
+    restored: int = 0
+    not_offered: Counter[str] = field(default_factory=Counter)
+    by_code: Counter[str] = field(default_factory=Counter)
+    by_domain: dict[str, list[int]] = field(default_factory=dict)
+    by_rule: dict[str, list[int]] = field(default_factory=dict)
+    seconds: float = 0.0
+    jobs: int = 1
+    cache: bool = False
+
+    def add(self, part: _Part) -> None:
+        self.read += part.read
+        self.eligible += part.eligible
+        self.rewritten += part.rewritten
+        self.unchanged += part.unchanged
+        self.errors += part.errors
+        self.malformed += part.malformed
+        self.restored += part.restored
+        self.not_offered.update(part.not_offered)
+        self.by_code.update(part.by_code)
+        for table, src in ((self.by_domain, part.by_domain), (self.by_rule, part.by_rule)):
+            for key, (a, b) in src.items():
+                row = table.get(key)
+                if row is None:
+                    table[key] = [a, b]
+                else:
+                    row[0] += a
+                    row[1] += b
+
+    @property
+    def rate(self) -> float:
+        return self.read / self.seconds if self.seconds > 0 else 0.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "files": self.files,
+            "read": self.read,
+            "eligible": self.eligible,
+            "rewritten": self.rewritten,
+            "unchanged": self.unchanged,
+            "errors": self.errors,
+            "malformed": self.malformed,
+            "restored": self.restored,
+            "not_offered": {k: self.not_offered[k] for k in NOT_OFFERED if self.not_offered[k]},
+            "by_code": dict(sorted(self.by_code.items())),
+            "by_domain": {k: {"eligible": v[0], "rewritten": v[1]}
+                          for k, v in sorted(self.by_domain.items())},
+            "by_rule": {k: {"matched": v[0], "rewritten": v[1]}
+                        for k, v in sorted(self.by_rule.items())},
+            "seconds": round(self.seconds, 3),
+            "records_per_second": round(self.rate),
+            "jobs": self.jobs,
+            "cache": self.cache,
+        }
+
+
+@dataclass
+class _Part:
+    """The result of one batch (plain data: it crosses processes)."""
+
+    read: int = 0
+    eligible: int = 0
+    rewritten: int = 0
+    unchanged: int = 0
+    errors: int = 0
+    malformed: int = 0
+    restored: int = 0
+    not_offered: Counter[str] = field(default_factory=Counter)
+    by_code: Counter[str] = field(default_factory=Counter)
+    by_domain: dict[str, list[int]] = field(default_factory=dict)
+    by_rule: dict[str, list[int]] = field(default_factory=dict)
+    out: list[str] = field(default_factory=list)
+    problems: list[tuple[int, str, str]] = field(default_factory=list)  # line, kind, message
+
+
+@dataclass
+class _Batch:
+    file: str
+    part: _Part  # what the reader already counted
+    lines: list[tuple[int, bytes]]  # (line number, raw line) to parse
+
+
+# ---------------------------------------------------------------------------
+# Workers
+# ---------------------------------------------------------------------------
+
+_CacheEntry = tuple[int | None, str | None, str | None]  # new code, error, pattern
+
+
+class _Worker:
+    def __init__(self, spec: ReplaySpec, policy: Policy | None = None) -> None:
+        self.spec = spec
+        self.policy = policy if policy is not None else spec.load()
+        self.cache: dict[tuple[str, QueueName], _CacheEntry] | None = (
+            {} if spec.cache else None
+        )
+        self._hit: str | None = None
+
+    def _observe(self, m: LuaRegexSetMap, index: int | None, subject: bytes | str) -> None:
+        if index is not None:
+            self._hit = m.patterns[index]
+
+    def _call(self, line: str, queue: QueueName, rec: Any) -> _CacheEntry:
+        self._hit = None
+        try:
+            result = self.policy.rewrite_delivery_status(rec, queue, raise_errors=True)
+        except PolicyError as e:
+            return None, str(e), self._hit
+        code = result.code if result is not rec else None
+        return code, None, self._hit
+
+    def run(self, batch: _Batch) -> _Part:
+        part = batch.part
+        loads = json.loads
+        cache = self.cache
+        with observe_lookups(self._observe):
+            for number, raw in batch.lines:
+                try:
+                    record = loads(raw)
+                except ValueError as e:
+                    part.malformed += 1
+                    part.problems.append((number, "malformed", f"not JSON: {_json_error(e)}"))
+                    continue
+                try:
+                    found = examine(record)
+                except NotEligible as e:
+                    part.not_offered[e.reason] += 1
+                    continue
+                except (ValueError, TypeError) as e:
+                    part.malformed += 1
+                    part.problems.append((number, "malformed", f"not a log record: {e}"))
+                    continue
+                part.eligible += 1
+                if found.was_rewritten:
+                    part.restored += 1
+                response = found.response
+                key = (found.line, found.queue)
+                entry = cache.get(key) if cache is not None else None
+                if entry is None:
+                    entry = self._call(found.line, found.queue, response)
+                    if cache is not None:
+                        cache[key] = entry
+                code, error, pattern = entry
+                changed = code is not None and code != response.code
+                row = part.by_domain.get(found.domain)
+                if row is None:
+                    row = part.by_domain[found.domain] = [0, 0]
+                row[0] += 1
+                if pattern is not None:
+                    rule = part.by_rule.get(pattern)
+                    if rule is None:
+                        rule = part.by_rule[pattern] = [0, 0]
+                    rule[0] += 1
+                    if changed:
+                        rule[1] += 1
+                if error is not None:
+                    part.errors += 1
+                    part.unchanged += 1
+                    part.problems.append((number, "error", f"{_EVENT} failed: {error}"))
+                    continue
+                if not changed:
+                    part.unchanged += 1
+                    continue
+                assert code is not None
+                part.rewritten += 1
+                row[1] += 1
+                part.by_code[f"{response.code} -> {code}"] += 1
+                new_line = response.with_code(code).to_single_line()
+                part.out.append(json.dumps({
+                    "file": batch.file,
+                    "line": number,
+                    "id": found.id,
+                    "domain": found.domain,
+                    "queue": found.queue.format(),
+                    "original": found.line,
+                    "rewritten": new_line,
+                    "original_code": response.code,
+                    "code": code,
+                    "pattern": pattern,
+                }, ensure_ascii=False))
+        batch.lines = []
+        part.problems.sort(key=lambda p: p[0])  # the reader's and ours, in line order
+        return part
+
+
+def _json_error(e: ValueError) -> str:
+    if isinstance(e, json.JSONDecodeError):
+        return f"{e.msg} at column {e.colno}"
+    return str(e)
+
+
+_WORKER: _Worker | None = None
+
+
+def _init_worker(spec: ReplaySpec) -> None:
+    global _WORKER
+    _WORKER = _Worker(spec)
+
+
+def _run_batch(batch: _Batch) -> _Part:
+    assert _WORKER is not None
+    return _WORKER.run(batch)
+
+
+# ---------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------
+
+
+def _is_candidate(line: bytes) -> bool:
+    return b'TransientFailure"' in line or b'Bounce"' in line
+
+
+def _batches(paths: Sequence[str], check_json: bool,
+             on_read: Callable[[int], None] | None) -> Iterator[_Batch]:
+    """Batches of lines to parse (the lines that can be eligible records),
+    with the counts of the lines the reader settled itself.  Works a block
+    of lines at a time: the common case (a `{...}` line that is not a
+    candidate) costs two comprehension steps."""
+    for path in paths:
+        part = _Part()
+        lines: list[tuple[int, bytes]] = []
+        number = 0
+        try:
+            for block in iter_blocks(path, on_read):
+                base = number
+                number += len(block)
+                if check_json:
+                    picked = list(range(len(block)))
+                else:
+                    picked = [i for i, x in enumerate(block) if _is_candidate(x)]
+                odd = [i for i, x in enumerate(block)
+                       if not (x.startswith(b"{") and x.endswith(b"}"))]
+                blank = 0
+                odd_set = set(odd)
+                for i in odd:
+                    s = block[i].strip()
+                    if not s:
+                        blank += 1
+                    elif not (s.startswith(b"{") and s.endswith(b"}")):
+                        part.malformed += 1
+                        what = "incomplete JSON object" if s[:1] == b"{" else "not a JSON object"
+                        part.problems.append((base + i + 1, "malformed", what))
+                    else:
+                        odd_set.discard(i)  # framed once stripped: an ordinary line
+                        block[i] = s
+                part.read += len(block) - blank
+                taken = [i for i in picked if i not in odd_set] if odd_set else picked
+                part.not_offered["type"] += len(block) - blank - len(taken) - (
+                    len(odd_set) - blank)
+                lines.extend((base + i + 1, block[i]) for i in taken)
+                if len(lines) >= _BATCH_CANDIDATES or part.read >= _BATCH_LINES:
+                    yield _Batch(path, part, lines)
+                    part, lines = _Part(), []
+        except LogReadError as e:
+            part.malformed += 1
+            part.problems.append((e.line, "malformed", e.detail))
+        yield _Batch(path, part, lines)
+
+
+# ---------------------------------------------------------------------------
+# Driver
+# ---------------------------------------------------------------------------
+
+
+def replay(
+    spec: ReplaySpec,
+    paths: Sequence[str],
+    *,
+    jobs: int = 1,
+    out: IO[str] | None = None,
+    on_problem: Callable[[Problem], None] | None = None,
+    on_read: Callable[[int], None] | None = None,
+    on_records: Callable[[int], None] | None = None,
+    policy: Policy | None = None,
+) -> Report:
+    """Replay the log files `paths` through the policy of `spec`.
+
+    `out` gets one JSON line per rewritten record, in input order;
+    `on_problem` each malformed line and failed call, in input order;
+    `on_read(n)` the bytes read from the files, `on_records(n)` the records
+    processed (progress).  With `jobs` > 1 the records are processed by
+    that many worker processes; `policy` (already loaded from `spec`) is
+    used when `jobs` is 1."""
+    report = Report(files=len(paths), jobs=jobs, cache=spec.cache)
+    started = time.perf_counter()
+
+    def take(batch_file: str, part: _Part) -> None:
+        report.add(part)
+        if out is not None and part.out:
+            out.write("\n".join(part.out) + "\n")
+        if on_problem is not None:
+            for line, kind, message in part.problems:
+                on_problem(Problem(batch_file, line, kind, message))
+        if on_records is not None:
+            on_records(part.read)
+
+    batches = _batches(paths, spec.check_json, on_read)
+    if jobs <= 1:
+        worker = _Worker(spec, policy)
+        for batch in batches:
+            take(batch.file, worker.run(batch))
+    else:
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        ctx = multiprocessing.get_context(method)
+        with ctx.Pool(jobs, initializer=_init_worker, initargs=(spec,)) as pool:
+            pending: deque[tuple[str, Any]] = deque()
+            for batch in batches:
+                pending.append((batch.file, pool.apply_async(_run_batch, (batch,))))
+                while len(pending) > 3 * jobs:
+                    name, result = pending.popleft()
+                    take(name, result.get())
+            while pending:
+                name, result = pending.popleft()
+                take(name, result.get())
+    report.seconds = time.perf_counter() - started
+    return report
