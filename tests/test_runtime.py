@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from kumopy import Policy, PolicyError
@@ -188,13 +190,13 @@ def test_unsupported_function_catchable_with_pcall(load):
     p = load(
         """
         kumo.on('t', function()
-          local ok, err = pcall(kumo.make_throttle, 'x', '10/s')
+          local ok, err = pcall(kumo.api.admin.bounce.list, {})
           return ok, err
         end)
         """
     )
     ok, err = p.dispatch("t").values
-    assert ok is False and "kumo.make_throttle is not supported" in err
+    assert ok is False and "kumo.api.admin.bounce.list is not supported" in err
 
 
 def test_two_policies_are_isolated(load):
@@ -202,3 +204,22 @@ def test_two_policies_are_isolated(load):
     b = load("counter = 0\nkumo.on('t', function() counter = counter + 1 return counter end)",
              name="other.lua")
     assert (a.call("t"), a.call("t"), b.call("t")) == (1, 2, 1)
+
+
+def test_userdata_errors_are_lua_strings_at_the_policy_line(load):
+    # kumod's userdata raise string errors; pcall must see a string with
+    # the policy's file and line, not a Python exception object.
+    p = load(
+        """
+        kumo.on('t', function()
+          local m = kumo.regex_set_map.new{}
+          local ok, err = pcall(function() m.x = 1 end)
+          local ok2, err2 = pcall(function() for _ in pairs(kumo.make_egress_source{name='a'}) do end end)
+          return {type(err), err, type(err2), err2}
+        end)
+        """
+    )
+    kind, err, kind2, err2 = p.call("t")
+    assert (kind, kind2) == ("string", "string")
+    assert re.search(r"init\.lua:3: attempt to assign to a RegexSetMap", err)
+    assert re.search(r"init\.lua:4: ", err2)

@@ -116,7 +116,9 @@ class LuaState:
         self._where = self.api[b"where"]
         self._make_function = self.api[b"make_function"]
         self._tostring = self.api[b"tostring"]
-        self.api[b"extend_userdata"](Userdata(), self._ud_len, self._ud_pairs)
+        self.api[b"extend_userdata"](
+            Userdata(), self._ud_index, self._ud_newindex, self._ud_len, self._ud_pairs
+        )
         # package.path: kumod's order (share first, then the policy
         # directory), in front of Lua's default path.
         package = self.globals[b"package"]
@@ -168,20 +170,25 @@ class LuaState:
                     observer(name, converted)
             try:
                 return impl(state, *args)
-            except KumoError as e:
-                return _ERR, encode(str(e))
-            except PolicyMemoryError:
-                return _ERR, b"not enough memory"
-            except PolicyError as e:
-                return _ERR, encode(e.message)
-            except Exception as e:  # a bug in kumopy: keep it visible
-                state.internal_error = e
-                return _ERR, encode(
-                    f"kumopy internal error in kumo.{name}: {type(e).__name__}: {e}"
-                )
+            except Exception as e:
+                return state._error_reply(e, f"kumo.{name}")
 
         entry.__name__ = f"kumo.{name}"
         return entry
+
+    def _error_reply(self, e: Exception, what: str) -> tuple[Any, bytes]:
+        """The (ERR, message) pair the Lua side turns into a Lua error at
+        the policy's line, for an exception raised by Python code that Lua
+        called (a kumo function or a userdata metamethod)."""
+        if isinstance(e, KumoError):
+            return _ERR, encode(str(e))
+        if isinstance(e, PolicyMemoryError):
+            return _ERR, b"not enough memory"
+        if isinstance(e, PolicyError):
+            return _ERR, encode(e.message)
+        # a bug in kumopy: keep it visible
+        self.internal_error = e
+        return _ERR, encode(f"kumopy internal error in {what}: {type(e).__name__}: {e}")
 
     def provide_global(self, name: str, value: Any, on_use: Callable[[str, int], None]) -> None:
         """Make `name` resolve as a global (through _G's metatable), calling
@@ -405,30 +412,47 @@ class LuaState:
 
     # -- userdata dispatch (lupa attribute handlers and metamethods) --------
 
+    # Each of these runs as a metamethod of every Python object Lua sees.
+    # A failure comes back as (ERR, message) so that the sandbox raises it
+    # as a Lua string error at the policy's line, as kumod's userdata
+    # errors are, rather than as a Python exception object.
+
     def _ud_index(self, obj: Any, key: Any) -> Any:
-        if isinstance(obj, Userdata):
-            return obj.lua_index(self, key)
-        raise AttributeError("not accessible from Lua")
+        try:
+            if isinstance(obj, Userdata):
+                return obj.lua_index(self, key)
+            raise KumoError("attempt to index a userdata value")
+        except Exception as e:
+            return self._error_reply(e, "userdata index")
 
-    def _ud_newindex(self, obj: Any, key: Any, value: Any) -> None:
-        if isinstance(obj, Userdata):
-            obj.lua_newindex(self, key, value)
-            return
-        raise AttributeError("not accessible from Lua")
+    def _ud_newindex(self, obj: Any, key: Any, value: Any) -> Any:
+        try:
+            if isinstance(obj, Userdata):
+                obj.lua_newindex(self, key, value)
+                return None
+            raise KumoError("attempt to index a userdata value")
+        except Exception as e:
+            return self._error_reply(e, "userdata assignment")
 
-    def _ud_len(self, obj: Any) -> int:
-        if isinstance(obj, Userdata):
-            return obj.lua_len(self)
-        raise TypeError("attempt to get length of a userdata value")
+    def _ud_len(self, obj: Any) -> Any:
+        try:
+            if isinstance(obj, Userdata):
+                return obj.lua_len(self)
+            raise KumoError("attempt to get length of a userdata value")
+        except Exception as e:
+            return self._error_reply(e, "userdata length")
 
-    def _ud_pairs(self, obj: Any) -> tuple[Any, Any]:
-        if not isinstance(obj, Userdata):
-            raise TypeError("userdata cannot be iterated")
-        keys, values = [], []
-        for k, v in obj.lua_items(self):
-            keys.append(k)
-            values.append(v)
-        return self.rt.table_from(keys), self.rt.table_from(values)
+    def _ud_pairs(self, obj: Any) -> Any:
+        try:
+            if not isinstance(obj, Userdata):
+                raise KumoError("userdata cannot be iterated with pairs")
+            keys, values = [], []
+            for k, v in obj.lua_items(self):
+                keys.append(k)
+                values.append(v)
+            return self.rt.table_from(keys), self.rt.table_from(values)
+        except Exception as e:
+            return self._error_reply(e, "userdata pairs")
 
     def set_line_hook(self, fn: Callable[[str, int], None] | None) -> None:
         if fn is None:

@@ -370,14 +370,26 @@ end
 api.tostring = tostring
 
 -- Python objects handed to Lua are userdata sharing lupa's metatable; the
--- host gives them `#` and `pairs` through these Python callables.
-function api.extend_userdata(sample, len_fn, pairs_fn)
+-- host gives them indexing, assignment, `#` and `pairs` through these
+-- Python callables, whose failures come back as (ERR, message) and are
+-- raised here as string errors at the policy's line.
+function api.extend_userdata(sample, index_fn, newindex_fn, len_fn, pairs_fn)
   local mt = getmetatable_raw(sample)
+  mt.__index = function(o, k)
+    return check(index_fn(o, k))
+  end
+  mt.__newindex = function(o, k, v)
+    return check(newindex_fn(o, k, v))
+  end
   mt.__len = function(o)
-    return len_fn(o)
+    return check(len_fn(o))
   end
   mt.__pairs = function(o)
     local keys, values = pairs_fn(o)
+    if rawequal(keys, ERR) then
+      -- level 3: past __pairs and the pairs() builtin, to the policy line
+      error(values, 3)
+    end
     local i = 0
     return function()
       i = i + 1
