@@ -28,6 +28,7 @@ run: install
 bench: install
 	$(BIN)/python bench/bench_runtime.py
 	$(BIN)/python bench/bench_regex_set_map.py
+	$(BIN)/python bench/bench_replay.py
 
 lint: install
 	$(BIN)/ruff check kumopy tests bench

@@ -10,7 +10,9 @@ The public API is small:
 * `Response` and `QueueName` are the SMTP response and queue name of the
   rewrite event; `RegexSetMap` is the engine of `kumo.regex_set_map`;
 * `Message`, `ConnectionMeta` and `EnvelopeAddress` are the message,
-  connection metadata and address objects kumod hands to SMTP events.
+  connection metadata and address objects kumod hands to SMTP events;
+  `Reception` drives a policy's SMTP server events one `Session` at a time
+  and answers each command with the `Reply` kumod would send.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from ._clock import Clock, FakeClock, SystemClock
 from ._errors import BudgetExceeded, GlobalLeakError, PolicyError, PolicyMemoryError
 from ._message import ConnectionMeta, EnvelopeAddress, Message, MessageError
 from ._policy import CallResult, LogEntry, Policy, ValidationReport
+from ._reception import Reception, Reply, Session
 from ._regex import RegexSetError, RegexSetMap
 from ._smtp import EnhancedStatusCode, QueueName, Response
 
@@ -40,9 +43,12 @@ __all__ = [
     "PolicyError",
     "PolicyMemoryError",
     "QueueName",
+    "Reception",
     "RegexSetError",
     "RegexSetMap",
+    "Reply",
     "Response",
+    "Session",
     "SystemClock",
     "ValidationReport",
     "__version__",

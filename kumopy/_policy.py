@@ -379,10 +379,12 @@ class Policy:
 
     def validate(self) -> ValidationReport:
         """What `kumod --validate` does after loading: run the `pre_init`,
-        `init` and `validate_config` handlers (listeners and spools are
-        never started by kumopy anyway), then fail if any raised or called
-        `kumo.validation_failed()`.  Load the policy with `validating=True`
-        so `_VALIDATING_CONFIG` is set while its top level runs."""
+        `init` and `validate_config` handlers, then fail if any raised or
+        called `kumo.validation_failed()`.  Configuration calls (listeners,
+        spools, logs, ...) are checked and recorded, never started; the
+        report's `server` (and `self.server_config`) says what would have
+        been started.  Load the policy with `validating=True` so
+        `_VALIDATING_CONFIG` is set while its top level runs."""
         errors: list[str] = []
         # read before any handler runs: a failing handler drops the state,
         # and asking afterwards would run the policy's top level again
@@ -446,8 +448,10 @@ class Policy:
         self, routing_domain: str, source: str = "unspecified", site_name: str | None = None
     ) -> dict[str, Any]:
         """get_egress_path_config(routing_domain, source, site_name) with
-        defaults filled in; `site_name` defaults to the routing domain."""
-        site = site_name if site_name is not None else routing_domain
+        defaults filled in.  Without `site_name`, the domain's MX site name
+        when the fake resolver answers, else the domain itself (what
+        KumoMTA's resolve-shaping-domain script does)."""
+        site = site_name if site_name is not None else self.site_name(routing_domain)
         return self._resolve(
             "get_egress_path_config",
             lambda st: _constructors.sorted_keys(
@@ -456,6 +460,16 @@ class Policy:
                 )
             ),
         )
+
+    def site_name(self, domain: str) -> str:
+        """The MX site name of `domain` from the fake resolver, or the
+        domain itself when the lookup fails (kumopy never queries real DNS)."""
+        from ._kumo import dns
+
+        try:
+            return dns.resolve_mx(self, domain).site_name
+        except KumoError:
+            return domain
 
     def resolve_egress_source(self, name: str) -> dict[str, Any]:
         """get_egress_source(name) as plain data ("unspecified" is built in)."""

@@ -30,7 +30,7 @@ import json
 import socket
 import uuid
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
@@ -48,6 +48,7 @@ __all__ = [
     "DEFERRED_QUEUE_NAME",
     "GENERATOR_QUEUE_NAME",
     "Accepted",
+    "DeferredInjectResult",
     "EventRecord",
     "HttpInjectResult",
     "ListenerParams",
@@ -179,7 +180,10 @@ class EventRecord:
             return f"{head} -> no handler"
         if self.value is None:
             return f"{head} -> ok"
-        return f"{head} -> {json.dumps(self.value, ensure_ascii=False)}"
+        shown = json.dumps(self.value, ensure_ascii=False)
+        if len(shown) > 160:
+            shown = shown[:157] + "..."
+        return f"{head} -> {shown}"
 
 
 def _summary(value: Any) -> Any:
@@ -494,6 +498,21 @@ class RequeueResult:
 
 
 @dataclass
+class DeferredInjectResult:
+    """What kumod's deferred-injection queue does with a message that a
+    `deferred_queue` listener accepted: `smtp_server_message_deferred_inject`
+    ran and the message was "queued" (into `queue`), "bounced" (a
+    rejection with code >= 500) or is "transient" (retried later in the
+    deferred queue; any other failure becomes `450 <error>`)."""
+
+    outcome: str
+    code: int
+    response: str
+    queue: str | None = None
+    events: list[EventRecord] = field(default_factory=list)
+
+
+@dataclass
 class LogRecordResult:
     enqueue: bool
     queue: str | None = None
@@ -800,10 +819,63 @@ class Reception:
         if outcome.reject is not None:
             return RequeueResult("bounced", before, before, reject=outcome.reject, events=log)
         after = message.queue_name()
+        if after != before or increment_attempts:
+            # kumod counts the attempt here (once, even when both apply)
+            message.increment_num_attempts()
         if after != before:
             self.resolve_queue(after, log)
             return RequeueResult("requeued", before, after, due_now=True, events=log)
         return RequeueResult("requeued", before, before, events=log)
+
+    def deferred_inject(self, message: Message) -> DeferredInjectResult:
+        """kumod's DeferredSmtpInjectionDispatcher for one message: clear
+        the `queue` meta, fire `smtp_server_message_deferred_inject(message,
+        conn_meta)` with connection metadata rebuilt from the message's
+        metadata (changes to it are discarded), then queue the message."""
+        from ._message import ConnectionMeta
+
+        log: list[EventRecord] = []
+        message.set_meta("queue", None)
+        meta = message.meta
+        conn = ConnectionMeta(
+            received_from=str(meta.get("received_from") or ""),
+            received_via=str(meta.get("received_via") or ""),
+            hostname=str(meta.get("hostname") or ""),
+            reception_protocol=str(meta.get("reception_protocol") or ""),
+        )
+        for key, value in meta.items():
+            conn.set_meta(key, value)
+        identities = []
+        if isinstance(meta.get("authn_id"), str):
+            identities.append({"identity": meta["authn_id"],
+                               "context": "SmtpAuthPlainAuthentication"})
+        if isinstance(meta.get("authz_id"), str):
+            identities.append({"identity": meta["authz_id"],
+                               "context": "SmtpAuthPlainAuthorization"})
+        peer: str | None
+        try:  # kumod parses the whole "ip:port" text as an IP: usually None
+            peer = str(ipaddress.ip_address(str(meta.get("received_from"))))
+        except ValueError:
+            peer = None
+        _set_auth_info(conn, {"peer_address": peer, "identities": identities, "groups": []})
+        try:
+            outcome = self._fire(log, "smtp_server_message_deferred_inject", message, conn)
+        except _Abort as e:
+            message.set_meta("queue", DEFERRED_QUEUE_NAME)
+            return DeferredInjectResult("transient", 450, str(e), events=log)
+        if outcome.reject is not None:
+            rej = outcome.reject
+            if rej.code >= 500:
+                return DeferredInjectResult("bounced", rej.code, rej.message, events=log)
+            message.set_meta("queue", DEFERRED_QUEUE_NAME)
+            return DeferredInjectResult("transient", rej.code, rej.message, events=log)
+        try:
+            queue = message.queue_name()
+            self.resolve_queue(queue, log)
+        except (_Abort, ValueError) as e:
+            message.set_meta("queue", DEFERRED_QUEUE_NAME)
+            return DeferredInjectResult("transient", 450, str(e), events=log)
+        return DeferredInjectResult("queued", 250, "ok", queue, events=log)
 
     def should_enqueue_log_record(self, message: Message, hook_name: str) -> LogRecordResult:
         """The log-hook decision: fire `should_enqueue_log_record(message,
@@ -991,6 +1063,12 @@ class Session:
             self.closed = True
         return reply
 
+    def _end(self, reply: Reply) -> Reply:
+        """kumod returns from the session after this reply: the connection
+        closes whatever the code."""
+        self.closed = True
+        return replace(reply, close=True)
+
     def _reject(self, rej: RejectError, command: str | None) -> Reply:
         return self._write(rej.code, rej.message, command, rej.disconnect)
 
@@ -1031,9 +1109,7 @@ class Session:
             if "smtp_server_get_dynamic_parameters" in self.policy.events():
                 out = self._fire("smtp_server_get_dynamic_parameters", self.listener, self.meta)
                 if out.reject is not None:
-                    reply = self._reject(out.reject, None)
-                    self.closed = True
-                    return reply
+                    return self._end(self._reject(out.reject, None))
                 value = out.value
                 if isinstance(value, Userdata):
                     value = value.to_data()
@@ -1048,9 +1124,7 @@ class Session:
                     raise _Abort(str(e)) from None
             out = self._fire("smtp_server_connection_accepted", self.meta)
             if out.reject is not None:
-                reply = self._reject(out.reject, None)
-                self.closed = True  # kumod returns from the session after the reply
-                return reply
+                return self._end(self._reject(out.reject, None))
         except _Abort as e:
             return self._technical_difficulties(e)
         return self._write(220, f"{self.params.hostname} {self.params.banner}")
@@ -1308,9 +1382,7 @@ class Session:
 
     def quit(self) -> Reply:
         def run() -> Reply:
-            reply = self._write(221, "So long, and thanks for all the fish!")
-            self.closed = True
-            return reply
+            return self._end(self._write(221, "So long, and thanks for all the fish!"))
 
         return self._command("QUIT", run)
 
@@ -1330,6 +1402,11 @@ class Session:
             return self._command("STARTTLS", lambda: self._write(
                 501, "Cannot STARTTLS as TLS is already active", "STARTTLS"))
         return self._command("STARTTLS", lambda: self._write(220, "Ready to Start TLS"))
+
+    def invalid_utf8(self) -> Reply:
+        """A command line that is not UTF-8 (kumod answers before parsing)."""
+        return self._command("<invalid UTF-8>",
+                             lambda: self._write(501, "5.5.2 Invalid UTF-8 in command"))
 
     def syntax_error(self, line: str, reason: str) -> Reply:
         return self._command(

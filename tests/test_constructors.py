@@ -181,7 +181,8 @@ WRONG_TYPE = {
     "make_queue_config": ("egress_pool = 5", "invalid type: integer `5`, expected a string"),
     "make_egress_path": ("enable_dane = 'yes'", 'invalid type: string "yes", expected a boolean'),
     "make_egress_source": ("remote_port = 'x'", 'invalid type: string "x", expected u16'),
-    "make_egress_pool": ("entries = 'x'", 'invalid type: string "x", expected a sequence'),
+    # mlua's deserialize_seq on a non-table
+    "make_egress_pool": ("entries = 'x'", "invalid type: string, expected table"),
     "make_listener_domain": ("relay_to = 1", "invalid type: integer `1`, expected a boolean"),
 }
 
@@ -279,11 +280,25 @@ def test_socks5_hostname_error_mentions_invalid_hostname(load):
 
 
 def test_non_table_argument(load):
+    # mlua's deserialize_struct on a non-table names the Lua type only
     err = _error(load, "make_queue_config", "'x'")
-    assert err == (
-        'deserialize error: invalid type: string "x", expected struct QueueConfig, '
-        'while processing "x"'
+    assert err == 'deserialize error: invalid type: string, expected table, while processing "x"'
+    err = _error(load, "make_queue_config", "nil")
+    assert err == "deserialize error: invalid type: nil, expected table, while processing null"
+
+
+def test_lua_table_shapes(load):
+    # a list where a struct is expected: the integer key is not a field name
+    err = _error(load, "make_queue_config", "{ 1, 2 }")
+    assert err.startswith("deserialize error: invalid type: integer `1`, expected field identifier")
+    # a map-shaped table where a list is expected: mlua reads its sequence part (none)
+    value = _eval(
+        load,
+        "return #kumo.make_queue_config { shrink_policy = { a = 1 } }.shrink_policy",
     )
+    assert value == 0
+    err = _error(load, "make_egress_path", "{ enable_tls = { Required = true } }")
+    assert "invalid type: newtype variant, expected unit variant" in err
 
 
 # -- events that return them -------------------------------------------------------
@@ -334,6 +349,13 @@ def test_builtin_queues_and_defaults_without_handlers(load):
     policy: Policy = load("local kumo = require 'kumo'\n")
     null = policy.resolve_queue_config("null")
     assert null["retry_interval"] == "10s" and null["protocol"] is None
+    assert null["max_retry_interval"] == "10s"
+    assert policy.resolve_queue_config("generator.kumomta.internal")["retry_interval"] == "10s"
+    deferred = policy.resolve_queue_config("deferred_smtp_inject.kumomta.internal")
+    assert deferred["retry_interval"] == "1m" and deferred["protocol"] is None
+    xfer = policy.resolve_queue_config("http://10.0.0.2:8000.xfer.kumomta.internal")
+    assert xfer["protocol"] == {"xfer": {"target": "http://10.0.0.2:8000/"}}
+    assert xfer["retry_interval"] == "10s"
     assert policy.resolve_queue_config("example.com")["retry_interval"] == "20m"
     assert policy.resolve_egress_path("example.com")["connection_limit"]["limit"] == 32
     assert policy.resolve_egress_source("unspecified")["name"] == "unspecified"
@@ -363,3 +385,41 @@ def test_get_queue_config_chain_continues_on_no_value(load):
     )
     assert policy.resolve_queue_config("a.example")["egress_pool"] == "first"
     assert policy.resolve_queue_config("b.example")["egress_pool"] == "second"
+
+
+def test_format_toml_round_trips_invoke_results(load):
+    text = _eval(
+        load,
+        """
+        local path = kumo.invoke_get_egress_path_config('example.com', 'src', 'site')
+        local queue = kumo.make_queue_config { egress_pool = 'p' }
+        return kumo.format_egress_path_config_toml(path) .. '\\n#--\\n' ..
+          kumo.format_queue_config_toml(queue)
+        """,
+    )
+    import tomllib
+
+    path_text, queue_text = text.split("\n#--\n")
+    path = tomllib.loads(path_text)
+    assert path["connection_limit"] == {"force_local": False, "limit": 32}
+    assert "ehlo_domain" not in path  # unset fields are left out
+    assert tomllib.loads(queue_text)["egress_pool"] == "p"
+    err = _error(load, "format_queue_config_toml", "{ bogus = 1 }")
+    assert err.startswith("deserialize error: unknown field `bogus`")
+
+
+def test_source_and_pool_resolution_errors(load):
+    policy: Policy = load(
+        "local kumo = require 'kumo'\n"
+        "kumo.on('get_egress_pool', function(name)\n"
+        "  return kumo.make_egress_pool { name = name, entries = { { name = 'ip-9' } } }\n"
+        "end)\n"
+    )
+    with pytest.raises(PolicyError) as info:
+        policy.resolve_egress_pool("p")
+    assert str(info.value).startswith(
+        "resolving egress pool 'p': get_egress_source 'ip-9': "
+        "Event get_egress_source has not been registered"
+    )
+    # the built-in pool needs no handler
+    assert policy.resolve_egress_pool(None)["entries"] == [{"name": "unspecified", "weight": 1}]

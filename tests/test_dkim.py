@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import os
 import re
 import shutil
 import subprocess
@@ -374,3 +375,176 @@ def test_load_private_key_formats(keys: Keys) -> None:
         assert rsa.algorithm == "rsa-sha256"
     with pytest.raises(ValueError, match="failed to load private key"):
         load_private_key(b"garbage")
+
+
+# -- KumoMTA's policy-extras dkim_sign helper -----------------------------------
+
+EXTRAS = os.environ.get("KUMOMTA_POLICY_EXTRAS")
+
+
+@pytest.mark.skipif(
+    not EXTRAS, reason="set KUMOMTA_POLICY_EXTRAS to KumoMTA's assets/policy-extras directory"
+)
+@needs_openssl
+def test_policy_extras_dkim_sign_helper(load: Any, keys: Keys, tmp_path: Path) -> None:
+    from kumopy._kumo import catalogue
+
+    if not catalogue()["domain_map.new"].supported:
+        pytest.skip("kumo.domain_map.new is not implemented yet")
+    assert EXTRAS is not None
+    keydir = tmp_path / "dkim" / "example.com"
+    keydir.mkdir(parents=True)
+    shutil.copy(keys.root / "rsa.pem", keydir / "rsa.key")
+    shutil.copy(keys.root / "ed.pem", keydir / "ed.key")
+    (tmp_path / "dkim_data.toml").write_text(
+        '[base]\nselector = "rsa"\nheaders = ["From", "To", "Subject"]\n'
+        'additional_signatures = ["esp"]\n\n'
+        '[domain."example.com"]\nover_sign = true\n\n'
+        '[signature."esp"]\ndomain = "example.com"\nselector = "ed"\nalgo = "ed25519"\n'
+    )
+    policy = load(
+        "local kumo = require 'kumo'\n"
+        "local dkim_sign = require 'policy-extras.dkim_sign'\n"
+        "local signer = dkim_sign:setup({'/opt/kumomta/etc/policy/dkim_data.toml'})\n"
+        "kumo.on('smtp_server_message_received', function(msg) signer(msg) end)\n",
+        share_dir=str(Path(EXTRAS).parent),
+        path_map={
+            "/opt/kumomta/etc/dkim": str(tmp_path / "dkim"),
+            "/opt/kumomta/etc/policy/dkim_data.toml": str(tmp_path / "dkim_data.toml"),
+        },
+    )
+    msg = Message(DATA, sender="joe@example.com", recipients="ann@dest.example")
+    policy.dispatch("smtp_server_message_received", msg, ConnectionMeta())
+    d = dkim.DKIM(msg.data)
+    assert d.verify(idx=0, dnsfunc=keys.dns) and d.verify(idx=1, dnsfunc=keys.dns)
+    sigs = msg.get_all_named_header_values("DKIM-Signature")
+    assert "a=ed25519-sha256" in sigs[0] and "a=rsa-sha256" in sigs[1]
+    assert "h=from:from:to:to:subject:subject" in sigs[1]
+    assert policy.validate().ok
+
+
+# -- msg:dkim_verify and msg:add_authentication_results ---------------------------
+
+
+def _zone(keys: Keys) -> str:
+    lines = [
+        "$ORIGIN example.com.",
+        "@ 600 IN SOA ns1 hostmaster 1 7200 3600 1209600 3600",
+        f'ed._domainkey 600 IN TXT "v=DKIM1; k=ed25519; p={keys.ed_pub_b64}"',
+    ]
+    if keys.rsa_pub_b64:
+        p = "p=" + keys.rsa_pub_b64
+        chunks = " ".join(f'"{p[i : i + 200]}"' for i in range(0, len(p), 200))
+        lines.append(f'rsa._domainkey 600 IN TXT "v=DKIM1; k=rsa; " {chunks}')
+    return "\n".join(lines) + "\n"
+
+
+VERIFY_POLICY = """
+local kumo = require 'kumo'
+kumo.on('smtp_server_message_received', function(msg)
+  local results = msg:dkim_verify()
+  msg:add_authentication_results('mx.example.net', results)
+  local out = {}
+  for i, r in ipairs(results) do
+    out[i] = r.result .. '|' .. (r.reason or '') .. '|' .. r.props['header.s']
+  end
+  return table.concat(out, ';')
+end)
+"""
+
+
+def _verify(load: Any, keys: Keys, msg: Message, **options: Any) -> str:
+    policy = load(VERIFY_POLICY, dns_zones=[_zone(keys)], **options)
+    return str(policy.call("smtp_server_message_received", msg, ConnectionMeta()))
+
+
+def test_dkim_verify_results(sign: Any, load: Any, keys: Keys) -> None:
+    signed = sign(ed_signer())
+    other = sign(ed_signer(selector="'nokey'"))
+    nokey_header = other.data[: other.data.index(b"From:")]
+    msg = Message(nokey_header + signed.data, sender="", recipients="a@b.example")
+    assert _verify(load, keys, msg) == (
+        "temperror|key unavailable: failed to resolve nokey._domainkey.example.com|nokey;pass||ed"
+    )
+    header = msg.get_first_named_header_value("Authentication-Results")
+    assert header is not None and header.startswith("mx.example.net; dkim=temperror reason=")
+    assert "dkim=pass header.a=ed25519-sha256 header.b=" in header
+
+
+def test_dkim_verify_failures(sign: Any, load: Any, keys: Keys) -> None:
+    signed = sign(ed_signer())
+    body_changed = Message(signed.data + b"extra\r\n", sender="", recipients="a@b.example")
+    assert _verify(load, keys, body_changed) == "permerror|body hash did not verify|ed"
+    header_changed = Message(
+        signed.data.replace(b"Subject: hello", b"Subject: hullo"), sender="", recipients="a@b"
+    )
+    assert _verify(load, keys, header_changed) == "permerror|signature did not verify|ed"
+    broken = Message(
+        b"DKIM-Signature: v=1; a=rsa-sha256; s=x; h=from; bh=AA==; b=AA==\r\n" + DATA,
+        sender="",
+        recipients="a@b",
+    )
+    policy = load(
+        "local kumo = require 'kumo'\n"
+        "kumo.on('smtp_server_message_received', function(msg)\n"
+        "  local r = msg:dkim_verify()[1]\n"
+        "  return r.result, r.reason, #msg:dkim_verify()\n"
+        "end)\n",
+        dns_zones=[_zone(keys)],
+    )
+    got = policy.dispatch("smtp_server_message_received", broken, ConnectionMeta()).values
+    assert got == ("permerror", "signature missing required tag (d)", 1)
+    lone_lf = Message(signed.data.replace(b"\r\n", b"\n"), sender="", recipients="a@b")
+    got = policy.dispatch("smtp_server_message_received", lone_lf, ConnectionMeta()).values
+    assert got == ("permerror", "message has non-canonical line endings", 1)
+
+
+def test_dkim_verify_without_a_resolver(load: Any) -> None:
+    policy = load(
+        "local kumo = require 'kumo'\n"
+        "kumo.on('smtp_server_message_received', function(msg) msg:dkim_verify() end)\n"
+    )
+    with pytest.raises(PolicyError, match="kumopy: no DNS resolver is configured"):
+        policy.dispatch(
+            "smtp_server_message_received",
+            Message(DATA, sender="", recipients="a@b"),
+            ConnectionMeta(),
+        )
+
+
+def test_add_authentication_results_encoding(load: Any) -> None:
+    policy = load(
+        "local kumo = require 'kumo'\n"
+        "kumo.on('smtp_server_message_received', function(msg)\n"
+        "  msg:add_authentication_results('mx.example.net', {\n"
+        "    { method = 'spf', method_version = 1, result = 'pass',\n"
+        "      props = { ['smtp.mailfrom'] = 'joe@example.com' } },\n"
+        "    { method = 'dmarc', result = 'fail', reason = 'policy says \"no\"' },\n"
+        "  })\n"
+        "  msg:add_authentication_results('mx.example.net', {})\n"
+        "end)\n"
+    )
+    msg = Message(DATA, sender="", recipients="a@b")
+    policy.dispatch("smtp_server_message_received", msg, ConnectionMeta())
+    assert msg.data.startswith(
+        b"Authentication-Results: mx.example.net; none\r\n"
+        b"Authentication-Results: mx.example.net;\r\n"
+        b"\tspf/1=pass\r\n"
+        b"\tsmtp.mailfrom=joe@example.com;\r\n"
+        b'\tdmarc=fail reason="policy says \\"no\\""\r\n'
+        b"From: Joe"
+    )
+    bad = load(
+        "local kumo = require 'kumo'\n"
+        "kumo.on('smtp_server_message_received', function(msg)\n"
+        "  msg:add_authentication_results('mx', {{ method = 'spf' }})\n"
+        "end)\n",
+        name="bad.lua",
+    )
+    with pytest.raises(PolicyError, match="missing field `result`"):
+        bad.dispatch("smtp_server_message_received", msg, ConnectionMeta())
+
+
+def test_signing_needs_crlf_headers(sign: Any) -> None:
+    with pytest.raises(PolicyError, match="Canonical CRLF line endings are required"):
+        sign(ed_signer(), DATA.replace(b"\r\n", b"\n"))

@@ -161,3 +161,27 @@ def test_inject_subprocess_bad_sender_is_one_line(files: dict[str, Path]) -> Non
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.splitlines()) == 1
     assert "invalid envelope address 'not an address'" in proc.stderr
+
+
+def test_inject_deferred_queue_listener(tmp_path: Path) -> None:
+    policy = tmp_path / "init.lua"
+    policy.write_text("""
+local kumo = require 'kumo'
+kumo.on('init', function()
+  kumo.start_esmtp_listener { listen = '127.0.0.1:25', hostname = 'mx.test',
+                              deferred_queue = true }
+end)
+kumo.on('smtp_server_message_deferred_inject', function(msg, conn_meta)
+  msg:set_meta('tenant', msg:get_first_named_header_value('X-Tenant'))
+end)
+""")
+    message = tmp_path / "m.eml"
+    message.write_text(MESSAGE)
+    result = CliRunner().invoke(cli, ["inject", str(policy), str(message), "-f", "a@good.example",
+                                      "-r", "bob@dest.example", "--json"],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    [msg] = json.loads(result.output)["messages"]
+    assert msg["queue"] == "deferred_smtp_inject.kumomta.internal"
+    assert msg["deferred_inject"]["outcome"] == "queued"
+    assert msg["deferred_inject"]["queue"] == "acme@dest.example"

@@ -7,7 +7,12 @@ Expected behaviour and error texts follow KumoMTA's crates/message
 
 from __future__ import annotations
 
+import email
+import email.policy
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kumopy import ConnectionMeta, EnvelopeAddress, Message, MessageError
 from kumopy._message import AddressError, normalize_crlf
@@ -271,9 +276,7 @@ def test_encoded_headers_wrap_like_kumod() -> None:
     msg = Message(b"Subject: s\r\n\r\nb", sender="", recipients="a@b")
     # a 2000-character word is cut every 900 characters; unfolding shows spaces
     msg.prepend_header("X-Long", "B" * 2000, encode=True)
-    assert msg.get_first_named_header_value("X-Long") == " ".join(
-        ["B" * 900, "B" * 900, "B" * 200]
-    )
+    assert msg.get_first_named_header_value("X-Long") == " ".join(["B" * 900, "B" * 900, "B" * 200])
     # words are filled up to 75 columns and continued on tab-indented lines
     msg.prepend_header("X-Words", " ".join(["word"] * 40), encode=True)
     raw = msg.first_header_raw("X-Words")
@@ -490,3 +493,265 @@ def test_conformance_bad_flag_names() -> None:
         "invalid MessageConformance flag 'MISSING_DATE', possible values are "
         "'INVALID_MIME_HEADERS', 'LINE_TOO_LONG', "
     )
+
+
+# -- properties ------------------------------------------------------------------
+
+_word = st.text(
+    alphabet=st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters="=?"),
+    min_size=1,
+    max_size=40,
+)
+
+
+@given(st.text(min_size=1, max_size=200).filter(lambda s: not s.isascii()))
+@settings(max_examples=200, deadline=None)
+def test_encoded_header_values_decode_back(text: str) -> None:
+    from kumopy._message._headers import qp_encode, unstructured
+
+    encoded = qp_encode(text)
+    assert encoded.isascii()
+    assert all(len(line.strip()) <= 72 for line in encoded.split(b"\r\n"))
+    # the text inside encoded words is literal; the folds between them vanish.
+    # kumod's encoder writes "_" unescaped, so it reads back as a space
+    assert unstructured(encoded) == text.replace("_", " ")
+
+
+@given(st.lists(_word, min_size=1, max_size=40))
+@settings(max_examples=200, deadline=None)
+def test_wrapped_ascii_values_unfold_to_the_words(words: list[str]) -> None:
+    from kumopy._message._headers import unstructured, wrap
+
+    wrapped = wrap(" ".join(words).encode())
+    assert unstructured(wrapped) == " ".join(words)
+    for line in wrapped.split(b"\r\n"):
+        # filled up to 75 columns; only a single long word may overflow
+        assert len(line.strip()) <= 75 or b" " not in line.strip()
+
+
+@given(
+    st.one_of(st.none(), _word.filter(lambda s: "@" not in s and ":" not in s)),
+    st.one_of(st.none(), _word.filter(lambda s: "@" not in s and ":" not in s)),
+    st.from_regex(r"[a-z0-9]{1,10}(\.[a-z0-9]{1,10}){0,2}", fullmatch=True),
+    st.one_of(st.none(), _word.filter(lambda s: "!" not in s and "@" not in s)),
+)
+def test_queue_name_parses_back(
+    campaign: str | None, tenant: str | None, domain: str, routing: str | None
+) -> None:
+    from kumopy import QueueName
+
+    meta = {"campaign": campaign, "tenant": tenant, "routing_domain": routing}
+    msg = Message(b"", sender="", recipients=f"user@{domain}", meta=meta)
+    parsed = QueueName.parse(msg.queue_name())
+    assert parsed.domain == domain
+    assert parsed.campaign == campaign
+    assert parsed.tenant == (tenant if tenant is not None or campaign is None else "")
+    assert parsed.routing_domain == routing
+
+
+# -- conformance fixes that rebuild the MIME tree ---------------------------------------
+
+MULTIPART = (
+    b"Subject: events\r\n"
+    b"Content-Type: multipart/mixed;\r\n boundary=outer\r\n"
+    b"\r\n"
+    b"preamble\r\n"
+    b"--outer\r\n"
+    b"Content-Type: multipart/alternative; boundary=inner\r\n"
+    b"\r\n"
+    b"--inner\r\n"
+    b"Content-Type: text/plain; charset=us-ascii; format=flowed\r\n"
+    b"\r\n"
+    b"short line then a long one " + b"x" * 120 + b"\r\n"
+    b"--inner\r\n"
+    b"Content-Type: text/html; charset=iso-8859-1\r\n"
+    b"Content-Transfer-Encoding: 8bit\r\n"
+    b"Content-ID: <x@y>\r\n"
+    b"\r\n"
+    b"<p>caf\xe9</p>\r\n"
+    b"--inner--\r\n"
+    b"--outer\r\n"
+    b"Content-Type: application/ics; name=event.ics\r\n"
+    b"Content-Disposition: attachment; filename=event.ics\r\n"
+    b"\r\n"
+    b"Invitation\r\n"
+    b"--outer--\r\n"
+)
+
+
+def test_fix_rebuilds_mime_parts() -> None:
+    msg = Message(MULTIPART, sender="a@example.com", recipients="b@example.net")
+    assert msg.check_fix_conformance("LINE_TOO_LONG|NEEDS_TRANSFER_ENCODING", "") == (
+        "Message has conformance issues: LINE_TOO_LONG|NEEDS_TRANSFER_ENCODING"
+    )
+    assert msg.check_fix_conformance("", "LINE_TOO_LONG|NEEDS_TRANSFER_ENCODING") is None
+    data = msg.data
+    assert data.isascii()
+    assert (
+        msg.check_fix_conformance(
+            "LINE_TOO_LONG|NEEDS_TRANSFER_ENCODING|NON_CANONICAL_LINE_ENDINGS", ""
+        )
+        is None
+    )
+    # new Content-Type first (parameters sorted, quoted, folded), then the old headers
+    assert data.startswith(
+        b'Content-Type: multipart/mixed;\r\n\tboundary="outer"\r\nSubject: events\r\n\r\n'
+    )
+    assert (
+        b'Content-Type: text/plain;\r\n\tcharset="us-ascii";\r\n\tformat="flowed"\r\n'
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+    ) in data
+    # the latin-1 html part is now UTF-8, quoted-printable; its Content-ID is gone
+    assert (
+        b'Content-Type: text/html;\r\n\tcharset="utf-8"\r\n'
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\n<p>caf=C3=A9</p>\r\n"
+    ) in data
+    assert b"Content-ID" not in data
+    # a non-text part becomes base64, disposition first as kumod's builder writes it
+    assert (
+        b'Content-Disposition: attachment;\r\n\tfilename="event.ics"\r\n'
+        b'Content-Type: application/ics;\r\n\tname="event.ics"\r\n'
+        b"Content-Transfer-Encoding: base64\r\n\r\nSW52aXRhdGlvbg==\r\n--outer--\r\n"
+    ) in data
+    parsed = email.message_from_bytes(data, policy=email.policy.default)
+    bodies = [p.get_content() for p in parsed.walk() if not p.is_multipart()]
+    # the CRLF before a boundary belongs to the boundary, not to the text
+    assert bodies[0] == "short line then a long one " + "x" * 120
+    assert bodies[1] == "<p>café</p>"
+
+
+def test_fix_8bit_headers_with_encoding_detection() -> None:
+    latin = b"Subject: \xa9 2024\r\nX-Note: caf\xe9\r\n\r\nprice \xa3 5\r\n"
+    msg = Message(latin, sender="", recipients="a@b")
+    assert msg.get_first_named_header_value("Subject") == "\udca9 2024"  # raw bytes back
+    settings = {"detect_encoding": True, "include_encodings": ["iso-8859-1"]}
+    assert msg.check_fix_conformance("", "NEEDS_TRANSFER_ENCODING", settings) is None
+    assert msg.get_first_named_header_value("Subject") == "© 2024"
+    assert msg.get_first_named_header_value("X-Note") == "café"
+    assert msg.data.endswith(b"\r\n\r\nprice =C2=A3 5\r\n")
+    # without detection the conversion is lossy, as in kumod
+    lossy = Message(latin, sender="", recipients="a@b")
+    assert lossy.check_fix_conformance("", "NEEDS_TRANSFER_ENCODING") is None
+    assert lossy.get_first_named_header_value("Subject") == "\ufffd 2024"
+
+
+def test_fix_name_ends_with_space() -> None:
+    msg = Message(b"Subject : hi\r\nFrom: a@b.example\r\n\r\nx\r\n", sender="", recipients="a@b")
+    assert msg.check_fix_conformance("NAME_ENDS_WITH_SPACE", "") == (
+        "Message has conformance issues: NAME_ENDS_WITH_SPACE"
+    )
+    assert msg.check_fix_conformance("NAME_ENDS_WITH_SPACE", "NAME_ENDS_WITH_SPACE") is None
+    assert msg.get_first_named_header_value("Subject") == "hi"
+    assert msg.check_fix_conformance("NAME_ENDS_WITH_SPACE", "") is None
+
+
+# -- footers: append_text_plain / append_text_html ------------------------------------
+
+ALTERNATIVE = (
+    b"Subject: news\r\n"
+    b'Content-Type: multipart/mixed;\r\n\tboundary="outer"\r\n'
+    b"\r\n"
+    b"--outer\r\n"
+    b'Content-Type: text/plain;\r\n\tcharset="us-ascii";\r\n\tformat="flowed"\r\n'
+    b"\r\n"
+    b"plain words\r\n"
+    b"--outer\r\n"
+    b'Content-Type: text/html;\r\n\tcharset="us-ascii"\r\n'
+    b"\r\n"
+    b"<html><body>\r\n<p>rich</p>\r\n</body></html>\r\n"
+    b"--outer\r\n"
+    b"Content-Type: application/octet-stream\r\n"
+    b"Content-Transfer-Encoding: base64\r\n"
+    b"Content-ID: <blob@example.com>\r\n"
+    b"\r\n"
+    b"AAECAw==\r\n"
+    b"--outer--\r\n"
+    b"\r\n"
+)
+
+
+def test_append_text_plain_and_html_touch_only_their_parts() -> None:
+    msg = Message(ALTERNATIVE, sender="", recipients="a@b")
+    assert msg.append_text_plain("-- unsubscribe") is True
+    assert msg.append_text_html("<p>footer \U0001f47b</p>") is True
+    assert msg.data == (
+        b"Subject: news\r\n"
+        b'Content-Type: multipart/mixed;\r\n\tboundary="outer"\r\n'
+        b"\r\n"
+        b"--outer\r\n"
+        # the part's Content-Type is replaced (format=flowed is not kept)
+        b'Content-Type: text/plain;\r\n\tcharset="us-ascii"\r\n'
+        b"\r\n"
+        b"plain words\r\n\r\n-- unsubscribe\r\n"
+        b"--outer\r\n"
+        b'Content-Type: text/html;\r\n\tcharset="utf-8"\r\n'
+        b"Content-Transfer-Encoding: quoted-printable\r\n"
+        b"\r\n"
+        b"<html><body>\r\n<p>rich</p>\r\n\r\n<p>footer =F0=9F=91=BB</p></body></html>\r\n"
+        b"--outer\r\n"
+        b"Content-Type: application/octet-stream\r\n"
+        b"Content-Transfer-Encoding: base64\r\n"
+        b"Content-ID: <blob@example.com>\r\n"
+        b"\r\n"
+        b"AAECAw==\r\n"
+        b"--outer--\r\n"
+        b"\r\n"
+    )
+
+
+def test_append_text_single_part_and_missing_parts() -> None:
+    msg = Message(b"X-A: 1\r\nSubject: s\r\n\r\nBody", sender="", recipients="a@b")
+    assert msg.append_text_plain("bottom") is True
+    assert msg.data == (
+        b'X-A: 1\r\nSubject: s\r\nContent-Type: text/plain;\r\n\tcharset="us-ascii"\r\n'
+        b"\r\nBody\r\nbottom\r\n"
+    )
+    assert msg.append_text_html("<p>x</p>") is False  # no html part: unchanged
+    html = Message(
+        b"Content-Type: text/html\r\n\r\n<p>no body tag</p>", sender="", recipients="a@b"
+    )
+    assert html.append_text_html("<p>end</p>") is True
+    assert html.data.endswith(b"\r\n\r\n<p>no body tag</p>\r\n<p>end</p>\r\n")
+    qp = Message(
+        b"Content-Type: text/plain; charset=utf-8\r\n"
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9",
+        sender="",
+        recipients="a@b",
+    )
+    assert qp.append_text_plain("ok") is True
+    assert qp.data.endswith(
+        b"Content-Transfer-Encoding: quoted-printable\r\n\r\ncaf=C3=A9\r\nok\r\n"
+    )
+    attachment_only = Message(
+        b'Content-Type: text/plain\r\nContent-Disposition: attachment; filename="a.txt"\r\n\r\nx',
+        sender="",
+        recipients="a@b",
+    )
+    assert attachment_only.append_text_plain("y") is False
+
+
+@pytest.mark.parametrize(
+    ("data", "error"),
+    [
+        (b" Subject: x\r\n\r\n", "header block must not start with spaces"),
+        (b"Subject: x\r\n\rX: y\r\n\r\n", "lone CR in header"),
+        (
+            "Sübject: x\r\n\r\n".encode(),
+            "header name must be comprised of printable US-ASCII characters. Found 195",
+        ),
+    ],
+)
+def test_header_block_errors(data: bytes, error: str) -> None:
+    msg = Message(data, sender="", recipients="a@b")
+    with pytest.raises(MessageError) as info:
+        msg.get_first_named_header_value("Subject")
+    assert str(info.value) == error
+    with pytest.raises(MessageError):
+        msg.remove_all_named_headers("X")
+
+
+def test_value_starts_after_spaces_only() -> None:
+    msg = Message(b"X-Tab:\tvalue\r\nX-Sp:   v2 \r\n\r\n", sender="", recipients="a@b")
+    assert msg.first_header_raw("X-Tab") == b"\tvalue"
+    assert msg.first_header_raw("X-Sp") == b"v2 "
+    assert msg.get_first_named_header_value("X-Tab") == " value"

@@ -126,8 +126,11 @@ def test_connection_meta(run: Any) -> None:
     assert got == ("192.0.2.7:5555", "mx.test", "ESMTP", "127.0.0.1:25", None)
     assert conn.get_meta("x_tier") == {"level": 2}
     conn.set_auth_info(
-        {"peer_address": "192.0.2.7", "identities": [
-            {"identity": "joe", "context": "SmtpAuthPlainAuthentication"}], "groups": []}
+        {
+            "peer_address": "192.0.2.7",
+            "identities": [{"identity": "joe", "context": "SmtpAuthPlainAuthentication"}],
+            "groups": [],
+        }
     )
     got = run(
         "local a = conn:auth_info()\n"
@@ -260,7 +263,7 @@ def test_make_message(run: Any) -> None:
 def test_unknown_unsupported_and_misused_methods(run: Any) -> None:
     with pytest.raises(PolicyError, match="attempt to get an unknown field 'nope'"):
         run("msg:nope()")
-    for name in ("parse_mime", "dkim_verify", "append_text_plain", "arc_verify"):
+    for name in ("parse_mime", "arc_seal", "arc_verify", "parse_rfc3464"):
         with pytest.raises(PolicyError, match=f"kumopy: message:{name} is not supported"):
             run(f"msg:{name}()")
     with pytest.raises(PolicyError, match="bad argument `self` to method `Message.get_meta`"):
@@ -275,3 +278,71 @@ def test_noop_spool_methods_and_attempts(run: Any) -> None:
         msg,
     ) == (False, 1)
     assert msg.num_attempts == 1 and msg.force_sync is True
+
+
+def test_set_due_and_set_scheduling(run: Any) -> None:
+    msg = Message(DATA, sender="", recipients="a@b.example")
+    got = run(
+        "local due = msg:set_due('2030-01-02T03:04:05+01:00')\n"
+        "local s = msg:set_scheduling({dow = 'Mon', tz = 'UTC', start = '09:00', ['end'] = '17:00'})\n"
+        "local cleared = msg:set_due(nil)\n"
+        "return due, s.dow, s.start, cleared",
+        msg,
+    )
+    assert got == ("2030-01-02T02:04:05Z", "Mon", "09:00:00", None)
+    assert msg.scheduling == {"dow": "Mon", "tz": "UTC", "start": "09:00:00", "end": "17:00:00"}
+    with pytest.raises(PolicyError, match="tz, start, end are missing"):
+        run("msg:set_scheduling({dow = 'Mon'})", msg)
+    with pytest.raises(PolicyError, match="not an RFC 3339 date"):
+        run("msg:set_due('tomorrow')", msg)
+
+
+def test_import_headers_from_lua(run: Any) -> None:
+    msg = Message(DATA, sender="", recipients="a@b.example")
+    run(
+        "msg:import_headers({{name = 'X-Tenant', target = 'tenant', remove = true},"
+        " {name = 'Subject', transform = 'kebab_case'}})",
+        msg,
+    )
+    assert msg.meta == {"tenant": "acme", "subject": "héllo"}
+    assert msg.get_first_named_header_value("X-Tenant") is None
+    with pytest.raises(PolicyError, match="`target` cannot be used with wildcard"):
+        run("msg:import_headers({{name = 'X-*', target = 'x'}})")
+
+
+def test_sequences_are_plain_tables(run: Any) -> None:
+    # mlua turns a Vec into a plain table (no JSON array marker); get_meta
+    # arrays carry the marker like kumo.json_parse results
+    msg = Message(DATA, sender="", recipients=["a@x.example", "b@y.example"], meta={"l": [1]})
+    got = run(
+        "return getmetatable(msg:recipient_list()), getmetatable(msg:get_all_headers()), "
+        "getmetatable(msg:to_header().list), getmetatable(msg:recipient()), "
+        "getmetatable(msg:get_meta('l'))",
+        msg,
+    )
+    assert got == (None, None, None, None, False)
+
+
+def test_append_text_from_lua(run: Any) -> None:
+    msg = Message(b"Subject: s\r\n\r\nhello", sender="", recipients="a@b.example")
+    assert run("return msg:append_text_plain('footer'), msg:append_text_html('x')", msg) == (
+        True,
+        False,
+    )
+    assert msg.data.endswith(b"\r\n\r\nhello\r\nfooter\r\n")
+    with pytest.raises(PolicyError, match="error converting Lua nil to String"):
+        run("msg:append_text_plain()", msg)
+
+
+def test_header_parse_errors_are_lua_errors(run: Any) -> None:
+    bad = Message(b" Subject: x\r\n\r\n", sender="", recipients="a@b.example")
+    for call in (
+        "msg:get_first_named_header_value('Subject')",
+        "msg:get_all_headers()",
+        "msg:remove_x_headers()",
+        "msg:from_header()",
+    ):
+        with pytest.raises(PolicyError) as info:
+            run(call, bad)
+        assert info.value.message.endswith("header block must not start with spaces")
+        assert "internal error" not in info.value.message

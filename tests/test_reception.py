@@ -81,7 +81,7 @@ def test_connection_rejected_by_kumo_reject(make_reception: MakeReception) -> No
     session = make_reception(blocked_peers=["192.0.2.66"]).session(peer="192.0.2.66:1234")
     assert str(session.greeting) == "550 5.7.1 connections from 192.0.2.66 are not welcome"
     # kumod ends the session after rejecting the connection, whatever the code
-    assert session.closed
+    assert session.closed and session.greeting.close
     with pytest.raises(SessionClosed):
         session.ehlo("client.example")
 
@@ -142,6 +142,9 @@ def test_auth_plain_true_and_false(reception: Reception) -> None:
     assert session.meta.get_meta("authn_id") == "alice"
     assert session.meta.get_meta("authz_id") == "alice"
     assert str(session.auth_plain("alice", "secret")).startswith("503 5.5.1 AUTH me once")
+    session.mail_from("alice@good.example")
+    # conn_meta:auth_info(): the authorization and the authentication identity
+    assert session.meta.get_meta("identity_count") == 2
     event = [e for e in session.events if e.event == "smtp_server_auth_plain"][-1]
     assert event.args[:3] == ["alice", "alice", "secret"]
 
@@ -152,6 +155,9 @@ def test_auth_plain_auth_info_and_reject(reception: Reception) -> None:
     # the identities the handler returned win; no authorization identity -> authn
     assert session.meta.get_meta("authn_id") == "bob"
     assert session.meta.get_meta("authz_id") == "bob"
+    session.mail_from("bob@good.example")
+    assert session.meta.get_meta("identity_count") == 1
+    assert session.meta.get_meta("groups") == ["staff"]
     other = reception.session(tls=True)
     assert str(other.auth_plain("mallory", "x")) == "454 4.7.0 try again later"
     assert not other.closed
@@ -483,3 +489,115 @@ def test_header_folding_matches_kumo_wrap() -> None:
         "hi there\r\n\tbreakmepleaseIa\r\n\tmtoolong"
     )
     assert wrap_header_value("x" * 80) == "x" * 75 + "\r\n\t" + "x" * 5
+
+
+def test_requeue_counts_the_attempt(reception: Reception) -> None:
+    msg = queued_message()
+    reception.requeue(msg, "421 4.4.2 timeout", increment_attempts=False)
+    assert msg.num_attempts == 0
+    reception.requeue(msg, "421 4.4.2 timeout")
+    assert msg.num_attempts == 1
+    reception.requeue(msg, "451 4.7.1 throttled", increment_attempts=True)
+    assert msg.num_attempts == 2
+
+
+BATCHING_POLICY = """
+local kumo = require 'kumo'
+kumo.on('smtp_server_get_dynamic_parameters', function(listener, conn_meta)
+  local peer = conn_meta:get_meta('received_from')
+  if peer:find('^192%.0%.2%.1:') then
+    kumo.reject(421, '4.3.2 not today')
+  end
+  if peer:find('^192%.0%.2%.2:') then
+    return nil
+  end
+  return { hostname = 'dyn.example', batch_handling = 'BatchByDomain',
+           meta = { tier = 'gold' } }
+end)
+kumo.on('smtp_server_split_transaction', function(msg, conn_meta)
+  if msg:get_first_named_header_value('X-Split') then
+    local out = {}
+    for _, r in ipairs(msg:recipient_list()) do table.insert(out, { r }) end
+    return out
+  end
+end)
+"""
+
+
+def test_dynamic_parameters_and_batching(tmp_path: Path) -> None:
+    path = tmp_path / "p.lua"
+    path.write_text(BATCHING_POLICY)
+    reception = Reception(Policy.load(path))
+    session = reception.session(peer="127.0.0.1:1000")
+    assert str(session.greeting) == "220 dyn.example KumoMTA"
+    assert session.meta.get_meta("tier") == "gold"
+    session.mail_from("a@good.example")
+    for r in ("x@one.example", "y@two.example", "z@ONE.example"):
+        session.rcpt_to(r)
+    assert session.data(MESSAGE).code == 250
+    batches = [[str(r) for r in a.message.recipients] for a in session.accepted]
+    assert batches == [["x@one.example", "z@ONE.example"], ["y@two.example"]]
+    # the split event overrides batch_handling
+    session.mail_from("a@good.example")
+    session.rcpt_to("x@one.example")
+    session.rcpt_to("z@one.example")
+    assert session.data(b"X-Split: 1\r\n" + MESSAGE).code == 250
+    assert [len(a.message.recipients) for a in session.last_messages] == [1, 1]
+
+
+def test_dynamic_parameters_reject_and_nil(tmp_path: Path) -> None:
+    path = tmp_path / "p.lua"
+    path.write_text(BATCHING_POLICY)
+    reception = Reception(Policy.load(path), hostname="h")
+    rejected = reception.session(peer="192.0.2.1:1000")
+    assert str(rejected.greeting) == "421 4.3.2 not today" and rejected.closed
+    nil = reception.session(peer="192.0.2.2:1000")
+    assert str(nil.greeting) == "421 4.3.0 h technical difficulties" and nil.closed
+
+
+DEFERRED_POLICY = """
+local kumo = require 'kumo'
+kumo.on('smtp_server_message_received', function(msg)
+  error('not called for a deferred_queue listener')
+end)
+kumo.on('smtp_server_message_deferred_inject', function(msg, conn_meta)
+  local tenant = msg:get_first_named_header_value('X-Tenant')
+  if tenant == 'gone' then kumo.reject(550, '5.7.1 tenant gone') end
+  if tenant == 'later' then kumo.reject(451, '4.7.1 not yet') end
+  if tenant == 'boom' then error('broken') end
+  conn_meta:set_meta('discarded', true)
+  msg:set_meta('tenant', tenant)
+  msg:set_meta('via', conn_meta:get_meta('received_via'))
+end)
+"""
+
+
+@pytest.mark.parametrize(("tenant", "outcome", "code", "queue"), [
+    ("acme", "queued", 250, "acme@dest.example"),
+    ("gone", "bounced", 550, "dest.example"),  # queue meta cleared, then removed
+    ("later", "transient", 451, "deferred_smtp_inject.kumomta.internal"),
+    ("boom", "transient", 450, "deferred_smtp_inject.kumomta.internal"),
+])
+def test_deferred_queue_listener(tmp_path: Path, tenant: str, outcome: str, code: int,
+                                 queue: str) -> None:
+    path = tmp_path / "p.lua"
+    path.write_text(DEFERRED_POLICY)
+    reception = Reception(Policy.load(path), params={"deferred_queue": True})
+    session = reception.session(listener="127.0.0.1:2026")
+    session.mail_from("a@good.example")
+    session.rcpt_to("b@dest.example")
+    data = MESSAGE.replace(b"X-Tenant: acme", f"X-Tenant: {tenant}".encode())
+    assert session.data(data).code == 250
+    [accepted] = session.accepted
+    assert (accepted.queue, accepted.disposition) == (
+        "deferred_smtp_inject.kumomta.internal", "deferred")
+    result = reception.deferred_inject(accepted.message)
+    assert (result.outcome, result.code) == (outcome, code)
+    if outcome == "queued":
+        assert result.queue == queue
+        assert accepted.message.get_meta("via") == "127.0.0.1:2026"
+        assert accepted.message.get_meta("discarded") is None
+    else:
+        assert accepted.message.queue_name() == queue
+    if tenant == "boom":
+        assert "broken" in result.response

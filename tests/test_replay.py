@@ -104,14 +104,15 @@ def make_record(rng: random.Random, i: int) -> dict[str, Any]:
     content = text
     if rng.random() < 0.1 and code != 250:
         # kumod logged it after its own rewrite
-        content = f"{text} (kumomta: status was rewritten from {code} -> 599)"
-        code = 599
+        new = rng.choice((599, 250))  # a rewrite to 250 is logged as a Delivery
+        content = f"{text} (kumomta: status was rewritten from {code} -> {new})"
+        code = new
     domain = rng.choice(["a.example", "B.example", "c.example"])
     recipient: Any = f"user{i}@{domain}"
     if rng.random() < 0.1:
         recipient = [recipient, f"other{i}@{domain}"]
     record: dict[str, Any] = {
-        "type": rng.choice(TYPES),
+        "type": "Delivery" if code == 250 and rng.random() < 0.5 else rng.choice(TYPES),
         "id": f"id{i}",
         "recipient": recipient,
         "queue": rng.choice([domain, f"t@{domain}", f"c:t@{domain}!relay.example"]),
@@ -184,7 +185,8 @@ def reference(files: list[list[str]], check_json: bool = False) -> dict[str, Any
             if not text:
                 continue
             counts["read"] += 1
-            candidate = "TransientFailure\"" in text or "Bounce\"" in text
+            candidate = ("TransientFailure\"" in text or "Bounce\"" in text
+                         or "(kumomta: status was rewritten from " in text)
             try:
                 record = json.loads(text)
             except ValueError:
@@ -194,9 +196,12 @@ def reference(files: list[list[str]], check_json: bool = False) -> dict[str, Any
             if not isinstance(record, dict) or not isinstance(record.get("type"), str):
                 counts["malformed"] += 1
                 continue
-            if record["type"] not in ("TransientFailure", "Bounce"):
-                continue
             resp = record.get("response")
+            rewritten_delivery = (record["type"] == "Delivery" and isinstance(resp, dict)
+                                  and "(kumomta: status was rewritten from "
+                                  in str(resp.get("content")))
+            if record["type"] not in ("TransientFailure", "Bounce") and not rewritten_delivery:
+                continue
             if resp is None:
                 continue
             if record.get("delivery_protocol") not in (None, "ESMTP"):
@@ -523,3 +528,29 @@ def test_policy_loaded_once_per_worker_is_reused(spec: ReplaySpec, tmp_path: Pat
     r1 = replay(spec, [str(tmp_path / "a.log")], policy=policy)
     r2 = replay(spec, [str(tmp_path / "a.log")])
     assert summary(r1) == summary(r2)
+
+
+def test_crlf_and_padded_lines(tmp_path: Path, spec: ReplaySpec) -> None:
+    lines = make_lines(11, 300)
+    path = tmp_path / "crlf.log"
+    path.write_bytes("".join(f"  {x}\t\r\n" for x in lines).encode())
+    assert summary(replay(spec, [str(path)])) == reference([lines])
+
+
+def test_by_rule_is_the_last_matching_lookup(tmp_path: Path) -> None:
+    policy = tmp_path / "two.lua"
+    policy.write_text("""
+local kumo = require 'kumo'
+local first = kumo.regex_set_map.new({ ['^451'] = 'soft', ['nomatch'] = 'x' })
+local codes = kumo.regex_set_map.new({ ['quota'] = 552, ['zzz'] = 500 })
+kumo.on('smtp_client_rewrite_delivery_status', function(response)
+  if first[response] == 'soft' then return codes[response] end
+end)
+""")
+    rec = {"type": "TransientFailure", "recipient": "u@d.example", "queue": "d.example",
+           "response": {"code": 451, "enhanced_code": None, "content": "over quota",
+                        "command": None}}
+    plain = dict(rec, response=dict(rec["response"], content="plain"))
+    write_plain(tmp_path / "x.log", [json.dumps(rec), json.dumps(plain)])
+    report = replay(ReplaySpec(str(policy)), [str(tmp_path / "x.log")])
+    assert report.by_rule == {"quota": [1, 1], "^451": [1, 0]}

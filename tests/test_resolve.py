@@ -94,3 +94,29 @@ def test_resolve_reports_handler_errors_without_traceback(write):
     assert code == 1
     assert 'invalid value: string "x", expected a duration' in err
     assert "init.lua:2" in err and "Traceback" not in err
+
+
+def test_resolve_egress_path_uses_the_mx_site_name(write):
+    path = write(
+        "init.lua",
+        """
+        local kumo = require 'kumo'
+        kumo.dns.configure_test_resolver {
+          [[
+        $ORIGIN example.
+        @ 600 IN SOA ns.example. admin.example. 1 600 600 600 600
+        shop 600 IN MX 10 mx1.mail.example.
+        shop 600 IN MX 10 mx2.mail.example.
+          ]],
+        }
+        kumo.on('get_egress_path_config', function(domain, source, site)
+          return kumo.make_egress_path { ehlo_domain = site }
+        end)
+        """,
+    )
+    code, out, err = _run("resolve-egress-path", str(path), "shop.example")
+    assert code == 0, err
+    assert json.loads(out)["ehlo_domain"] == "(mx1|mx2).mail.example"
+    # no answer: the domain itself, as the script falls back
+    code, out, _ = _run("resolve-egress-path", str(path), "elsewhere.test")
+    assert json.loads(out)["ehlo_domain"] == "elsewhere.test"

@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import smtplib
+import socket
 import ssl
 import subprocess
 import sys
@@ -128,6 +129,12 @@ def test_connection_rejected_before_the_banner(start: Start) -> None:
         smtplib.SMTP("127.0.0.1", server.port, timeout=10)
     assert info.value.smtp_code == 550
     assert info.value.smtp_error == b"5.7.1 connections from 127.0.0.1 are not welcome"
+    # and the server hangs up
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        data = b""
+        while chunk := sock.recv(4096):
+            data += chunk
+    assert data == b"550 5.7.1 connections from 127.0.0.1 are not welcome\r\n"
 
 
 def test_disconnect_closes_the_socket(start: Start, client: Any) -> None:
@@ -239,3 +246,12 @@ def test_kumopy_serve_command(tmp_path: Path) -> None:
     finally:
         proc.terminate()
         proc.wait(10)
+
+
+def test_invalid_utf8_command(start: Start, client: Any) -> None:
+    server = start()
+    conn = client(server)
+    conn.ehlo("client.example")
+    conn.send(b"MAIL FROM:<caf\xe9@good.example>\r\n")
+    assert conn.getreply() == (501, b"5.5.2 Invalid UTF-8 in command")
+    assert conn.mail("alice@good.example")[0] == 250

@@ -145,11 +145,15 @@ def test_sites_and_providers_through_the_fake_resolver(load, write):
     site = "(mx1|mx2).bigmail.example"
     params, warnings = policy.call("t", "mail-a.example", site)
     # both domain blocks roll up into the same site and merge
-    assert params == {"max_message_rate": "50/s", "connection_limit": 4,
-                      "max_deliveries_per_connection": 9}
+    assert params == {
+        "max_message_rate": "50/s",
+        "connection_limit": 4,
+        "max_deliveries_per_connection": 9,
+    }
     assert any("unknown.invalid" in w and "Ignoring the shaping config" in w for w in warnings)
-    assert any(w.startswith("multiple domain blocks alias to the same site: " + site)
-               for w in warnings)
+    assert any(
+        w.startswith("multiple domain blocks alias to the same site: " + site) for w in warnings
+    )
     # a vanity domain whose MX hosts are not all bigmail's does not match
     params, _ = policy.call("t", "vanity.example", "vanity-site")
     assert params == {}

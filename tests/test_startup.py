@@ -38,6 +38,7 @@ def test_minimal_policy_is_recorded_not_started(write, tmp_path):
     server = policy.server_config
     esmtp = server.esmtp_listeners()
     assert [p["listen"] for p in esmtp] == ["0.0.0.0:25"]
+    assert esmtp[0]["trace_headers"] is None and esmtp[0]["peer"] is None
     assert esmtp[0]["max_connections"] == 32 * 1024
     assert esmtp[0]["hostname"] is None
     http = server.http_listeners()[0]
@@ -128,13 +129,36 @@ def test_validation_failed_fails(write):
         ),
         (
             "kumo.configure_log_hook { name = 'h', headers = 'Subject' }",
-            'invalid type: string "Subject", expected a sequence',
+            "invalid type: string, expected table",
         ),
         ("kumo.set_smtpsrv_threads('many')", "error converting Lua string to usize"),
+        (
+            "kumo.start_esmtp_listener { peer = { ['10.0.0.0/8'] = { relay_host = {} } } }",
+            "unknown field `relay_host`, expected one of `hostname`, `relay_hosts`",
+        ),
+        (
+            "kumo.start_esmtp_listener { trace_headers = { header = 'X' } }",
+            "unknown field `header`, expected one of `received_header`, `supplemental_header`, "
+            "`header_name`, `include_meta_names`",
+        ),
+        (
+            "kumo.configure_redis_throttles { node = 6379 }",
+            "data did not match any variant of untagged enum NodeSpec",
+        ),
+        (
+            "kumo.set_lruttl_cache_capacity('no_such_cache', 10)",
+            "could not set capacity for cache no_such_cache as that is not a pre-defined lruttl "
+            "cache name",
+        ),
         ("kumo.set_httpinject_recipient_rate_limit('5/fortnight')", "unknown period quantity"),
         (
             "kumo.start_esmtp_listener { relay_hosts = { 'not-an-ip' } }",
-            "not-an-ip:",
+            "not-an-ip: not-an-ip is not a valid CIDR: invalid IP address syntax",
+        ),
+        (
+            "kumo.start_http_listener { trusted_hosts = { '10.0.0.1/8' } }",
+            "10.0.0.1/8 is not a valid CIDR: host part of address was not zero. "
+            "Did you mean 10.0.0.0/8?",
         ),
     ],
 )
@@ -160,6 +184,8 @@ def test_settings_are_recorded(write):
           kumo.set_memory_soft_limit(1024)
           assert(kumo.get_memory_soft_limit() == 1024)
           kumo.set_timeq_spawn_reinsertion(true)
+          kumo.set_lruttl_cache_capacity('dns_resolver_mx', 4096)
+          kumo.configure_redis_throttles { node = 'redis://10.0.0.5/', connect_timeout = '2s' }
         end)
         """,
     )
@@ -168,6 +194,10 @@ def test_settings_are_recorded(write):
     assert settings["readyq_threads"] == 8
     assert settings["accounting_db_path"] == "/var/spool/kumomta/accounting.db"
     assert settings["diagnostic_log_filter"] == "kumod=info"
+    assert settings["lruttl_cache_capacity"] == {"dns_resolver_mx": 4096}
+    (redis,) = policy.server_config.redis
+    assert redis["params"]["node"] == "redis://10.0.0.5/"
+    assert redis["params"]["connect_timeout"] == "2s"
     assert any("set_timeq_spawn_reinsertion is deprecated" in w for w in report.warnings)
 
 
@@ -216,3 +246,30 @@ def test_cli_validate_reports_bad_listener(write):
     assert result.exit_code == 1
     assert "unknown field `tls`" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_listener_peer_overrides_are_checked_recursively(write):
+    policy, report = _validate(
+        write,
+        """
+        local kumo = require 'kumo'
+        kumo.on('init', function()
+          kumo.start_esmtp_listener {
+            listen = '0.0.0.0:25',
+            trace_headers = { supplemental_header = false },
+            peer = { ['10.0.0.0/8'] = { max_message_size = 1024, client_timeout = '30s' } },
+          }
+        end)
+        """,
+    )
+    assert report.ok, report.errors
+    (listener,) = policy.server_config.esmtp_listeners()
+    assert listener["trace_headers"] == {
+        "received_header": True,
+        "supplemental_header": False,
+        "header_name": "X-KumoRef",
+        "include_meta_names": [],
+    }
+    peer = listener["peer"]["10.0.0.0/8"]
+    assert peer["max_message_size"] == 1024 and peer["client_timeout"] == "30s"
+    assert peer["hostname"] is None

@@ -9,13 +9,67 @@ from __future__ import annotations
 
 from functools import cache
 
-from . import dkim, dns, events, log, memoize, message, regex_set_map, serde, server, smtp, config, constructors, shaping
+from . import (
+    cidr,
+    config,
+    constructors,
+    digest,
+    dkim,
+    dns,
+    domain_map,
+    encode,
+    events,
+    fakes,
+    fs,
+    log,
+    memoize,
+    message,
+    regex,
+    regex_set_map,
+    secrets,
+    serde,
+    server,
+    shaping,
+    smtp,
+    string,
+    tasks,
+    throttle,
+    time,
+    uuid,
+)
 from ._registry import Entry, Namespace
 from .names import KUMO_NAMES
 
 __all__ = ["Entry", "catalogue"]
 
-NAMESPACE_MODULES = (events, log, memoize, regex_set_map, serde, server, smtp, config, constructors, message, dkim, shaping, dns)
+NAMESPACE_MODULES = (
+    events,
+    log,
+    memoize,
+    regex_set_map,
+    serde,
+    server,
+    smtp,
+    config,
+    constructors,
+    message,
+    dkim,
+    shaping,
+    dns,
+    domain_map,
+    cidr,
+    regex,
+    string,
+    encode,
+    digest,
+    uuid,
+    time,
+    secrets,
+    throttle,
+    fs,
+    tasks,
+    fakes,
+)
 
 
 @cache

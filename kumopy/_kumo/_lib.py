@@ -1,8 +1,8 @@
 """Shared pieces of the library namespaces (regex, time, uuid, digest, ...):
 userdata with methods (`obj:method(...)`), fields and Lua operators.
 
-A `LibObject` subclass lists its methods in `methods` (name -> impl called
-as impl(state, self, *lua_args)) and answers fields in `field()`.  Lua
+A `LibObject` subclass lists its methods in `methods` (name -> function called
+as fn(self, state, *lua_args)) and answers fields in `field()`.  Lua
 operators (`==`, `+`, `-`, `<close>`) on userdata are routed to `lua_eq`,
 `lua_add`, `lua_sub` and `lua_close`: the metamethods are added to the
 shared metatable of Python objects the first time a state creates such an
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._errors import KumoError
 from .._regex.setmap import utf8_error
-from .._runtime import decode, lua_type
+from .._runtime import decode
 from .._runtime.userdata import Userdata
 from ._args import lua_number_text, lua_type_name
 
@@ -28,7 +28,6 @@ __all__ = [
     "LibObject",
     "enable_operators",
     "int_arg",
-    "opt_int_arg",
     "rust_string",
     "bytes_arg",
     "usize_arg",
@@ -86,7 +85,7 @@ def _method(state: LuaState, cls: type[LibObject], key: bytes) -> Any:
                 f"bad argument `self` to method `{type_name}.{name}`: error converting Lua "
                 f"{lua_type_name(this)} to userdata (call it as obj:{name}(...))"
             )
-        return impl(st, this, *args)
+        return impl(this, st, *args)
 
     fn = per_state[(cls, key)] = state.lua_function(f"{type_name}:{name}", call)
     return fn
@@ -188,11 +187,3 @@ def int_arg(value: Any, what: str, lo: int, hi: int) -> int:
 
 def usize_arg(value: Any) -> int:
     return int_arg(value, "usize", 0, 2**64 - 1)
-
-
-def opt_int_arg(value: Any, what: str, lo: int, hi: int) -> int | None:
-    return None if value is None else int_arg(value, what, lo, hi)
-
-
-def is_table(value: Any) -> bool:
-    return lua_type(value) == "table"

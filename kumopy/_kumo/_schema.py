@@ -156,6 +156,30 @@ def _rust_debug(text: str) -> str:
     return "".join(out)
 
 
+def _lua_type_of(value: Any) -> str:
+    """mlua's type name of an input value (for "expected table" errors)."""
+    if value is None:
+        return "nil"
+    if value is NULL:
+        return "lightuserdata"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    if isinstance(value, list | dict):
+        return "table"
+    return value.kind if isinstance(value, _Opaque) else "userdata"
+
+
+def not_a_table(value: Any) -> DeError:
+    """mlua's deserialize_map/deserialize_seq on a value that is not a table."""
+    return DeError(f"invalid type: {_lua_type_of(value)}, expected table")
+
+
 def invalid_type(value: Any, expected: str) -> DeError:
     return DeError(f"invalid type: {_unexpected(value)}, expected {expected}")
 
@@ -276,10 +300,14 @@ class Seq(Type):
         self.inner = inner
 
     def de(self, value: Any) -> Any:
-        if isinstance(value, dict) and not value:
-            return []  # an empty Lua table
+        if isinstance(value, dict):
+            # mlua reads only the sequence part of a table (1..#t)
+            seq: list[Any] = []
+            while len(seq) + 1 in value:
+                seq.append(value[len(seq) + 1])
+            value = seq
         if not isinstance(value, list):
-            raise invalid_type(value, self.expecting)
+            raise not_a_table(value)
         return [self.inner.de(v) for v in value]
 
     def ser(self, value: Any) -> Any:
@@ -297,10 +325,10 @@ class Map(Type):
         self.key = key or Str()
 
     def de(self, value: Any) -> Any:
-        if isinstance(value, list) and not value:
-            return {}
+        if isinstance(value, list):
+            value = {i: v for i, v in enumerate(value, start=1)}
         if not isinstance(value, dict):
-            raise invalid_type(value, self.expecting)
+            raise not_a_table(value)
         return {self.key.de(k): self.inner.de(v) for k, v in value.items()}
 
     def ser(self, value: Any) -> Any:
@@ -342,10 +370,16 @@ class Enum(Type):
             if value in self.variants:
                 return value
             raise DeError(f"unknown variant `{value}`, expected {_one_of(self.variants)}")
-        if isinstance(value, dict) and len(value) == 1:
+        if isinstance(value, list) and value:
+            value = {i: v for i, v in enumerate(value, start=1)}
+        if isinstance(value, dict | list):
+            if len(value) != 1 or isinstance(value, list):
+                raise DeError("invalid value: map, expected map with a single key")
             (key,) = value
+            if not isinstance(key, str):
+                raise DeError(f"error converting Lua {_lua_type_of(key)} to String")
             if key in self.variants:
-                raise invalid_type(value[key], "unit variant")
+                raise DeError("invalid type: newtype variant, expected unit variant")
             raise DeError(f"unknown variant `{key}`, expected {_one_of(self.variants)}")
         raise DeError("bad enum value")
 
@@ -414,10 +448,10 @@ class Struct(Type):
         return out
 
     def de(self, value: Any) -> Any:
-        if isinstance(value, list) and not value:
-            value = {}
+        if isinstance(value, list):
+            value = {i: v for i, v in enumerate(value, start=1)}
         if not isinstance(value, dict):
-            raise invalid_type(value, self.expecting)
+            raise not_a_table(value)
         out: dict[str, Any] = {}
         rest: dict[Any, Any] = {}
         for key, item in value.items():
@@ -509,21 +543,27 @@ def _cidr_parse(text: str) -> ipaddress.IPv4Network | ipaddress.IPv6Network:
 
 
 def _cidr_set_de(value: Any) -> Any:
-    if isinstance(value, dict) and not value:
-        value = []
-    if not isinstance(value, list):
-        raise invalid_type(value, "a sequence")
-    texts = [Str().de(v) for v in value]
-    nets = []
+    """kumod's CidrSet: a list of strings, each parsed strictly (host bits
+    must be zero), every problem reported at once."""
+    texts = Seq(Str()).de(value)
+    nets: list[Any] = []
     problems = []
     for t in texts:
         try:
-            nets.append(_cidr_parse(t))
-        except ValueError as e:
+            nets.extend(_parse_cidr(t))
+        except (ValueError, KumoError) as e:
             problems.append(f"{t}: {e}")
     if problems:
         raise DeError(", ".join(problems))
     return nets
+
+
+def _parse_cidr(text: str) -> list[Any]:
+    try:
+        from .cidr import _plain_cidr  # kumo.cidr's parser, kumod's error text
+    except ImportError:  # pragma: no cover - kumo.cidr is part of kumopy
+        return [_cidr_parse(text)]
+    return list(_plain_cidr(text))
 
 
 def cidr_set_text(nets: Sequence[Any]) -> list[str]:
@@ -642,6 +682,22 @@ def _limit_de(value: Any) -> Any:
         if limit == 0:
             raise DeError(f"invalid LimitSpec `{s}`: limit must be greater than 0!")
         return {"limit": limit, "force_local": force_local}
+    if isinstance(value, list):
+        value = {i: v for i, v in enumerate(value, start=1)}
+    if isinstance(value, dict):
+        # the struct form its Serialize produces (so JSON round-trips work)
+        out: dict[str, Any] = {"force_local": False}
+        for key, item in value.items():
+            name = Str().de(key)
+            if name == "limit":
+                out["limit"] = Int("u64").de(item)
+            elif name == "force_local":
+                out["force_local"] = Bool().de(item)
+            else:
+                raise DeError(f"unknown field `{name}`, expected `limit` or `force_local`")
+        if "limit" not in out:
+            raise DeError("missing field `limit`")
+        return {"limit": out["limit"], "force_local": out["force_local"]}
     raise invalid_type(value, "string or numeric limit spec")
 
 

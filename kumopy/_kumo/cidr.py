@@ -18,6 +18,7 @@ longest prefix wins, the only order-independent reading.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 from typing import TYPE_CHECKING, Any
 
@@ -78,15 +79,16 @@ def _show(net: Network) -> str:
     return str(net.network_address) if net.prefixlen == full else str(net)
 
 
-def parse_cidr(text: str) -> list[Network]:
+@functools.lru_cache(maxsize=4096)
+def parse_cidr(text: str) -> tuple[Network, ...]:
     """kumod's parse_cidr_from_ip_and_or_port (`any` gives both families)."""
     try:
-        return _plain_cidr(text)
+        return tuple(_plain_cidr(text))
     except KumoError as err:
         if text.startswith("[") and "]" in text[1:]:
             ip = text[1:].split("]", 1)[0]
             try:
-                return _plain_cidr(ip)
+                return tuple(_plain_cidr(ip))
             except KumoError as inner:
                 raise KumoError(
                     f"failed to parse '{ip}', the []-enclosed portion of '{text}', as an IP "
@@ -95,7 +97,7 @@ def parse_cidr(text: str) -> list[Network]:
         if ":" in text:
             ip = text.rsplit(":", 1)[0]
             try:
-                return _plain_cidr(ip)
+                return tuple(_plain_cidr(ip))
             except KumoError as inner:
                 raise KumoError(
                     f"failed to parse '{ip}', the :-delimited portion of '{text}', as an IP "

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import glob as _glob
 import os
+import re
 import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
@@ -73,6 +74,45 @@ def _min_free_de(value: Any) -> Any:
 
 MIN_FREE = s.Custom('"N%" or a byte count', _min_free_de)
 
+TRACE_HEADERS = s.Struct(
+    "TraceHeaders",
+    [
+        Field("received_header", s.Bool(), True),
+        Field("supplemental_header", s.Bool(), True),
+        Field("header_name", s.Str(), "X-KumoRef"),
+        Field("include_meta_names", s.Seq(s.Str()), []),
+    ],
+)
+
+
+def _cidr_key_de(value: Any) -> Any:
+    text = s.Str().de(value)
+    try:
+        nets = s._parse_cidr(text)
+    except KumoError as e:
+        raise s.DeError(str(e)) from None
+    return s.cidr_set_text(nets)[0] if len(nets) == 1 else text
+
+
+CIDR_KEY = s.Custom("CIDR", _cidr_key_de)
+
+
+class _Lazy(s.Type):
+    """A type defined later (the listener's `peer`/`via` maps nest it)."""
+
+    def __init__(self, get: Any) -> None:
+        self._get = get
+
+    def de(self, value: Any) -> Any:
+        return self._get().de(value)
+
+    def ser(self, value: Any) -> Any:
+        return self._get().ser(value)
+
+    def describe(self) -> str:
+        return "table (GenericEsmtpListenerParams)"
+
+
 _GENERIC_ESMTP_FIELDS = [
     Field("hostname", s.Opt(s.Str())),
     Field("relay_hosts", s.Opt(s.CIDR_SET)),
@@ -83,11 +123,11 @@ _GENERIC_ESMTP_FIELDS = [
     Field("tls_required_client_ca", s.Opt(s.KEY_SOURCE)),
     Field("deferred_spool", s.Opt(s.Bool())),
     Field("deferred_queue", s.Opt(s.Bool())),
-    Field("trace_headers", s.Opt(s.AnyValue())),
+    Field("trace_headers", s.Opt(TRACE_HEADERS)),
     Field("client_timeout", s.Opt(s.Duration())),
     Field("data_processing_timeout", s.Opt(s.Duration())),
-    Field("peer", s.Opt(s.AnyValue())),
-    Field("via", s.Opt(s.AnyValue())),
+    Field("peer", s.Opt(s.Map(_Lazy(lambda: GENERIC_ESMTP), key=CIDR_KEY))),
+    Field("via", s.Opt(s.Map(_Lazy(lambda: GENERIC_ESMTP), key=CIDR_KEY))),
     Field("meta", s.Opt(s.Map(s.AnyValue()))),
     Field("max_messages_per_connection", s.Opt(s.Int())),
     Field("max_recipients_per_message", s.Opt(s.Int())),
@@ -100,7 +140,7 @@ _GENERIC_ESMTP_FIELDS = [
     Field("allow_xclient", s.Opt(s.Bool())),
     Field("require_proxy_protocol", s.Opt(s.Bool())),
 ]
-GENERIC_ESMTP = s.Struct("GenericEsmtpListenerParams", _GENERIC_ESMTP_FIELDS)
+GENERIC_ESMTP: s.Struct = s.Struct("GenericEsmtpListenerParams", _GENERIC_ESMTP_FIELDS)
 
 ESMTP_LISTENER = s.Struct(
     "EsmtpListenerParams",
@@ -157,6 +197,8 @@ RECORD_TYPE = s.Enum(
         "AdminRebind",
         "DeferredInjectionRebind",
         "Delayed",
+        "XferOut",
+        "XferIn",
         "Any",
     ],
 )
@@ -215,6 +257,24 @@ BOUNCE_CLASSIFIER = s.Struct(
     ],
 )
 
+_NODE_SPEC = s.Untagged("NodeSpec", [s.Str(), s.Seq(s.Str())], lambda v: v[0].ser(v[1]))
+REDIS_CONN = s.Struct(
+    "RedisConnKey",
+    [
+        Field("node", _NODE_SPEC, REQUIRED),
+        Field("read_from_replicas", s.Bool(), False),
+        Field("username", s.Opt(s.Str())),
+        Field("password", s.Opt(s.Str())),
+        Field("cluster", s.Opt(s.Bool())),
+        Field("pool_size", s.Opt(s.Int())),
+        Field("connect_timeout", s.Opt(s.Duration())),
+        Field("recycle_timeout", s.Opt(s.Duration())),
+        Field("wait_timeout", s.Opt(s.Duration())),
+        Field("response_timeout", s.Opt(s.Duration())),
+    ],
+    deny_unknown_fields=False,
+)
+
 # -- the record -----------------------------------------------------------------------
 
 
@@ -227,6 +287,7 @@ class ServerConfig:
     logs: list[dict[str, Any]] = field(default_factory=list)
     log_hooks: list[dict[str, Any]] = field(default_factory=list)
     bounce_classifiers: list[dict[str, Any]] = field(default_factory=list)
+    redis: list[dict[str, Any]] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     monitor_globs: list[str] = field(
         default_factory=lambda: ["/opt/kumomta/etc/**/*.{lua,json,toml,yaml}"]
@@ -246,6 +307,7 @@ class ServerConfig:
             "logs": self.logs,
             "log_hooks": self.log_hooks,
             "bounce_classifiers": self.bounce_classifiers,
+            "redis": self.redis,
             "settings": self.settings,
         }
 
@@ -280,6 +342,10 @@ class ServerConfig:
         for entry in self.bounce_classifiers:
             p = entry["params"]
             lines.append(f"bounce classifier {', '.join(p['files'])}  ({entry['where']})")
+        for entry in self.redis:
+            p = entry["params"]
+            node = p["node"] if isinstance(p["node"], str) else ", ".join(p["node"])
+            lines.append(f"redis throttles {node} (not contacted)  ({entry['where']})")
         for name, value in self.settings.items():
             lines.append(f"set {name} = {value!r}")
         return lines
@@ -327,7 +393,8 @@ def register(kumo: Namespace) -> None:
     kumo.function(
         "configure_redis_throttles",
         configure_redis_throttles,
-        notes="recorded; no Redis connection (throttles stay in memory)",
+        notes="checked and recorded; kumod connects and pings the server even under "
+        "--validate, kumopy never does (throttles stay in memory)",
     )
     kumo.function(
         "set_diagnostic_log_filter",
@@ -412,12 +479,9 @@ def configure_accounting_db_path(state: LuaState, path: Any = None, *_: Any) -> 
 
 
 def configure_redis_throttles(state: LuaState, params: Any = None, *_: Any) -> None:
-    tree = s.lua_tree(state, params)
-    if not isinstance(tree, dict) or "node" not in tree:
-        raise KumoError(
-            f"deserialize error: missing field `node`, while processing {s.json_of(tree)}"
-        )
-    server_config(state).settings["redis_throttles"] = s._plain(tree)
+    # kumod also connects and pings the server here, even under --validate;
+    # kumopy only checks and records the parameters
+    _record(state, "redis", "redis_throttles", REDIS_CONN, params)
 
 
 def set_diagnostic_log_filter(state: LuaState, text: Any = None, *_: Any) -> None:
@@ -497,16 +561,23 @@ def suspend_delivery_when_spool_unhealthy(state: LuaState, value: Any = None, *_
 
 _LRUTTL_CACHES = frozenset(
     {
-        "egress_source_sources",
-        "egress_source_pools",
-        "mod_filesystem_glob_cache",
-        "dns_resolver_mx",
+        "acl_check",
+        "acl_definition",
+        "dkim_key_cache",
+        "dkim_signer_cache",
+        "dns_resolver_ip",
         "dns_resolver_ipv4",
         "dns_resolver_ipv6",
-        "dns_resolver_ip",
-        "dkim_signer_cache",
+        "dns_resolver_mx",
+        "egress_source_pools",
+        "egress_source_sources",
+        "http_server_auth",
+        "mod_filesystem_glob_cache",
+        "mta_sts_policy",
+        "rustls_client_config",
+        "smtp_dispatcher_broken_tls",
+        "smtp_dispatcher_client_certificate",
         "smtp_server_tls_config",
-        "kumod_dkim_signer",
     }
 )
 
@@ -516,6 +587,11 @@ def set_lruttl_cache_capacity(
 ) -> None:
     cache = string_arg(name)
     size = _to_int(capacity, "usize")
+    if cache not in _LRUTTL_CACHES:
+        raise KumoError(
+            f"could not set capacity for cache {cache} as that is not a pre-defined lruttl "
+            "cache name"
+        )
     server_config(state).settings.setdefault("lruttl_cache_capacity", {})[cache] = size
 
 
@@ -545,24 +621,69 @@ def eval_config_monitor_globs(state: LuaState, *_: Any) -> Any:
     found: set[str] = set()
     for pattern in server_config(state).monitor_globs:
         for expanded in _expand_braces(pattern):
-            mapped = process.map_path(expanded)
-            for hit in _glob.glob(mapped, recursive=True):
-                found.add(_unmap(process, expanded, mapped, hit))
+            found.update(_glob_policy_paths(process, expanded))
     return state.to_lua(sorted(found))
 
 
-def _unmap(process: Any, pattern: str, mapped: str, hit: str) -> str:
-    """The path the policy would see for a file found under a mapped glob."""
-    if mapped == pattern:
-        return hit
-    # find the longest common literal prefix of the mapped pattern
-    prefix_len = 0
-    for a, b in zip(pattern[::-1], mapped[::-1], strict=False):
-        if a != b:
+def _glob_regex(pattern: str) -> re.Pattern[str]:
+    out = []
+    i = 0
+    while i < len(pattern):
+        if pattern.startswith("**/", i):
+            out.append("(?:.*/)?")
+            i += 3
+        elif pattern.startswith("**", i):
+            out.append(".*")
+            i += 2
+        elif pattern[i] == "*":
+            out.append("[^/]*")
+            i += 1
+        elif pattern[i] == "?":
+            out.append("[^/]")
+            i += 1
+        elif pattern[i] == "[" and "]" in pattern[i + 1 :]:
+            end = pattern.index("]", i + 1)
+            out.append("[" + pattern[i + 1 : end].replace("!", "^", 1) + "]")
+            i = end + 1
+        else:
+            out.append(re.escape(pattern[i]))
+            i += 1
+    return re.compile("".join(out) + r"\Z")
+
+
+def _glob_policy_paths(process: Any, pattern: str) -> set[str]:
+    """The files matching `pattern` as the policy names them: files under
+    the path map's targets are reported under the mapped (policy) paths."""
+    matcher = _glob_regex(pattern)
+    parts = pattern.split("/")
+    literal = []
+    for part in parts:
+        if any(c in part for c in "*?["):
             break
-        prefix_len += 1
-    mapped_root = mapped[: len(mapped) - prefix_len]
-    policy_root = pattern[: len(pattern) - prefix_len]
-    if hit.startswith(mapped_root):
-        return policy_root + hit[len(mapped_root) :]
-    return hit
+        literal.append(part)
+    root = "/".join(literal) or "/"
+    found: set[str] = set()
+    # the unmapped file system
+    if process.map_path(root) == root:
+        found.update(h for h in _glob.glob(pattern, recursive=True) if os.path.isfile(h))
+    # every mapping at or below the pattern's literal root (or covering it)
+    sources = dict(process.path_map)
+    mapped_root = process.map_path(root)
+    if mapped_root != root:
+        sources[root] = mapped_root
+    for src, dst in sources.items():
+        if not (
+            src == root or src.startswith(root.rstrip("/") + "/") or root.startswith(src + "/")
+        ):
+            continue
+        if os.path.isfile(dst):
+            if matcher.match(src):
+                found.add(src)
+            continue
+        for dirpath, _dirs, files in os.walk(dst):
+            for name in files:
+                rel = os.path.relpath(os.path.join(dirpath, name), dst)
+                visible = os.path.normpath(os.path.join(src, rel))
+                if matcher.match(visible):
+                    found.add(visible)
+    return found

@@ -459,6 +459,16 @@ def register(kumo: Namespace) -> None:
     )
     kumo.function("invoke_get_egress_path_config", invoke_get_egress_path_config)
     kumo.function(
+        "format_queue_config_toml",
+        _toml_formatter(QUEUE_CONFIG),
+        notes="sorted keys, unset fields left out; kumopy's TOML layout (toml_encode_pretty)",
+    )
+    kumo.function(
+        "format_egress_path_config_toml",
+        _toml_formatter(EGRESS_PATH),
+        notes="sorted keys, unset fields left out; kumopy's TOML layout (toml_encode_pretty)",
+    )
+    kumo.function(
         "invoke_get_egress_source",
         invoke_get_egress_source,
         notes="no egress_source_sources cache: the handler runs on every call",
@@ -499,16 +509,52 @@ DEFERRED_QUEUE = "deferred_smtp_inject.kumomta.internal"
 
 
 def special_queue_config(name: str) -> dict[str, Any] | None:
-    """kumod's built-in queues, resolved without get_queue_config."""
+    """kumod's built-in queues, resolved without get_queue_config
+    (Queue::call_get_queue_config)."""
+    if name == GENERATOR_QUEUE:
+        return _builtin_queue({"retry_interval": 10})
+    if name == DEFERRED_QUEUE:
+        return _builtin_queue({"retry_interval": 60})
+    if name.endswith(XFER_SUFFIX):
+        target = name[: -len(XFER_SUFFIX)]
+        if _is_url(target):
+            value = QUEUE_CONFIG.de({"retry_interval": 10})
+            value["protocol"] = (_PROTO_XFER, {"xfer": {"target": _normalise_url(target)}})
+            return cast("dict[str, Any]", value)
     if name == "null":
-        value = QUEUE_CONFIG.de({"retry_interval": 10, "max_retry_interval": 10})
-        value["protocol"] = (_NULL_PROTO, None)
-        return cast("dict[str, Any]", value)
-    if name in (GENERATOR_QUEUE, DEFERRED_QUEUE):
-        value = QUEUE_CONFIG.de({})
-        value["protocol"] = (_NULL_PROTO, None)
-        return cast("dict[str, Any]", value)
+        return _builtin_queue({"retry_interval": 10, "max_retry_interval": 10})
     return None
+
+
+XFER_SUFFIX = ".xfer.kumomta.internal"
+
+
+def _builtin_queue(params: dict[str, Any]) -> dict[str, Any]:
+    value = QUEUE_CONFIG.de(params)
+    # HttpInjectionGenerator, DeferredSmtpInjection and Null are unit
+    # variants of the untagged DeliveryProto: they serialise as null
+    value["protocol"] = (_NULL_PROTO, None)
+    return cast("dict[str, Any]", value)
+
+
+def _is_url(text: str) -> bool:
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return False
+    return bool(parts.scheme) and text.startswith(parts.scheme + ":")
+
+
+def _normalise_url(text: str) -> str:
+    """The url crate's serialisation: an empty path becomes "/"."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(text)
+    if parts.netloc and not parts.path and not parts.query and not parts.fragment:
+        return text + "/"
+    return text
 
 
 class _UnitVariant(s.Type):
@@ -581,7 +627,7 @@ def egress_source_data(state: LuaState, name: str) -> dict[str, Any]:
     result = _dispatch(state, "get_egress_source", name)
     if result is _NO_HANDLER:
         raise ResolveError(
-            f"get_egress_source '{name}': get_egress_source event has not been registered"
+            f"get_egress_source '{name}': Event get_egress_source has not been registered"
         )
     try:
         return expect_object(result, EGRESS_SOURCE).value
@@ -596,14 +642,17 @@ def egress_pool_data(state: LuaState, name: str | None) -> dict[str, Any]:
     result = _dispatch(state, "get_egress_pool", name)
     if result is _NO_HANDLER:
         raise ResolveError(
-            f"resolving egress pool '{name}': get_egress_pool event has not been registered"
+            f"resolving egress pool '{name}': Event get_egress_pool has not been registered"
         )
     try:
         value = expect_object(result, EGRESS_POOL).value
     except ResolveError as e:
         raise ResolveError(f"resolving egress pool '{name}': {e}") from None
     for entry in value["entries"]:
-        egress_source_data(state, entry["name"])
+        try:
+            egress_source_data(state, entry["name"])
+        except ResolveError as e:
+            raise ResolveError(f"resolving egress pool '{name}': {e}") from None
     return value
 
 
@@ -625,3 +674,27 @@ def listener_domain_data(
         return None
     obj = expect_object(result, LISTENER_DOMAIN)
     return cast("dict[str, Any]", sorted_keys(LISTENER_DOMAIN.ser(obj.value)))
+
+
+def _drop_none(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _drop_none(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_drop_none(v) for v in value if v is not None]
+    return value
+
+
+def _toml_formatter(schema: s.Struct) -> Any:
+    def format_toml(state: LuaState, value: Any = None, *_: Any) -> Any:
+        from .formats import FormatError, encode_toml
+
+        if isinstance(value, ConfigObject) and value.schema is schema:
+            data = value.value
+        else:
+            data = s.deserialize(state, schema, value)
+        try:
+            return state.to_lua(encode_toml(_drop_none(sorted_keys(schema.ser(data))), pretty=True))
+        except FormatError as e:
+            raise KumoError(str(e)) from None
+
+    return format_toml

@@ -23,8 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import KumoError
 from . import formats
-from .encode import ENCODINGS
 from ._lib import LibObject, bytes_arg
+from .encode import ENCODINGS
 
 if TYPE_CHECKING:
     from .._runtime import LuaState

@@ -332,6 +332,14 @@ class Signer(Userdata):
 
     def sign(self, message: bytes) -> bytes:
         """The `DKIM-Signature: ...\\r\\n` header for message."""
+        from .._message._headers import parse_headers
+
+        _, body_offset = parse_headers(message)
+        if re.search(rb"\r(?!\n)|(?<!\r)\n", message[:body_offset]):
+            raise KumoError(
+                "failed to parse message to pass to dkim signer: Canonical CRLF line "
+                "endings are required for correct signing and verification"
+            )
         d = dkim.DKIM(message, signature_algorithm=self.key.algorithm.encode(), linesep=b"\r\n")
         if self.key.algorithm == "ed25519-sha256":
             pk: Any = nacl.signing.SigningKey(

@@ -411,8 +411,12 @@ def lookup_addr(
     def family(rdtype: dns.rdatatype.RdataType) -> list[str]:
         return [str(ipaddress.ip_address(rd.address)) for rd in r.get(fqdn, int(rdtype)).records]
 
-    v4 = lambda: family(dns.rdatatype.A)  # noqa: E731
-    v6 = lambda: family(dns.rdatatype.AAAA)  # noqa: E731
+    def v4() -> list[str]:
+        return family(dns.rdatatype.A)
+
+    def v6() -> list[str]:
+        return family(dns.rdatatype.AAAA)
+
     if strategy == "Ipv4Only":
         return v4()
     if strategy == "Ipv6Only":

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._errors import KumoError
-from ._lib import rust_string
+from ._lib import bytes_arg, rust_string
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -84,16 +84,19 @@ ENCODINGS: dict[str, _Enc] = {
     "base32_nopad": _Enc(_B32, False, 8, _B32_TAILS, base64.b32encode, base64.b32decode),
     "base32hex": _Enc(_B32HEX, True, 8, _B32_TAILS, _b32hex_enc, base64.b32hexdecode),
     "base32hex_nopad": _Enc(_B32HEX, False, 8, _B32_TAILS, _b32hex_enc, base64.b32hexdecode),
-    "base64": _Enc(_B64, True, 4, _B64_TAILS, base64.b64encode,
-                   lambda b: base64.b64decode(b, validate=True)),
-    "base64_nopad": _Enc(_B64, False, 4, _B64_TAILS, base64.b64encode,
-                         lambda b: base64.b64decode(b, validate=True)),
-    "base64url": _Enc(_B64URL, True, 4, _B64_TAILS, base64.urlsafe_b64encode,
-                      base64.urlsafe_b64decode),
-    "base64url_nopad": _Enc(_B64URL, False, 4, _B64_TAILS, base64.urlsafe_b64encode,
-                            base64.urlsafe_b64decode),
-    "hex": _Enc("0123456789abcdef", False, 2, frozenset({0}), binascii.hexlify,
-                binascii.unhexlify),
+    "base64": _Enc(
+        _B64, True, 4, _B64_TAILS, base64.b64encode, lambda b: base64.b64decode(b, validate=True)
+    ),
+    "base64_nopad": _Enc(
+        _B64, False, 4, _B64_TAILS, base64.b64encode, lambda b: base64.b64decode(b, validate=True)
+    ),
+    "base64url": _Enc(
+        _B64URL, True, 4, _B64_TAILS, base64.urlsafe_b64encode, base64.urlsafe_b64decode
+    ),
+    "base64url_nopad": _Enc(
+        _B64URL, False, 4, _B64_TAILS, base64.urlsafe_b64encode, base64.urlsafe_b64decode
+    ),
+    "hex": _Enc("0123456789abcdef", False, 2, frozenset({0}), binascii.hexlify, binascii.unhexlify),
 }
 
 
@@ -113,6 +116,51 @@ def register(kumo: Namespace) -> None:
             _decoder(name),
             notes="error positions follow data-encoding's rules approximately",
         )
+    kumo.function(
+        "encode.charset_decode",
+        _charset_decode,
+        notes="Python codecs (kumod: charset-normalizer-rs); names and error texts may differ",
+    )
+    kumo.function(
+        "encode.charset_encode",
+        _charset_encode,
+        notes="Python codecs (kumod: charset-normalizer-rs); names and error texts may differ",
+    )
+
+
+def _charset(name: str) -> str:
+    import codecs
+
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        raise KumoError(f"unknown charset {name}") from None
+
+
+def _charset_decode(state: LuaState, charset: Any = None, data: Any = None) -> Any:
+    name = rust_string(charset)
+    raw = bytes_arg(data)
+    codec = _charset(name)
+    try:
+        return state.to_lua(raw.decode(codec))
+    except UnicodeDecodeError as e:
+        raise KumoError(f"input string did not decode from {name} bytes: {e.reason}") from None
+
+
+def _charset_encode(
+    state: LuaState, charset: Any = None, text: Any = None, ignore_errors: Any = None
+) -> Any:
+    name = rust_string(charset)
+    value = rust_string(text)
+    if ignore_errors is not None and not isinstance(ignore_errors, bool):
+        from ._args import lua_type_name
+
+        raise KumoError(f"error converting Lua {lua_type_name(ignore_errors)} to boolean")
+    codec = _charset(name)
+    try:
+        return value.encode(codec, "ignore" if ignore_errors is not False else "strict")
+    except UnicodeEncodeError as e:
+        raise KumoError(f"input string did not encode into {name} bytes: {e.reason}") from None
 
 
 def _encoder(name: str) -> Callable[..., Any]:

@@ -52,4 +52,8 @@ def get_event_registrars(state: LuaState, name: Any = None) -> Any:
     handlers = state.handlers.get(event)
     if not handlers:
         return None
-    return state.to_lua([list(h.registrar) for h in handlers])
+    # kumod keeps plain tables in the Lua registry (no array marker)
+    return state.rt.table_from(
+        [state.rt.table_from([s.encode("utf-8", "surrogateescape") for s in h.registrar])
+         for h in handlers]
+    )

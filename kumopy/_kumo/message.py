@@ -111,13 +111,18 @@ def _index(key: Any) -> float:
     raise KumoError("error converting Lua table to Vec<EnvelopeAddress>: not a sequence")
 
 
+def _seq(state: LuaState, items: list[Any]) -> Any:
+    """A plain Lua sequence (mlua's Vec -> table: no JSON array marker)."""
+    return state.rt.table_from(items)
+
+
 def _recipient(state: LuaState, msg: Message) -> Any:
     rcpts = msg.recipients
     if not rcpts:
         return None
     if len(rcpts) == 1:
         return rcpts[0]
-    return state.to_lua(rcpts)
+    return _seq(state, rcpts)
 
 
 def _queue_name(state: LuaState, msg: Message) -> Any:
@@ -163,16 +168,19 @@ def _first_header(state: LuaState, msg: Message, name: Any = None) -> Any:
 
 
 def _all_named(state: LuaState, msg: Message, name: Any = None) -> Any:
-    from .._message._headers import parse_headers, value_text
+    from .._message._headers import value_text
 
     n = string_arg(name)
-    return state.to_lua([value_text(h.value) for h in parse_headers(msg.data)[0] if h.is_named(n)])
+    return _seq(state, [value_text(h.value) for h in msg._headers()[0] if h.is_named(n)])
 
 
 def _all_headers(state: LuaState, msg: Message) -> Any:
-    from .._message._headers import parse_headers, value_text
+    from .._message._headers import value_text
 
-    return state.to_lua([[h.name, value_text(h.value)] for h in parse_headers(msg.data)[0]])
+    return _seq(
+        state,
+        [_seq(state, [h.name, value_text(h.value)]) for h in msg._headers()[0]],
+    )
 
 
 def _optional_names(value: Any) -> list[str]:
@@ -265,6 +273,34 @@ def _dkim_sign(state: LuaState, msg: Message, signer: Any = None) -> None:
         raise KumoError(str(e)) from None
 
 
+def _dkim_verify(state: LuaState, msg: Message, resolver: Any = None) -> Any:
+    import dns.rdatatype
+
+    from .._message._auth import dkim_verify
+    from .dns import _resolver, _txt, fully_qualify
+
+    name = None if resolver is None else string_arg(resolver)
+    r = _resolver(state, name)
+
+    def lookup(qname: str) -> list[str] | None:
+        return _txt(r.get(fully_qualify(qname), int(dns.rdatatype.TXT)))
+
+    return state.to_lua(dkim_verify(msg.data, lookup))
+
+
+def _add_authentication_results(
+    state: LuaState, msg: Message, serv_id: Any = None, results: Any = None
+) -> None:
+    from .._message._auth import AuthResultError, check_results, encode_authentication_results
+
+    sid = string_arg(serv_id)
+    try:
+        checked = check_results(state.to_python(results, serialize=True))
+    except AuthResultError as e:
+        raise KumoError(str(e)) from None
+    msg.prepend_header("Authentication-Results", encode_authentication_results(sid, checked))
+
+
 def _unsupported(name: str) -> Callable[..., Any]:
     def impl(state: LuaState, this: Any, *args: Any) -> Any:
         raise KumoError(f"kumopy: message:{name} is not supported")
@@ -295,7 +331,7 @@ _MESSAGE_METHODS: dict[str, Callable[..., Any]] = {
     "sender": lambda state, msg: msg.sender,
     "set_sender": _set_sender,
     "recipient": _recipient,
-    "recipient_list": lambda state, msg: state.to_lua(msg.recipients),
+    "recipient_list": lambda state, msg: _seq(state, msg.recipients),
     "set_recipient": _set_recipient,
     "num_attempts": lambda state, msg: msg.num_attempts,
     "increment_num_attempts": lambda state, msg: msg.increment_num_attempts(),
@@ -323,6 +359,14 @@ _MESSAGE_METHODS: dict[str, Callable[..., Any]] = {
     "import_headers": _import_headers,
     "check_fix_conformance": _check_fix,
     "dkim_sign": _dkim_sign,
+    "append_text_plain": lambda state, msg, content=None: _wrap(
+        lambda: msg.append_text_plain(string_arg(content))
+    ),
+    "append_text_html": lambda state, msg, content=None: _wrap(
+        lambda: msg.append_text_html(string_arg(content))
+    ),
+    "dkim_verify": _dkim_verify,
+    "add_authentication_results": _add_authentication_results,
     "set_force_sync": _set_force_sync,
     # kumod saves to and shrinks from the spool; kumopy has no spool, the
     # message stays in memory
@@ -332,12 +376,8 @@ _MESSAGE_METHODS: dict[str, Callable[..., Any]] = {
 }
 for _name in (
     "parse_mime",
-    "append_text_plain",
-    "append_text_html",
-    "add_authentication_results",
     "arc_verify",
     "arc_seal",
-    "dkim_verify",
     "parse_rfc3464",
     "parse_rfc5965",
 ):

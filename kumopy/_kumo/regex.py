@@ -15,6 +15,10 @@ folding) and keeps Rust's meaning where the two differ:
 * replacement strings use Rust's `$1`, `$name`, `${name}`, `$$` syntax
   (`$1a` names the group `1a`; an unknown group expands to nothing).
 
+A look-behind whose body repeats (`(?<=a+)`, `{2,3}`) is refused as
+fancy-regex refuses it (Python's `regex` would accept it); alternatives of
+different fixed sizes are allowed, as fancy-regex allows them.
+
 Haystacks must be valid UTF-8 (mlua converts them to a Rust `String`).
 Compile errors read `Parsing error at position N: ...` with the `regex`
 package's wording.
@@ -105,7 +109,114 @@ def _translate(pattern: str) -> str:
     return "(?-f)" + "".join(out)
 
 
+def _const_len(body: str) -> int | None:
+    """The length of a (sub)pattern in characters, or None when a
+    repetition makes it vary (fancy-regex refuses such a look-behind;
+    alternatives of different fixed sizes are fine)."""
+    branches: list[int | None] = []
+    total: int | None = 0
+    last: int | None = None  # length of the previous atom (for {n})
+    i, n = 0, len(body)
+    while i < n:
+        c = body[i]
+        atom: int | None
+        if c == "|":
+            branches.append(total)
+            total, last = 0, None
+            i += 1
+            continue
+        if c == "\\":
+            nxt = body[i + 1 : i + 2]
+            if nxt.isdigit() or nxt in ("k", "g"):
+                return None  # backreference
+            atom = 0 if nxt in ("b", "B", "A", "z", "Z", "G") else 1
+            if nxt in "xuU" and body[i + 2 : i + 3] == "{":
+                i = body.index("}", i) + 1
+            elif nxt in "pP" and body[i + 2 : i + 3] == "{":
+                i = body.index("}", i) + 1
+            else:
+                i += 2
+        elif c == "[":
+            depth, j = 0, i
+            while j < n:
+                if body[j] == "\\":
+                    j += 2
+                    continue
+                if body[j] == "[":
+                    depth += 1
+                elif body[j] == "]" and j > i + 1 and not (j == i + 2 and body[i + 1] == "^"):
+                    depth -= 1
+                    if depth == 0:
+                        break
+                j += 1
+            atom, i = 1, j + 1
+        elif c == "(":
+            depth, j = 1, i + 1
+            while j < n and depth:
+                if body[j] == "\\":
+                    j += 2
+                    continue
+                depth += body[j] == "("
+                depth -= body[j] == ")"
+                j += 1
+            inner = body[i + 1 : j - 1]
+            if inner.startswith(("?=", "?!", "?<=", "?<!")):
+                atom = 0
+            else:
+                m = re.match(r"\?(?:P?<[^>=!]+>|[a-zA-Z-]*:|>)", inner)
+                if inner.startswith("?") and m is None:
+                    atom = 0  # a flag group such as (?i)
+                else:
+                    atom = _const_len(inner[m.end() :] if m else inner)
+            i = j
+        elif c in "*+?":
+            return None
+        elif c == "{":
+            m = re.match(r"\{(\d+)(,(\d*))?\}", body[i:])
+            if m is None:
+                atom, i = 1, i + 1
+            else:
+                if m.group(2) is not None and m.group(3) != m.group(1):
+                    return None
+                if last is None or total is None:
+                    return None
+                total += last * (int(m.group(1)) - 1)
+                i += m.end()
+                continue
+        elif c in "^$":
+            atom, i = 0, i + 1
+        else:
+            atom, i = 1, i + 1
+        if atom is None or total is None:
+            return None
+        total += atom
+        last = atom
+    branches.append(total)
+    # fancy-regex accepts alternatives of different (fixed) sizes
+    return None if any(b is None for b in branches) else max(b for b in branches if b is not None)
+
+
+_LOOKBEHIND = re.compile(r"\(\?<[=!]")
+
+
+def _check_lookbehinds(pattern: str) -> None:
+    for m in _LOOKBEHIND.finditer(pattern):
+        if m.start() and pattern[m.start() - 1] == "\\":
+            continue
+        depth, j = 1, m.end()
+        while j < len(pattern) and depth:
+            if pattern[j] == "\\":
+                j += 2
+                continue
+            depth += pattern[j] == "("
+            depth -= pattern[j] == ")"
+            j += 1
+        if _const_len(pattern[m.end() : j - 1]) is None:
+            raise KumoError("Error compiling regex: Look-behind assertion without constant size")
+
+
 def compile_fancy(pattern: str) -> _re.Pattern[str]:
+    _check_lookbehinds(pattern)
     try:
         return _re.compile(_translate(pattern), _re.V1)
     except _re.error as e:

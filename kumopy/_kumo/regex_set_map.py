@@ -22,12 +22,14 @@ inside the block (`index` is the chosen pattern's position in
 `map.patterns`, or None when nothing matched); `observe_builds(callback)`
 calls `callback(map, where)` for every map a policy builds.  `kumopy replay`,
 `explain` and `validate` use them to tell which rule decided a response
-without matching it a second time.
+without matching it a second time; every map built is also remembered,
+weakly, in the `regex_set_map.built` service of its Policy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+import weakref
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +60,8 @@ def register(kumo: Namespace) -> None:
 LookupObserver = Callable[["LuaRegexSetMap", "int | None", "bytes | str"], None]
 BuildObserver = Callable[["LuaRegexSetMap", str], None]
 _lookup_observer: LookupObserver | None = None
+#: Policy.service name of the list of (FILE:LINE, weakref to map) built so far
+BUILT_SERVICE = "regex_set_map.built"
 _build_observers: list[BuildObserver] = []
 
 
@@ -119,6 +123,10 @@ class LuaRegexSetMap(RegexSetMap, Userdata):
         raise KumoError("attempt to assign to a RegexSetMap: it is read-only")
 
 
+def _built_list() -> list[tuple[str, weakref.ref[LuaRegexSetMap]]]:
+    return []
+
+
 def new(state: LuaState, rules: Any = None) -> LuaRegexSetMap:
     items: dict[str, Any] = {}
     if rules is not None:
@@ -140,8 +148,10 @@ def new(state: LuaState, rules: Any = None) -> LuaRegexSetMap:
         raise KumoError(str(e)) from None
     except ValueError as e:
         raise KumoError(f"compiling rules: {e}") from None
-    if _build_observers:
-        file, line = state.where()
-        for observer in tuple(_build_observers):
-            observer(built, f"{file}:{line}")
+    file, line = state.where()
+    where = f"{file}:{line}"
+    # every map this simulated process built (weakly: kumopy validate lints them)
+    state.process.service(BUILT_SERVICE, _built_list).append((where, weakref.ref(built)))
+    for observer in tuple(_build_observers):
+        observer(built, where)
     return built

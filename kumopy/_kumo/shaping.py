@@ -193,7 +193,7 @@ class Shaping(Userdata):
             "get_warnings": lambda st, *_: st.to_lua(list(self.warnings)),
             "get_referenced_sources": lambda st, *_: st.to_lua(self.referenced_sources()),
             "match_rules": lambda st, *_: st.to_lua([]),
-            "hash": lambda st, *_: self.hash,
+            "hash": lambda st, *_: st.to_lua(self.hash),
         }
         if name in methods:
             return state.lua_function(f"Shaping:{name}", methods[name])
@@ -356,7 +356,7 @@ def load(state: LuaState, files: Any = None, options: Any = None, *_: Any) -> Sh
                 out.push(
                     "Warn",
                     f"Entry for domain '{name}' consists of a single DNS label. Domain names "
-                    f"in TOML sections need to be quoted like '[\"{name}.com\"]` otherwise the "
+                    f'in TOML sections need to be quoted like \'["{name}.com"]` otherwise the '
                     "'.' will create a nested table rather than being added to the domain name.",
                 )
             if not raw.get("mx_rollup", True):
@@ -391,7 +391,9 @@ def load(state: LuaState, files: Any = None, options: Any = None, *_: Any) -> Sh
     if opts["provider_overlap"] != "Ignore":
         for domain in mx:
             matching = [
-                n for n, prov in shaping.by_provider.items() if shaping._provider_matches(prov, domain)
+                n
+                for n, prov in shaping.by_provider.items()
+                if shaping._provider_matches(prov, domain)
             ]
             if matching:
                 out.push(
@@ -400,7 +402,8 @@ def load(state: LuaState, files: Any = None, options: Any = None, *_: Any) -> Sh
                 )
     digest = hashlib.sha256()
     for kind, table in (
-        ("by_site", shaping.by_site), ("by_domain", shaping.by_domain),
+        ("by_site", shaping.by_site),
+        ("by_domain", shaping.by_domain),
         ("by_provider", shaping.by_provider),
     ):
         digest.update(kind.encode())
@@ -426,7 +429,9 @@ def _check(shaping: Shaping) -> None:
     """kumod's finish()/finish_params(): every merged entry (and each of its
     sources) must be a valid EgressPathConfig, or loading fails."""
     for kind, table in (
-        ("site", shaping.by_site), ("domain", shaping.by_domain), ("provider", shaping.by_provider)
+        ("site", shaping.by_site),
+        ("domain", shaping.by_domain),
+        ("provider", shaping.by_provider),
     ):
         for name, entry in table.items():
             what = "provider" if kind == "provider" else "domain"

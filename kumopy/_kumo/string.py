@@ -71,23 +71,83 @@ def register(kumo: Namespace) -> None:
     def fn(name: str, impl: Any, notes: str = "") -> None:
         kumo.function(f"string.{name}", impl, notes=notes)
 
-    fn("replace", lambda st, s=None, a=None, b=None: st.to_lua(
-        rust_string(s).replace(rust_string(a), rust_string(b))))
+    fn(
+        "replace",
+        lambda st, s=None, a=None, b=None: st.to_lua(
+            rust_string(s).replace(rust_string(a), rust_string(b))
+        ),
+    )
     fn("replacen", _replacen)
     fn("split", lambda st, s=None, p=None: st.to_lua(_split(rust_string(s), rust_string(p))))
     fn("rsplit", lambda st, s=None, p=None: st.to_lua(_split(rust_string(s), rust_string(p))[::-1]))
-    fn("splitn", lambda st, s=None, n=None, p=None: st.to_lua(
-        _splitn(rust_string(s), usize_arg(n), rust_string(p))))
-    fn("rsplitn", lambda st, s=None, n=None, p=None: st.to_lua(
-        _rsplitn(rust_string(s), usize_arg(n), rust_string(p))))
+    fn(
+        "splitn",
+        lambda st, s=None, n=None, p=None: st.to_lua(
+            _splitn(rust_string(s), usize_arg(n), rust_string(p))
+        ),
+    )
+    fn(
+        "rsplitn",
+        lambda st, s=None, n=None, p=None: st.to_lua(
+            _rsplitn(rust_string(s), usize_arg(n), rust_string(p))
+        ),
+    )
     fn("split_whitespace", lambda st, s=None: st.to_lua(_words(rust_string(s), WHITESPACE)))
-    fn("split_ascii_whitespace", lambda st, s=None: st.to_lua(
-        _words(rust_string(s), ASCII_WHITESPACE)))
+    fn(
+        "split_ascii_whitespace",
+        lambda st, s=None: st.to_lua(_words(rust_string(s), ASCII_WHITESPACE)),
+    )
     fn("trim", lambda st, s=None: st.to_lua(rust_string(s).strip(WHITESPACE)))
     fn("trim_start", lambda st, s=None: st.to_lua(rust_string(s).lstrip(WHITESPACE)))
     fn("trim_end", lambda st, s=None: st.to_lua(rust_string(s).rstrip(WHITESPACE)))
     fn("starts_with", lambda st, s=None, p=None: bytes_arg(s).startswith(bytes_arg(p)))
     fn("ends_with", lambda st, s=None, p=None: bytes_arg(s).endswith(bytes_arg(p)))
+    fn("wrap", _wrap)
+
+
+def wrap(value: bytes, soft: int = 75, hard: int = 900) -> bytes:
+    """kumo_wrap::wrap_impl: header-style folding (CRLF + tab)."""
+    out = bytearray()
+    line = bytearray()
+
+    def flush() -> None:
+        if out:
+            out.extend(b"\t")
+        out.extend(line)
+        out.extend(b"\r\n")
+        line.clear()
+
+    words = value.replace(b"\x0c", b" ").replace(b"\r", b" ").replace(b"\n", b" ")
+    for word in words.replace(b"\t", b" ").split(b" "):
+        if not word:
+            continue
+        if len(line) + len(word) < soft:
+            if line:
+                line.extend(b" ")
+            line.extend(word)
+            continue
+        if line:
+            flush()
+        if len(word) <= hard:
+            line.extend(word)
+        else:
+            for c in word:
+                line.append(c)
+                if len(line) >= hard:
+                    flush()
+    if line:
+        if out:
+            out.extend(b"\t")
+        out.extend(line)
+    text = bytes(out).decode("utf-8", "surrogateescape").rstrip(WHITESPACE)
+    return text.encode("utf-8", "surrogateescape")
+
+
+def _wrap(state: LuaState, text: Any = None, soft: Any = None, hard: Any = None) -> bytes:
+    data = bytes_arg(text)
+    s = 75 if soft is None else usize_arg(soft)
+    h = 900 if hard is None else usize_arg(hard)
+    return wrap(data, s, h)
 
 
 def _replacen(state: LuaState, s: Any = None, a: Any = None, b: Any = None, n: Any = None) -> Any:

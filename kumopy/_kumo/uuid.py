@@ -44,15 +44,14 @@ class Uuid(LibObject):
             return u.bytes
         raise AttributeError(name)
 
-    def lua_eq(self, state: LuaState, other: Any) -> bool:
-        return isinstance(other, Uuid) and other.value == self.value
-
     def __str__(self) -> str:
         return str(self.value)
 
 
 _HEX = re.compile(r"[0-9a-fA-F]{32}")
-_HYPHENATED = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+_HYPHENATED = re.compile(
+    r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}"
+)
 
 
 def parse(text: str) -> _uuid.UUID:
@@ -98,8 +97,11 @@ def new_v6() -> _uuid.UUID:
 
 
 def register(kumo: Namespace) -> None:
-    kumo.function("uuid.parse", lambda st, s=None: Uuid(parse(rust_string(s))),
-                  notes="error messages approximate the uuid crate's")
+    kumo.function(
+        "uuid.parse",
+        lambda st, s=None: Uuid(parse(rust_string(s))),
+        notes="error messages approximate the uuid crate's",
+    )
     kumo.function("uuid.new_v1", lambda st, *_: Uuid(_uuid.uuid1()))
     kumo.function("uuid.new_v4", lambda st, *_: Uuid(_uuid.uuid4()))
     kumo.function("uuid.new_v6", lambda st, *_: Uuid(new_v6()))

@@ -43,10 +43,10 @@ from .._regex.syntax import (
     HCat,
     HClass,
     HEmpty,
+    Hir,
     HLit,
     HLook,
     HRep,
-    Hir,
     hir_min_len,
     parse_to_hir,
     to_cp,
@@ -179,8 +179,8 @@ def _pattern_findings(pattern: str, h: Hir) -> list[Finding]:
             return [Finding("error", "never-matches", (pattern,),
                             "anchored at the start, but every line offered to "
                             "smtp_client_rewrite_delivery_status starts with a 3-digit code "
-                            f"and a space (position {pos} cannot be "
-                            f"{'a digit' if pos < 3 else 'a space'})")]
+                            f"and a space (the pattern has no "
+                            f"{'digit' if pos < 3 else 'space'} at position {pos})")]
     if len(prefix) >= 3 and all(p is not None and len(p) == 1 for p in prefix[:3]):
         code = "".join(next(iter(p)) for p in prefix[:3] if p is not None)
         if code == "250":
@@ -224,48 +224,83 @@ def _value_findings(pattern: str, value: Any) -> tuple[list[Finding], Any]:
 
 
 class _Sampler:
-    def __init__(self, rng: random.Random, pool: list[str]) -> None:
+    """Random responses matching one pattern.  Characters of a class follow,
+    when they can, the character at the same position of another
+    pattern's example (so `^4\\d\\d` tends to meet `^450`); unbounded
+    repetitions of a wide class (`.*`) take `fill`, or a piece of another
+    pattern's example from `pool`."""
+
+    def __init__(self, rng: random.Random, pool: Sequence[str], hints: Sequence[str]) -> None:
         self.rng = rng
         self.pool = pool
+        self.hints = hints
+        self.fill: str | None = None
+        self.mode = ""  # "", "lower" or "upper": how to pick among a letter's cases
 
-    def char(self, ranges: Sequence[tuple[int, int]]) -> str:
+    def char(self, ranges: Sequence[tuple[int, int]], at: int) -> str:
         rng = self.rng
+        if self.mode and len(ranges) <= 3 and all(hi - lo < 2 for lo, hi in ranges):
+            # a case-folded letter (`(?i)a`, `[Aa]`): one case for the whole sample
+            chars = sorted(chr(to_cp(i)) for lo, hi in ranges for i in range(lo, hi + 1))
+            for c in chars:
+                if (c.islower() if self.mode == "lower" else c.isupper()):
+                    return c
+        if self.hints and rng.random() < 0.7:
+            for _ in range(3):
+                hint = rng.choice(self.hints)
+                if len(hint) > at:
+                    c = hint[at]
+                    i = to_index(ord(c))
+                    if any(lo <= i <= hi for lo, hi in ranges):
+                        return c
         ascii_ranges = [(lo, min(hi, 0x7E)) for lo, hi in ranges if lo <= 0x7E]
         printable = [(max(lo, 0x20), hi) for lo, hi in ascii_ranges if hi >= 0x20]
         pick = printable or ascii_ranges or list(ranges)
         lo, hi = rng.choice(pick)
         return chr(to_cp(rng.randint(lo, hi)))
 
-    def wide(self, h: Hir) -> bool:
+    @staticmethod
+    def wide(h: Hir) -> bool:
         return isinstance(h, HClass) and sum(hi - lo for lo, hi in h.ranges) > 1000
 
-    def gen(self, h: Hir, out: list[str]) -> None:
+    def sample(self, h: Hir, fill: str | None = None) -> str:
+        self.fill = fill
+        self.mode = self.rng.choice(("", "lower", "lower", "upper"))
+        out: list[str] = []
+        self.gen(h, out, [0])
+        return "".join(out)
+
+    def gen(self, h: Hir, out: list[str], at: list[int]) -> None:
         rng = self.rng
         if isinstance(h, HLit):
             out.append(h.text)
+            at[0] += len(h.text)
         elif isinstance(h, HClass):
             if h.ranges:
-                out.append(self.char(h.ranges))
+                out.append(self.char(h.ranges, at[0]))
+                at[0] += 1
         elif isinstance(h, (HLook, HEmpty)):
             return
         elif isinstance(h, HCap):
-            self.gen(h.sub, out)
+            self.gen(h.sub, out, at)
         elif isinstance(h, HCat):
             for x in h.items:
-                self.gen(x, out)
+                self.gen(x, out, at)
         elif isinstance(h, HAlt):
-            self.gen(rng.choice(h.items), out)
+            self.gen(rng.choice(h.items), out, at)
         elif isinstance(h, HRep):
-            if h.max is None and self.wide(h.sub) and self.pool and rng.random() < 0.6:
-                # `.*`: take text from another rule's example
-                if h.min == 0 or rng.random() < 0.8:
-                    out.append(rng.choice(self.pool))
-                    if h.min and not out[-1]:
-                        out.append("x")
+            if h.max is None and self.wide(h.sub):
+                text = self.fill if self.fill is not None else (
+                    rng.choice(self.pool) if self.pool and rng.random() < 0.6 else None)
+                if text is not None:
+                    if h.min and len(text) < h.min:
+                        text += "x" * (h.min - len(text))
+                    out.append(text)
+                    at[0] += len(text)
                     return
             hi = h.max if h.max is not None else h.min + _MAX_REP
             for _ in range(rng.randint(h.min, min(hi, h.min + _MAX_REP))):
-                self.gen(h.sub, out)
+                self.gen(h.sub, out, at)
 
 
 def _strip_code(sample: str) -> list[str]:
@@ -279,28 +314,28 @@ def _strip_code(sample: str) -> list[str]:
     return out
 
 
+_BUDGET = 60_000  # synthesized responses per rule set (each is one set lookup)
+
+
 def _examples(hirs: Sequence[tuple[str, Hir]], rng: random.Random) -> list[str]:
-    """Responses derived from the patterns (with other patterns' text in
-    their wildcards, and the status prefixes of anchored ones in front of
-    unanchored ones)."""
-    base = _Sampler(rng, [])
-    first: list[str] = []
-    for _, h in hirs:
-        for _ in range(2):
-            out: list[str] = []
-            base.gen(h, out)
-            first.append("".join(out))
-    pool = [""] + [piece for s in first for piece in _strip_code(s)]
+    """Responses derived from the patterns: each pattern's examples with
+    pieces of the other patterns' examples in its wildcards, and the status
+    prefixes of anchored patterns in front of unanchored ones."""
+    base = _Sampler(rng, [], [])
+    first = [base.sample(h) for _, h in hirs for _ in range(2)]
+    pool = sorted({piece for s in first for piece in _strip_code(s)} | {""})
     prefixes = sorted({s.split(" ", 1)[0] + " " for s in first if s[:3].isdigit()}
                       | {" ".join(s.split(" ", 2)[:2]) + " " for s in first
                          if s[:3].isdigit() and s.count(" ") >= 2})
-    sampler = _Sampler(rng, pool)
+    sampler = _Sampler(rng, pool, first)
+    per_pattern = max(_SAMPLES, _BUDGET // max(1, len(hirs)) // 2)
     examples: list[str] = list(first)
     for _, h in hirs:
-        for _ in range(_SAMPLES):
-            out = []
-            sampler.gen(h, out)
-            text = "".join(out)
+        fills: list[str | None] = (list(pool) if len(pool) <= per_pattern
+                                   else rng.sample(pool, per_pattern))
+        fills.extend([None] * _SAMPLES)
+        for fill in fills:
+            text = sampler.sample(h, fill)
             examples.append(text)
             if prefixes and not text[:3].isdigit():
                 examples.append(rng.choice(prefixes) + text)
@@ -314,11 +349,14 @@ def _examples(hirs: Sequence[tuple[str, Hir]], rng: random.Random) -> list[str]:
 
 def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
                corpus: Iterable[str] = (), *, synthesize: bool = True,
-               seed: int = 0) -> list[Finding]:
+               seed: int = 0, rewrite: bool = True) -> list[Finding]:
     """Every finding for a rule set (pattern -> value), patterns in the order
     kumopy uses (sorted).  `corpus` lines are responses to look for
     overlaps in (single-line form, `450 4.1.1 text`); with `synthesize`,
-    responses made from the patterns are tried too (`seed` fixes them)."""
+    responses made from the patterns are tried too (`seed` fixes them).
+    With `rewrite` False the map is not taken as SMTP-response -> code
+    rules: only syntax, empty patterns and overlaps with different values
+    are reported."""
     items = dict(rules.items() if isinstance(rules, Mapping) else rules)
     findings: list[Finding] = []
     hirs: list[tuple[str, Hir]] = []
@@ -335,9 +373,16 @@ def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
                                     f"the Rust regex crate refuses it ({reason}); kumod "
                                     "fails to build the whole map"))
             continue
-        findings.extend(_pattern_findings(pattern, h))
-        value_findings, code = _value_findings(pattern, value)
-        findings.extend(value_findings)
+        if rewrite:
+            findings.extend(_pattern_findings(pattern, h))
+            value_findings, code = _value_findings(pattern, value)
+            findings.extend(value_findings)
+        else:
+            if _dead(h):
+                findings.append(Finding("error", "never-matches", (pattern,),
+                                        "matches nothing at all (an empty class, or an "
+                                        "anchor that cannot hold where it is)"))
+            code = value
         hirs.append((pattern, h))
         good[pattern] = value
         codes[pattern] = code
@@ -359,7 +404,8 @@ def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
         for i, (a, _) in enumerate(hits):
             for b, _ in hits[i + 1:]:
                 if (codes[a] == codes[b] or (a, b) in reported
-                        or not isinstance(codes[a], int) or not isinstance(codes[b], int)):
+                        or (rewrite and not (isinstance(codes[a], int)
+                                             and isinstance(codes[b], int)))):
                     continue
                 reported.add((a, b))
                 findings.append(Finding(
@@ -381,18 +427,26 @@ def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
 def probe_policy_maps(policy: Any) -> list[tuple[str, list[Finding]]]:
     """Lint every regex_set_map the policy builds while loading, validating
     and handling one probe call of smtp_client_rewrite_delivery_status
-    (maps are often built lazily, on the first call).  Returns
+    (maps are often built lazily, on the first call).  Maps the handler
+    looks the probe response up in get every check; other maps only the
+    checks that do not assume response -> code rules.  Returns
     (where the map was built, findings) pairs."""
     from .._errors import PolicyError
-    from .._kumo.regex_set_map import LuaRegexSetMap, observe_builds
+    from .._kumo.regex_set_map import LuaRegexSetMap, observe_builds, observe_lookups
 
     built: list[tuple[str, LuaRegexSetMap]] = []
+    used: set[int] = set()  # maps the rewrite handler looked a response up in
 
     def on_build(m: LuaRegexSetMap, where: str) -> None:
         built.append((where, m))
 
+    def on_lookup(m: LuaRegexSetMap, index: int | None, subject: bytes | str) -> None:
+        text = subject.decode("utf-8", "replace") if isinstance(subject, bytes) else subject
+        if text == PROBE:
+            used.add(id(m))
+
     out: list[tuple[str, list[Finding]]] = []
-    with observe_builds(on_build):
+    with observe_builds(on_build), observe_lookups(on_lookup):
         if policy.handlers("smtp_client_rewrite_delivery_status"):
             try:
                 policy.rewrite_delivery_status(PROBE, "example.com", raise_errors=True)
@@ -402,10 +456,13 @@ def probe_policy_maps(policy: Any) -> list[tuple[str, list[Finding]]]:
                     "error", "handler-failed", (),
                     f"smtp_client_rewrite_delivery_status failed on the probe response "
                     f"{PROBE!r}: {e}")]))
+    from .._kumo.regex_set_map import BUILT_SERVICE
+
+    everything = [(where, ref()) for where, ref in policy.service(BUILT_SERVICE, list)]
     seen: set[int] = set()
-    for where, m in built:
+    for where, m in [*((w, x) for w, x in everything if x is not None), *built]:
         if id(m) in seen:
             continue
         seen.add(id(m))
-        out.append((where, lint_rules(m.items())))
+        out.append((where, lint_rules(m.items(), rewrite=id(m) in used)))
     return out

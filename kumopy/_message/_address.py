@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["AddressError", "EnvelopeAddress", "HeaderAddress", "HeaderAddressList"]
 
 
-class AddressError(ValueError):
+class AddressError(KumoError, ValueError):
     """An address kumod would not parse."""
 
 
@@ -217,7 +217,7 @@ class HeaderAddressList(Userdata):
     def lua_index(self, state: LuaState, key: Any) -> Any:
         try:
             if key == b"list":
-                return state.to_lua(self.list)
+                return state.rt.table_from(self.list)
             if key in (b"user", b"domain", b"name", b"email"):
                 return state.to_lua(getattr(self, key.decode()))
         except AddressError as e:

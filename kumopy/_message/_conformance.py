@@ -34,12 +34,10 @@ FLAGS = (
     "MISSING_MIME_VERSION",
     "INVALID_MIME_HEADERS",
 )
-_FIXABLE = {
-    "MISSING_DATE_HEADER",
-    "MISSING_MESSAGE_ID_HEADER",
-    "MISSING_MIME_VERSION",
-    "NON_CANONICAL_LINE_ENDINGS",
-}
+_MISSING_HEADERS = {"MISSING_DATE_HEADER", "MISSING_MESSAGE_ID_HEADER", "MISSING_MIME_VERSION"}
+_FIXABLE = _MISSING_HEADERS | {"NON_CANONICAL_LINE_ENDINGS"}
+#: fixed by rebuilding the MIME tree (kumopy/_message/_rebuild.py)
+_REBUILT = {"LINE_TOO_LONG", "NEEDS_TRANSFER_ENCODING", "NAME_ENDS_WITH_SPACE"}
 _SETTINGS = ("detect_encoding", "include_encodings", "exclude_encodings", "message_id")
 _MSGID = re.compile(r"\s*<[^<>\s@]+@[^<>\s@]+>\s*")
 
@@ -139,15 +137,17 @@ def check_fix(msg: Message, check: str, fix: str, settings: Mapping[str, Any] | 
     to_fix = fixes & found
     if not to_fix:
         return None
-    unsupported = sorted(to_fix - _FIXABLE)
+    unsupported = sorted(to_fix - _FIXABLE - _REBUILT)
     if unsupported:
         raise KumoError(
             f"kumopy: message:check_fix_conformance fixing {'|'.join(unsupported)} is not supported"
         )
-    if "NON_CANONICAL_LINE_ENDINGS" in to_fix:
+    if to_fix - _MISSING_HEADERS:
+        # kumod rebuilds the whole MIME tree for anything but missing headers
         from ._message import normalize_crlf
+        from ._rebuild import rebuild_message
 
-        data = normalize_crlf(data)
+        data = rebuild_message(normalize_crlf(data), opts)
     if "MISSING_DATE_HEADER" in to_fix:
         now = _dt.datetime.now(_dt.UTC)
         data = _set_header(data, "Date", format_datetime(now))

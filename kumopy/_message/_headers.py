@@ -73,6 +73,34 @@ def parse_headers(data: bytes) -> tuple[list[RawHeader], int]:
     return headers, n
 
 
+def header_block_error(data: bytes) -> str | None:
+    """The error kumod's header parser raises for this message, if any."""
+    pos = 0
+    n = len(data)
+    first = True
+    while pos < n:
+        end = data.find(b"\n", pos)
+        line_end = n if end < 0 else end + 1
+        line = data[pos:line_end]
+        if line in (b"\r\n", b"\n"):
+            return None
+        if line[:1] == b"\r":
+            return "lone CR in header"
+        if first and line[:1].isspace():
+            return "header block must not start with spaces"
+        first = False
+        if line[:1] not in (b" ", b"\t"):
+            m = re.match(rb"[^:\r\n]*", line)
+            assert m is not None
+            for c in m.group(0).rstrip(b" \t"):
+                if not 33 <= c <= 126 and c not in (0x20, 0x09):
+                    return (
+                        f"header name must be comprised of printable US-ASCII characters. Found {c}"
+                    )
+        pos = line_end
+    return None
+
+
 def _strip_eol(b: bytes) -> bytes:
     if b.endswith(b"\r\n"):
         return b[:-2]
@@ -84,12 +112,10 @@ def _strip_eol(b: bytes) -> bytes:
 def _value_of(raw: bytes) -> bytes:
     colon = raw.find(b":")
     value = raw[colon + 1 :] if colon >= 0 else b""
-    return _strip_eol(value.lstrip(b" \t"))
+    return _strip_eol(value.lstrip(b" "))
 
 
-_ENCODED_WORD = re.compile(
-    rb"=\?([^?*\s]+)(?:\*[^?\s]*)?\?([BbQq])\?([^?\s]*)\?="
-)
+_ENCODED_WORD = re.compile(rb"=\?([^?*\s]+)(?:\*[^?\s]*)?\?([BbQq])\?([^?\s]*)\?=")
 _WSP = b" \t\r\n"
 
 

@@ -14,12 +14,14 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from .._errors import KumoError
 from .._runtime.userdata import Userdata
 from ._address import EnvelopeAddress, HeaderAddressList
 from ._headers import (
     RawHeader,
     emit_header,
     encode_unstructured,
+    header_block_error,
     parse_headers,
     rebuild,
     unstructured,
@@ -34,8 +36,9 @@ if TYPE_CHECKING:
 __all__ = ["ConnectionMeta", "Message", "MessageError", "normalize_crlf", "rust_debug"]
 
 
-class MessageError(ValueError):
-    """A message operation kumod would fail, with kumod's error text."""
+class MessageError(KumoError, ValueError):
+    """A message operation kumod would fail, with kumod's error text (in a
+    policy it is a Lua error at the calling line)."""
 
 
 def normalize_crlf(data: bytes) -> bytes:
@@ -301,6 +304,9 @@ class Message(_MetaMixin, Userdata):
         self._data = _as_bytes(data)
 
     def _headers(self) -> tuple[list[RawHeader], int]:
+        problem = header_block_error(self._data)
+        if problem is not None:
+            raise MessageError(problem)
         return parse_headers(self._data)
 
     @property
@@ -442,6 +448,28 @@ class Message(_MetaMixin, Userdata):
         from ._conformance import check_fix
 
         return check_fix(self, check, fix, settings)
+
+    def append_text_plain(self, content: str) -> bool:
+        """Add `content` on a new line at the end of the text/plain part;
+        False when there is none (kumod's msg:append_text_plain)."""
+        return self._append_text(content, html=False)
+
+    def append_text_html(self, content: str) -> bool:
+        """Insert `content` before `</body>` of the text/html part (at its
+        end when there is no `</body>`); False when there is none."""
+        return self._append_text(content, html=True)
+
+    def _append_text(self, content: str, *, html: bool) -> bool:
+        from ._mime import MimeError, append_text
+
+        try:
+            new = append_text(self._data, content, html)
+        except MimeError as e:
+            raise MessageError(str(e)) from None
+        if new is None:
+            return False
+        self._data = new
+        return True
 
     def dkim_sign(self, signer: Any) -> None:
         """Prepend the DKIM-Signature `signer` (from kumo.dkim.*) makes."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from ._engine import Problem, Report, ReplaySpec, default_jobs, replay
+from ._engine import Problem, ReplaySpec, Report, default_jobs, replay
 from ._reader import LogReadError, iter_lines
 from ._records import Eligible, NotEligible, examine
 

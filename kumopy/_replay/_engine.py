@@ -3,8 +3,8 @@ policy in one or more worker processes, and add up what happened.
 
 The parent process reads and decompresses the files and recognises, from
 the raw line, the records that cannot be TransientFailure or Bounce
-records (no JSON parsing: a line that does not contain `TransientFailure"`
-or `Bounce"` cannot be one).  The other lines go in batches to workers,
+records (no JSON parsing: a line that does not contain `TransientFailure"`,
+`Bounce"` or kumod's rewrite note cannot be one).  The other lines go in batches to workers,
 each with its own `Policy` (Lua states cannot cross threads or processes);
 results come back in batch order, so `--out` is the same whatever the
 number of jobs.
@@ -296,7 +296,8 @@ _WORKER: _Worker | None = None
 
 def _init_worker(spec: ReplaySpec) -> None:
     global _WORKER
-    _WORKER = _Worker(spec)
+    if _WORKER is None:  # not inherited from the parent (fork) process
+        _WORKER = _Worker(spec)
 
 
 def _run_batch(batch: _Batch) -> _Part:
@@ -310,7 +311,10 @@ def _run_batch(batch: _Batch) -> _Part:
 
 
 def _is_candidate(line: bytes) -> bool:
-    return b'TransientFailure"' in line or b'Bounce"' in line
+    # TransientFailure and Bounce records, and Delivery records of responses
+    # the handler rewrote to 250 (they carry kumod's rewrite note)
+    return (b'TransientFailure"' in line or b'Bounce"' in line
+            or b"(kumomta: status was rewritten from " in line)
 
 
 def _batches(paths: Sequence[str], check_json: bool,
@@ -397,15 +401,28 @@ def replay(
         if on_records is not None:
             on_records(part.read)
 
+    global _WORKER
     batches = _batches(paths, spec.check_json, on_read)
+    worker = _Worker(spec, policy)
     if jobs <= 1:
-        worker = _Worker(spec, policy)
         for batch in batches:
             take(batch.file, worker.run(batch))
     else:
+        # The first batch runs here; forked workers then start from this
+        # process's policy (its memoized maps already built, as a kumod
+        # process that has been running), instead of each loading it and
+        # compiling the same rules again.
+        first = next(batches, None)
+        if first is not None:
+            take(first.file, worker.run(first))
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         ctx = multiprocessing.get_context(method)
-        with ctx.Pool(jobs, initializer=_init_worker, initargs=(spec,)) as pool:
+        _WORKER = worker if method == "fork" else None
+        try:
+            pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(spec,))
+        finally:
+            _WORKER = None
+        with pool:
             pending: deque[tuple[str, Any]] = deque()
             for batch in batches:
                 pending.append((batch.file, pool.apply_async(_run_batch, (batch,))))

@@ -16,7 +16,8 @@ A record's `response` is logged after the event ran: when the handler
 changed the code, the content ends with
 ` (kumomta: status was rewritten from OLD -> NEW)`.  Replaying such a
 record undoes that first (the code goes back to OLD), so the policy sees
-what kumod's handler saw.
+what kumod's handler saw; a response rewritten to 250 was logged as a
+Delivery record, which is therefore replayed too.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ OFFERED_INTERNAL = (
     "KumoMTA internal: DATA is 8bit, destination does not support 8BITMIME.",
     "KumoMTA internal: envelope is 8bit, destination does not support SMTPUTF8.",
 )
+REWRITE_NOTE = "(kumomta: status was rewritten from "
 _REWRITTEN = re.compile(r" \(kumomta: status was rewritten from ([0-9]+) -> ([0-9]+)\)\Z")
 
 
@@ -71,6 +73,7 @@ def _recipient_domain(record: dict[str, Any]) -> str:
 
 
 _ENHANCED: dict[tuple[Any, Any, Any], EnhancedStatusCode] = {}
+_QUEUES: dict[str, QueueName] = {}
 
 
 def _response(data: Any) -> Response:
@@ -106,37 +109,43 @@ def examine(record: Any) -> Eligible:
     if record.__class__ is not dict:
         raise ValueError("not a JSON object")
     kind = record.get("type")
+    data = record.get("response")
     if kind not in ELIGIBLE_TYPES:
         if not isinstance(kind, str):
             raise ValueError("no `type` field" if kind is None else "`type` is not a string")
-        raise NotEligible("type")
-    data = record.get("response")
+        # a response the handler rewrote to 250 was logged as a Delivery
+        if not (kind == "Delivery" and data.__class__ is dict
+                and REWRITE_NOTE in str(data.get("content"))):
+            raise NotEligible("type")
     if data is None:
         raise NotEligible("no response")
     protocol = record.get("delivery_protocol")
     if protocol is not None and protocol != "ESMTP":
         raise NotEligible("protocol")
     response = _response(data)
-    if response.code == 250:
-        raise NotEligible("250")
     content = response.content
-    if content.startswith(INTERNAL_PREFIX) and not content.startswith(OFFERED_INTERNAL):
-        raise NotEligible("internal")
     was_rewritten = False
-    if content.endswith(")") and "(kumomta: status was rewritten from " in content:
+    if content.endswith(")") and REWRITE_NOTE in content:
         m = _REWRITTEN.search(content)
         if m is not None and int(m.group(2)) == response.code and int(m.group(1)) <= 0xFFFF:
-            response = Response(
-                int(m.group(1)), response.enhanced_code, content[: m.start()], response.command
-            )
+            content = content[: m.start()]
+            response = Response(int(m.group(1)), response.enhanced_code, content,
+                                response.command)
             was_rewritten = True
-            if response.code == 250:
-                raise NotEligible("250")
+    if response.code == 250:
+        raise NotEligible("250")
+    if content.startswith(INTERNAL_PREFIX) and not content.startswith(OFFERED_INTERNAL):
+        raise NotEligible("internal")
     domain = _recipient_domain(record)
     queue_name = record.get("queue")
-    queue = QueueName.parse(queue_name) if isinstance(queue_name, str) else QueueName(
-        None, None, domain
-    )
+    if isinstance(queue_name, str):
+        queue = _QUEUES.get(queue_name)
+        if queue is None:
+            queue = QueueName.parse(queue_name)
+            if len(_QUEUES) < 10_000:
+                _QUEUES[queue_name] = queue
+    else:
+        queue = QueueName(None, None, domain)
     ident = record.get("id")
     return Eligible(
         ident if isinstance(ident, str) else None,

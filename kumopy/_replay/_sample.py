@@ -74,7 +74,7 @@ def _response(rng: random.Random, templates: list[Any], domain: str, top: int) -
         "enhanced_code": (None if enhanced is None else
                           {"class": enhanced[0], "subject": enhanced[1], "detail": enhanced[2]}),
         "content": text.format(n=rng.randrange(top), d=domain),
-        "command": "RCPT TO:<user@{}>\r\n".format(domain),
+        "command": f"RCPT TO:<user@{domain}>\r\n",
     }
 
 

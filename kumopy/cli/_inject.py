@@ -175,8 +175,17 @@ def inject(policy: str, message: str, sender: str, recipients: tuple[str, ...], 
     final = replies[-1]
     ok = final.code == 250 and bool(session.accepted)
     base_meta = session.meta.meta
-    messages = [_describe(a, base_headers, base_meta, list(recipients))
-                for a in session.last_messages] if ok else []
+    messages = []
+    for accepted in session.last_messages if ok else []:
+        described = _describe(accepted, base_headers, base_meta, list(recipients))
+        if accepted.disposition == "deferred":
+            # what the deferred-injection queue then does with it
+            later = reception.deferred_inject(accepted.message)
+            described["deferred_inject"] = {
+                "outcome": later.outcome, "code": later.code, "response": later.response,
+                "queue": later.queue, "events": [e.to_json() for e in later.events],
+            }
+        messages.append(described)
     if as_json:
         echo(json_line({
             "ok": ok,
@@ -210,3 +219,10 @@ def _print_messages(messages: list[dict[str, Any]]) -> None:
             echo(f"  header- {h['name']}: {h['value']}")
         if changes["recipients"] is not None:
             echo(f"  recipients -> {', '.join(changes['recipients'])}")
+        later = m.get("deferred_inject")
+        if later is not None:
+            for event in later["events"]:
+                echo(f"  event   {event['event']} -> {event['outcome']}")
+            where = f" queue={later['queue']}" if later["queue"] else ""
+            echo(f"  deferred inject: {later['outcome']} {later['code']} "
+                 f"{later['response']}{where}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from typing import IO, Any
@@ -12,7 +13,7 @@ from typing import IO, Any
 import click
 
 from .._policy import DEFAULT_BUDGET_SECONDS, DEFAULT_SHARE_DIR
-from .._replay import Problem, Report, ReplaySpec, default_jobs, replay
+from .._replay import Problem, ReplaySpec, Report, default_jobs, replay
 from ._common import (
     EXIT_PARTIAL,
     CliError,
@@ -146,12 +147,21 @@ class _Progress:
             TimeElapsedColumn(),
             console=Console(file=sys.stderr),
             transient=True,
+            auto_refresh=False,  # no thread: replay forks its workers
         )
+        self._last = 0.0
         self._task = self._progress.add_task("replay", total=total_bytes or None,
                                              records=0, rate=0.0)
 
     def read(self, n: int) -> None:
         self._progress.advance(self._task, n)
+        self._refresh()
+
+    def _refresh(self) -> None:
+        now = time.monotonic()
+        if now - self._last >= 0.2:
+            self._last = now
+            self._progress.refresh()
 
     def done(self, n: int) -> None:
         self.records += n
@@ -159,6 +169,7 @@ class _Progress:
         elapsed = task.elapsed or 0.0
         rate = self.records / elapsed if elapsed > 0 else 0.0
         self._progress.update(self._task, records=self.records, rate=rate)
+        self._refresh()
 
     @contextmanager
     def shown(self) -> Iterator[None]:

@@ -98,7 +98,7 @@ def resolve_queue_config(policy: str, queue: str, as_toml: bool) -> None:
 @click.argument("policy", type=POLICY)
 @click.argument("domain")
 @click.argument("source", required=False, default="unspecified")
-@click.option("--site-name", help="The site name to pass (default: DOMAIN).")
+@click.option("--site-name", help="The site name to pass (default: the MX site name, else DOMAIN).")
 @_FORMAT_OPTION
 @common_options
 def resolve_egress_path(
@@ -109,9 +109,10 @@ def resolve_egress_path(
     `resolve-shaping-domain --json-config` script.
 
     get_egress_path_config is called with (DOMAIN, SOURCE, site name).
-    The script uses the MX-derived site name when DNS answers and DOMAIN
-    otherwise; kumopy has no live DNS, so the site name is DOMAIN unless
-    --site-name is given.  stdout: the EgressPathConfig with every default
+    Like the script, the site name is the domain's MX site name when DNS
+    answers and DOMAIN otherwise; kumopy only asks the fake resolver the
+    policy configures (kumo.dns.configure_test_resolver), never real DNS.
+    --site-name overrides it.  stdout: the EgressPathConfig with every default
     filled in, as pretty JSON with sorted keys (unset fields are null), or
     TOML with --toml.
 

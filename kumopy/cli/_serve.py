@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import re
 import ssl
@@ -133,9 +134,19 @@ class _KumoSMTP(SMTP):
     def _run(self, call: Callable[[], Reply]) -> Reply:
         return self._server.run_engine(self.engine, call)
 
+    async def _not_utf8(self, arg: str | None) -> bool:
+        """aiosmtpd keeps bytes that are not UTF-8 as surrogate escapes;
+        kumod refuses such a command line."""
+        if arg is not None and any("\udc80" <= c <= "\udcff" for c in arg):
+            await self._send(self._run(self.engine.invalid_utf8))
+            return True
+        return False
+
     # -- commands ----------------------------------------------------------
 
     async def smtp_EHLO(self, arg: str | None) -> None:
+        if await self._not_utf8(arg):
+            return
         if not arg:
             await self._send(self._run(lambda: self.engine.syntax_error("EHLO", "missing domain")))
             return
@@ -147,6 +158,8 @@ class _KumoSMTP(SMTP):
         await self._send(reply)
 
     async def smtp_HELO(self, arg: str | None) -> None:
+        if await self._not_utf8(arg):
+            return
         if not arg:
             await self._send(self._run(lambda: self.engine.syntax_error("HELO", "missing domain")))
             return
@@ -157,6 +170,8 @@ class _KumoSMTP(SMTP):
         await self._send(reply)
 
     async def smtp_MAIL(self, arg: str | None) -> None:
+        if await self._not_utf8(arg):
+            return
         path = _path_arg(arg, "FROM:")
         if path is None:
             line = f"MAIL {arg or ''}".strip()
@@ -170,6 +185,8 @@ class _KumoSMTP(SMTP):
         await self._send(reply)
 
     async def smtp_RCPT(self, arg: str | None) -> None:
+        if await self._not_utf8(arg):
+            return
         path = _path_arg(arg, "TO:")
         if path is None:
             line = f"RCPT {arg or ''}".strip()
@@ -221,6 +238,8 @@ class _KumoSMTP(SMTP):
             self.transport.close()
 
     async def smtp_AUTH(self, arg: str | None) -> None:
+        if await self._not_utf8(arg):
+            return
         mechanism, _, initial = (arg or "").partition(" ")
         initial_response = initial.strip() or None
         await self._send(self._run(lambda: self.engine.auth(mechanism.upper(), initial_response)))
@@ -503,6 +522,9 @@ def serve(policy: str, listen: str, record_dir: str | None, hostname: str | None
     Stop with Ctrl-C.
     """
     host, port = _listen_arg(listen)
+    if not verbose:
+        # aiosmtpd's own log ("unrecognised: FOO"): kumod-style replies say it all
+        logging.getLogger("mail.log").setLevel(logging.ERROR)
     loaded = load_policy(policy)
     context = _tls_context(tls_cert, tls_key)
 

@@ -11,6 +11,9 @@ from __future__ import annotations
 
 from .._clock import FakeClock
 from .._errors import GlobalLeakError
+from .._kumo.dns import MailExchanger, resolve_mx
+from .._kumo.fakes import FakeObject
+from .._kumo.tasks import SpawnedTask, run_spawned_tasks, spawned_tasks
 from ._asserts import (
     KumoAssertionError,
     assert_event,
@@ -22,6 +25,7 @@ from ._harness import KumoCall, KumoCalls, KumoLogs, PolicyFactory
 
 __all__ = [
     "FakeClock",
+    "FakeObject",
     "FileCoverage",
     "GlobalLeakError",
     "KumoAssertionError",
@@ -29,8 +33,13 @@ __all__ = [
     "KumoCalls",
     "KumoLogs",
     "LuaCoverage",
+    "MailExchanger",
     "PolicyFactory",
+    "SpawnedTask",
     "assert_event",
     "assert_raises_in_event",
     "assert_rewrite",
+    "resolve_mx",
+    "run_spawned_tasks",
+    "spawned_tasks",
 ]

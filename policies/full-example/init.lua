@@ -1,11 +1,12 @@
 -- A complete sending configuration built on KumoMTA's policy-extras
 -- helpers (sources, queues, shaping, listener domains, DKIM, a webhook log
 -- hook).  The helper modules ship with KumoMTA, not with kumopy: run it
--- with `--share /opt/kumomta/share` (or a KumoMTA checkout's `assets`) and
+-- on a machine with KumoMTA installed (/opt/kumomta/share), or point
+-- `--share` and `/opt/kumomta/share` at a KumoMTA checkout's `assets`, and
 -- map the data files, e.g.
 --
---   kumopy validate --share /opt/kumomta/share \
---     --map /opt/kumomta/share=/opt/kumomta/share \
+--   kumopy validate --share ~/kumomta/assets \
+--     --map /opt/kumomta/share=~/kumomta/assets \
 --     --map /opt/kumomta/etc/policy=policies/full-example/data \
 --     policies/full-example/init.lua
 local kumo = require 'kumo'

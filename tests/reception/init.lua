@@ -52,6 +52,9 @@ kumo.on('smtp_server_mail_from', function(sender, conn_meta)
     kumo.disconnect(421, '4.7.0 bye')
   end
   conn_meta:set_meta('mail_from_seen', sender.email)
+  local info = conn_meta:auth_info()
+  conn_meta:set_meta('identity_count', #info.identities)
+  conn_meta:set_meta('groups', info.groups)
 end)
 
 kumo.on('get_listener_domain', function(domain, listener, conn_meta)

@@ -1,0 +1,94 @@
+"""Throughput of `kumopy replay` (records per second) with 1 job and with
+every core, on a generated KumoMTA log.
+
+The log (zstd-compressed, as kumod writes it) has --records records
+(default 1,000,000) in the mix of a busy node (see
+kumopy/_replay/_sample.py: about 17% are TransientFailure or Bounce records
+with a remote response); the example policy (policies/dsn-rewrite/init.lua)
+loads a generated --rules rule map (default 1,000 patterns).  Each
+configuration runs the real command line in a new process, so the figures
+include start-up (policy load, building the map) and the reader.
+
+Rows: `--jobs 1` and `--jobs N` (N = the cores this process may use), both
+without and with `--cache` (which is only right for pure handlers; the
+generated responses are mostly distinct, so it helps little here).  The
+scaling ratio is records/s with N jobs over records/s with 1 job.  The
+machine load (`os.getloadavg`) is printed before and after: other work on
+the machine lowers the figures.
+
+Run: `python bench/bench_replay.py [--records N] [--rules N] [--quick]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from kumopy._replay import default_jobs
+from kumopy._replay._sample import rules, write_log
+
+REPO = Path(__file__).resolve().parent.parent
+POLICY = REPO / "policies" / "dsn-rewrite" / "init.lua"
+RULES_PATH = "/opt/kumomta/etc/policy/dsn_rewrite.json"
+
+
+def run(log: Path, rules_file: Path, jobs: int, cache: bool) -> dict[str, object]:
+    args = [sys.executable, "-m", "kumopy.cli", "replay", str(POLICY), str(log), "--json",
+            "--jobs", str(jobs), "--map", f"{RULES_PATH}={rules_file}"]
+    if cache:
+        args.append("--cache")
+    started = time.perf_counter()
+    done = subprocess.run(args, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode not in (0, 3):
+        raise SystemExit(f"replay failed ({done.returncode}): {done.stderr}")
+    report: dict[str, object] = json.loads(done.stdout)
+    report["wall"] = wall
+    return report
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--rules", type=int, default=1_000)
+    parser.add_argument("--quick", action="store_true", help="100,000 records")
+    args = parser.parse_args()
+    n = 100_000 if args.quick else args.records
+    cores = default_jobs()
+    with tempfile.TemporaryDirectory(prefix="kumopy-bench-") as tmp:
+        log = Path(tmp) / "20250101-000000.zst"
+        rules_file = Path(tmp) / "dsn_rewrite.json"
+        t0 = time.perf_counter()
+        write_log(str(log), n, compress=True)
+        rules_file.write_text(json.dumps(rules(args.rules)))
+        print(f"generated {n:,} records ({log.stat().st_size / 1e6:.1f} MB zstd) and "
+              f"{args.rules:,} rules in {time.perf_counter() - t0:.1f} s")
+        print(f"cores: {cores}; load average before: "
+              f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        rows = []
+        for cache in (False, True):
+            base = None
+            for jobs in sorted({1, cores}):
+                r = run(log, rules_file, jobs, cache)
+                rate = float(r["read"]) / float(r["wall"])  # type: ignore[arg-type]
+                base = base or rate
+                rows.append((("--cache" if cache else "plain"), jobs, r["eligible"],
+                             r["rewritten"], r["wall"], rate, rate / jobs, rate / base))
+        print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
+        print()
+        header = ("mode", "jobs", "eligible", "rewritten", "seconds", "records/s",
+                  "per core", "scaling")
+        print("{:<8} {:>4} {:>9} {:>9} {:>8} {:>10} {:>9} {:>7}".format(*header))
+        for mode, jobs, eligible, rewritten, wall, rate, per_core, scaling in rows:
+            print(f"{mode:<8} {jobs:>4} {eligible:>9,} {rewritten:>9,} {wall:>8.2f} "
+                  f"{rate:>10,.0f} {per_core:>9,.0f} {scaling:>7.2f}")
+
+
+if __name__ == "__main__":
+    main()

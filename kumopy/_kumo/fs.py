@@ -1,0 +1,303 @@
+"""`kumo.fs.*`, `kumo.glob`, `kumo.uncached_glob` and `kumo.read_dir`
+(kumod: crates/mod-filesystem), through the Policy's path map.
+
+Paths are the paths the policy names: a policy that globs
+`/opt/kumomta/etc/dkim/*.key` with `path_map={"/opt/kumomta/etc": tmp}`
+walks `tmp/dkim` and gets back `/opt/kumomta/etc/dkim/....key`.
+
+* `glob(pattern [, relative_to [, ttl_seconds]])`: the matching paths,
+  sorted; `*`, `?`, `[...]`, `**` and `{a,b}` alternatives; a missing
+  directory gives no results; results under `relative_to` (default `.`)
+  have that prefix removed.  Results are cached for `ttl_seconds`
+  (default 60) on the Policy clock, as kumod caches them.
+* `read_dir(path)`: the entries of a directory as `path/name`, sorted
+  (kumod: directory order).
+* `metadata_for_path(path)`, `symlink_metadata_for_path(path)`: is_file,
+  is_dir, is_symlink, len, readonly, dev, ino, mode, nlink, uid, gid,
+  rdev, size, atime, mtime, ctime (Time objects), blksize, blocks.
+* `fs.open(path [, mode])`: a handle with `read([n])`, `write(s)`,
+  `seek([whence] [, offset])`, `flush()`, `close()`; kumod's modes (`w`
+  does not truncate, `w+` does).
+"""
+
+from __future__ import annotations
+
+import glob as _glob
+import os
+import stat
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .._errors import KumoError
+from ._lib import LibObject, enable_operators, rust_string
+
+if TYPE_CHECKING:
+    from .._runtime import LuaState
+    from ._registry import Namespace
+
+__all__ = ["register"]
+
+_MAGIC = set("*?[{")
+
+
+def _os_error(e: OSError) -> KumoError:
+    if e.strerror:
+        return KumoError(f"{e.strerror} (os error {e.errno})")
+    return KumoError(str(e))
+
+
+def _expand_braces(pattern: str) -> list[str]:
+    start = pattern.find("{")
+    if start == -1:
+        return [pattern]
+    depth = 0
+    for i in range(start, len(pattern)):
+        if pattern[i] == "{":
+            depth += 1
+        elif pattern[i] == "}":
+            depth -= 1
+            if depth == 0:
+                inner = pattern[start + 1 : i]
+                parts, level, cur = [], 0, ""
+                for c in inner:
+                    if c == "," and level == 0:
+                        parts.append(cur)
+                        cur = ""
+                        continue
+                    level += c == "{"
+                    level -= c == "}"
+                    cur += c
+                parts.append(cur)
+                out = []
+                for p in parts:
+                    out.extend(_expand_braces(pattern[:start] + p + pattern[i + 1 :]))
+                return out
+    return [pattern]
+
+
+def glob_paths(state: LuaState, pattern: str, relative_to: str | None) -> list[str]:
+    base = relative_to if relative_to is not None else "."
+    full = pattern if os.path.isabs(pattern) else os.path.join(base, pattern)
+    found: set[str] = set()
+    for one in _expand_braces(full):
+        parts = one.split("/")
+        literal: list[str] = []
+        for part in parts[:-1]:
+            if _MAGIC & set(part):
+                break
+            literal.append(part)
+        prefix = "/".join(literal) or ("/" if one.startswith("/") else ".")
+        rest = one[len("/".join(literal)) :].lstrip("/") if literal else one
+        real_prefix = state.process.map_path(prefix)
+        for hit in _glob.glob(os.path.join(_glob.escape(real_prefix), rest), recursive=True):
+            rel = os.path.relpath(hit, real_prefix)
+            found.add(os.path.normpath(os.path.join(prefix, rel)) if prefix != "." else rel)
+    out = []
+    strip = base.rstrip("/") + "/"
+    for path in sorted(found):
+        if base == "." and not path.startswith("/"):
+            out.append(path)
+        elif path.startswith(strip):
+            out.append(path[len(strip) :])
+        else:
+            out.append(path)
+    return out
+
+
+def _glob_impl(cached: bool) -> Any:
+    def impl(state: LuaState, pattern: Any = None, path: Any = None, ttl: Any = None) -> Any:
+        pat = rust_string(pattern)
+        rel = None if path is None else rust_string(path)
+        if not cached:
+            return state.to_lua(glob_paths(state, pat, rel))
+        if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float)):
+            from ._args import lua_type_name
+
+            raise KumoError(f"error converting Lua {lua_type_name(ttl)} to f32")
+        cache: dict[tuple[str, str | None], tuple[float, list[str]]] = state.process.service(
+            "fs.glob", dict
+        )
+        now = state.process.clock.now()
+        hit = cache.get((pat, rel))
+        if hit is not None and hit[0] > now:
+            return state.to_lua(hit[1])
+        result = glob_paths(state, pat, rel)
+        cache[(pat, rel)] = (now + float(60 if ttl is None else ttl), result)
+        return state.to_lua(result)
+
+    return impl
+
+
+def _read_dir(state: LuaState, path: Any = None) -> Any:
+    p = rust_string(path)
+    real = state.process.map_path(p)
+    try:
+        names = sorted(os.listdir(real))
+    except OSError as e:
+        raise _os_error(e) from None
+    return state.to_lua([os.path.join(p, n) for n in names])
+
+
+class Metadata(LibObject):
+    lua_type_name = "MetadataWrapper"
+
+    def __init__(self, st: os.stat_result, is_symlink: bool) -> None:
+        self.st = st
+        self.symlink = is_symlink
+
+    def field(self, state: LuaState, name: str) -> Any:
+        st = self.st
+        simple = {
+            "is_file": stat.S_ISREG(st.st_mode),
+            "is_dir": stat.S_ISDIR(st.st_mode),
+            "is_symlink": self.symlink,
+            "len": st.st_size,
+            "size": st.st_size,
+            "readonly": not (st.st_mode & 0o222),
+            "dev": st.st_dev,
+            "ino": st.st_ino,
+            "mode": st.st_mode,
+            "nlink": st.st_nlink,
+            "uid": st.st_uid,
+            "gid": st.st_gid,
+            "rdev": st.st_rdev,
+            "blksize": st.st_blksize,
+            "blocks": st.st_blocks,
+        }
+        if name in simple:
+            return simple[name]
+        if name in ("atime", "mtime", "ctime"):
+            from .time import Time
+
+            enable_operators(state)
+            return Time(getattr(st, f"st_{name}_ns"))
+        raise AttributeError(name)
+
+
+def _metadata(follow: bool) -> Any:
+    def impl(state: LuaState, path: Any = None) -> Metadata:
+        p = rust_string(path)
+        real = state.process.map_path(p)
+        try:
+            st = os.stat(real) if follow else os.lstat(real)
+        except OSError as e:
+            raise _os_error(e) from None
+        return Metadata(st, stat.S_ISLNK(st.st_mode))
+
+    return impl
+
+
+_MODES = {
+    "r": (os.O_RDONLY, "rb"),
+    "w": (os.O_WRONLY | os.O_CREAT, "wb"),
+    "a": (os.O_WRONLY | os.O_APPEND | os.O_CREAT, "ab"),
+    "r+": (os.O_RDWR | os.O_CREAT, "r+b"),
+    "w+": (os.O_RDWR | os.O_TRUNC | os.O_CREAT, "r+b"),
+    "a+": (os.O_RDWR | os.O_APPEND | os.O_CREAT, "a+b"),
+}
+
+
+class AsyncFile(LibObject):
+    """kumod's file handle (read, write, seek, flush, close)."""
+
+    lua_type_name = "AsyncFile"
+
+    def __init__(self, f: Any) -> None:
+        self.f = f
+
+    def _file(self, what: str = "flush") -> Any:
+        if self.f is None:
+            raise KumoError(f"attempt to {what} a closed file handle")
+        return self.f
+
+    def read(self, state: LuaState, n: Any = None) -> bytes:
+        f = self._file()
+        try:
+            if n is None:
+                return bytes(f.read())
+            from ._lib import usize_arg
+
+            return bytes(f.read(usize_arg(n)))
+        except OSError as e:
+            raise _os_error(e) from None
+
+    def write(self, state: LuaState, data: Any = None) -> None:
+        from ._lib import bytes_arg
+
+        f = self._file()
+        try:
+            f.write(bytes_arg(data))
+        except OSError as e:
+            raise _os_error(e) from None
+
+    def seek(self, state: LuaState, *params: Any) -> int:
+        offset: int | None = None
+        whence: str | None = None
+        for p in params:
+            if isinstance(p, bytes):
+                if whence is not None:
+                    raise KumoError("whence already set")
+                if p not in (b"set", b"cur", b"end"):
+                    raise KumoError("invalid whence/offset parameters to seek")
+                whence = p.decode()
+            elif isinstance(p, int) and not isinstance(p, bool):
+                if offset is not None:
+                    raise KumoError("offset already set")
+                offset = p
+            else:
+                raise KumoError("invalid whence/offset parameters to seek")
+        off = offset or 0
+        how = {"set": os.SEEK_SET, "cur": os.SEEK_CUR, "end": os.SEEK_END}[whence or "cur"]
+        if how == os.SEEK_SET and off < 0:
+            raise KumoError(f"start-relative offset {off} is out of range")
+        f = self._file("seek")
+        try:
+            return int(f.seek(off, how))
+        except OSError as e:
+            raise _os_error(e) from None
+
+    def flush(self, state: LuaState, *_: Any) -> None:
+        self._file().flush()
+
+    def close(self, state: LuaState, *_: Any) -> None:
+        if self.f is not None:
+            self.f.close()
+            self.f = None
+
+    methods: ClassVar[dict[str, Any]] = {
+        "read": read,
+        "write": write,
+        "seek": seek,
+        "flush": flush,
+        "close": close,
+    }
+
+
+def _open(state: LuaState, filename: Any = None, mode: Any = None) -> AsyncFile:
+    name = rust_string(filename)
+    m = "r" if mode is None else rust_string(mode)
+    key = m[:-1] if m.endswith("b") and m not in ("b",) else m
+    if key not in _MODES:
+        raise KumoError(f"unsupported file mode `{m}`")
+    flags, fmode = _MODES[key]
+    real = state.process.map_path(name)
+    try:
+        fd = os.open(real, flags, 0o644)
+    except OSError as e:
+        detail = f"{e.strerror} (os error {e.errno})" if e.strerror else str(e)
+        raise KumoError(f"failed to open {name} with mode {m}: {detail}") from None
+    return AsyncFile(os.fdopen(fd, fmode, buffering=0))
+
+
+def register(kumo: Namespace) -> None:
+    mapped = "through the Policy path map; "
+    for prefix in ("", "fs."):
+        kumo.function(
+            f"{prefix}glob",
+            _glob_impl(True),
+            notes=mapped + "sorted; cached for ttl_seconds on the Policy clock",
+        )
+        kumo.function(f"{prefix}uncached_glob", _glob_impl(False), notes=mapped + "sorted")
+        kumo.function(f"{prefix}read_dir", _read_dir, notes=mapped + "entries sorted")
+    kumo.function("fs.open", _open, notes=mapped + "unbuffered Python file (flush is a no-op)")
+    kumo.function("fs.metadata_for_path", _metadata(True), notes=mapped.rstrip("; "))
+    kumo.function("fs.symlink_metadata_for_path", _metadata(False), notes=mapped.rstrip("; "))
