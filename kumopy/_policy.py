@@ -133,6 +133,11 @@ class Policy:
             str(policy_dir) if policy_dir is not None else str(self.path.resolve().parent)
         )
         self.path_map = {_normalise(str(k)): str(v) for k, v in (path_map or {}).items()}
+        if share_dir is not None and _normalise(self.share_dir) != DEFAULT_SHARE_DIR:
+            # a local copy of KumoMTA's share directory also answers the
+            # absolute /opt/kumomta/share/... paths that policy-extras
+            # helpers open (shaping.toml, for one), unless mapped otherwise
+            self.path_map.setdefault(DEFAULT_SHARE_DIR, self.share_dir)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.kumod_strict = kumod_strict
         self.budget_seconds = budget_seconds

@@ -223,3 +223,29 @@ def test_userdata_errors_are_lua_strings_at_the_policy_line(load):
     assert (kind, kind2) == ("string", "string")
     assert re.search(r"init\.lua:3: attempt to assign to a RegexSetMap", err)
     assert re.search(r"init\.lua:4: ", err2)
+
+
+def test_share_dir_also_answers_absolute_opt_kumomta_share_paths(tmp_path):
+    share = tmp_path / "share"
+    (share / "policy-extras").mkdir(parents=True)
+    (share / "policy-extras" / "data.json").write_text('{"from": "share"}')
+    other = tmp_path / "other.json"
+    other.write_text('{"from": "map"}')
+    policy = tmp_path / "init.lua"
+    policy.write_text(
+        "local kumo = require 'kumo'\n"
+        "kumo.on('t', function()\n"
+        "  return kumo.serde.json_load('/opt/kumomta/share/policy-extras/data.json')['from']\n"
+        "end)\n"
+    )
+    assert Policy.load(policy, share_dir=share).call("t") == "share"
+    # an explicit --map of the same path wins over the share directory
+    mapped = Policy.load(
+        policy,
+        share_dir=share,
+        path_map={"/opt/kumomta/share/policy-extras/data.json": other},
+    )
+    assert mapped.call("t") == "map"
+    # without a share directory the path is left alone (and does not exist)
+    with pytest.raises(PolicyError, match="/opt/kumomta/share/policy-extras/data.json"):
+        Policy.load(policy).call("t")

@@ -136,8 +136,10 @@ def common_options(f: F) -> F:
             envvar="KUMOPY_SHARE_DIR",
             expose_value=False,
             callback=_set_share,
-            help=f"KumoMTA share directory searched by require "
-            f"[default: {DEFAULT_SHARE_DIR}; env KUMOPY_SHARE_DIR].",
+            help=f"KumoMTA share directory searched by require, also standing in "
+            f"for {DEFAULT_SHARE_DIR} in paths the policy opens [default: "
+            f"{DEFAULT_SHARE_DIR}, or the parent of $KUMOMTA_POLICY_EXTRAS; "
+            f"env KUMOPY_SHARE_DIR].",
         ),
         click.option(
             "--map",
@@ -205,9 +207,14 @@ def load_policy(path: str, *, default_budget: float | None = DEFAULT_BUDGET_SECO
         if not os.path.exists(dst):
             echo_err(f"kumopy: warning: --map {src}={dst}: {dst} does not exist")
     budget = default_budget if s.budget is None else (s.budget or None)
+    share = s.share
+    extras = os.environ.get("KUMOMTA_POLICY_EXTRAS")
+    if share is None and extras:
+        # the helpers live in <share>/policy-extras
+        share = os.path.dirname(os.path.abspath(extras.rstrip("/")))
     return Policy.load(
         path,
-        share_dir=s.share if s.share is not None else DEFAULT_SHARE_DIR,
+        share_dir=share,
         path_map={src: os.path.abspath(dst) for src, dst in s.maps.items()},
         kumod_strict=s.strict,
         budget_seconds=budget,

@@ -4,15 +4,14 @@ scripts print, without a kumod binary."""
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 
 from .._errors import PolicyError
 from .._kumo.formats import encode_json
-from .._policy import DEFAULT_SHARE_DIR, Policy
-from ._common import CliError, common_options, echo, load_policy, prints_to_stderr, settings
+from .._policy import Policy
+from ._common import CliError, common_options, echo, load_policy, prints_to_stderr
 
 __all__ = ["resolve_egress_path", "resolve_queue_config"]
 
@@ -25,16 +24,8 @@ _FORMAT_OPTION = click.option(
 
 
 def _load(policy: str) -> Policy:
-    """Load the policy with the common options; without --share, use the
-    parent of $KUMOMTA_POLICY_EXTRAS as the share directory, and map
-    /opt/kumomta/share there so helpers that name their own data files
-    (shaping.toml) find them."""
-    s = settings()
-    extras = os.environ.get("KUMOMTA_POLICY_EXTRAS")
-    if s.share is None and extras:
-        s.share = os.path.dirname(os.path.abspath(extras.rstrip("/")))
-    if s.share is not None and DEFAULT_SHARE_DIR not in s.maps:
-        s.maps[DEFAULT_SHARE_DIR] = s.share
+    """Load the policy with the common options (share directory and its
+    /opt/kumomta/share mapping as every command has them)."""
     with prints_to_stderr():
         return load_policy(policy)
 

@@ -2,11 +2,10 @@
 -- helpers (sources, queues, shaping, listener domains, DKIM, a webhook log
 -- hook).  The helper modules ship with KumoMTA, not with kumopy: run it
 -- on a machine with KumoMTA installed (/opt/kumomta/share), or point
--- `--share` and `/opt/kumomta/share` at a KumoMTA checkout's `assets`, and
--- map the data files, e.g.
+-- `--share` at a KumoMTA checkout's `assets` (it then also stands in for
+-- /opt/kumomta/share), and map the data files, e.g.
 --
 --   kumopy validate --share ~/kumomta/assets \
---     --map /opt/kumomta/share=~/kumomta/assets \
 --     --map /opt/kumomta/etc/policy=policies/full-example/data \
 --     policies/full-example/init.lua
 local kumo = require 'kumo'
