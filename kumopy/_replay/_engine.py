@@ -1,13 +1,13 @@
 """The replay engine: read log files, offer the eligible records to a
 policy in one or more worker processes, and add up what happened.
 
-The parent process reads and decompresses the files and recognises, from
-the raw line, the records that cannot be TransientFailure or Bounce
-records (no JSON parsing: a line that does not contain `TransientFailure"`,
-`Bounce"` or kumod's rewrite note cannot be one).  The other lines go in batches to workers,
-each with its own `Policy` (Lua states cannot cross threads or processes);
-results come back in batch order, so `--out` is the same whatever the
-number of jobs.
+The parent process reads and decompresses the files and hands batches of
+whole lines to the workers, each with its own `Policy` (Lua states cannot
+cross threads or processes).  A worker recognises, from the raw line, the
+records that cannot be TransientFailure or Bounce records (no JSON
+parsing: a line that does not contain `TransientFailure"`, `Bounce"` or
+kumod's rewrite note cannot be one) and parses the others.  Results come
+back in batch order, so `--out` is the same whatever the number of jobs.
 """
 
 from __future__ import annotations
@@ -25,13 +25,12 @@ from .._errors import PolicyError
 from .._kumo.regex_set_map import LuaRegexSetMap, observe_lookups
 from .._policy import DEFAULT_BUDGET_SECONDS, DEFAULT_SHARE_DIR, Policy
 from .._smtp import QueueName
-from ._reader import LogReadError, iter_blocks
+from ._reader import LogReadError, iter_chunks
 from ._records import NotEligible, examine
 
 __all__ = ["Problem", "Report", "ReplaySpec", "default_jobs", "replay"]
 
-_BATCH_CANDIDATES = 2_000
-_BATCH_LINES = 50_000
+_BATCH_BYTES = 2 << 20  # decompressed bytes of log per batch (about 2,000 records)
 _EVENT = "smtp_client_rewrite_delivery_status"
 
 #: reasons a record was not offered, in report order
@@ -177,9 +176,14 @@ class _Part:
 
 @dataclass
 class _Batch:
+    """Complete lines of one file, as read: `data` holds lines `first`,
+    `first + 1`, ... (the last one may lack its LF only at the end of the
+    file).  `part` has what the reader itself found (a damaged file)."""
+
     file: str
-    part: _Part  # what the reader already counted
-    lines: list[tuple[int, bytes]]  # (line number, raw line) to parse
+    first: int
+    data: bytes
+    part: _Part
 
 
 # ---------------------------------------------------------------------------
@@ -215,8 +219,9 @@ class _Worker:
         part = batch.part
         loads = json.loads
         cache = self.cache
+        candidates = _split(batch, self.spec.check_json)
         with observe_lookups(self._observe):
-            for number, raw in batch.lines:
+            for number, raw in candidates:
                 try:
                     record = loads(raw)
                 except ValueError as e:
@@ -280,7 +285,6 @@ class _Worker:
                     "code": code,
                     "pattern": pattern,
                 }, ensure_ascii=False))
-        batch.lines = []
         part.problems.sort(key=lambda p: p[0])  # the reader's and ours, in line order
         return part
 
@@ -317,51 +321,60 @@ def _is_candidate(line: bytes) -> bool:
             or b"(kumomta: status was rewritten from " in line)
 
 
-def _batches(paths: Sequence[str], check_json: bool,
-             on_read: Callable[[int], None] | None) -> Iterator[_Batch]:
-    """Batches of lines to parse (the lines that can be eligible records),
-    with the counts of the lines the reader settled itself.  Works a block
-    of lines at a time: the common case (a `{...}` line that is not a
-    candidate) costs two comprehension steps."""
-    for path in paths:
-        part = _Part()
-        lines: list[tuple[int, bytes]] = []
-        number = 0
-        try:
-            for block in iter_blocks(path, on_read):
-                base = number
-                number += len(block)
-                if check_json:
-                    picked = list(range(len(block)))
-                else:
-                    picked = [i for i, x in enumerate(block) if _is_candidate(x)]
-                odd = [i for i, x in enumerate(block)
-                       if not (x.startswith(b"{") and x.endswith(b"}"))]
-                blank = 0
-                odd_set = set(odd)
-                for i in odd:
-                    s = block[i].strip()
-                    if not s:
-                        blank += 1
-                    elif not (s.startswith(b"{") and s.endswith(b"}")):
-                        part.malformed += 1
-                        what = "incomplete JSON object" if s[:1] == b"{" else "not a JSON object"
-                        part.problems.append((base + i + 1, "malformed", what))
-                    else:
-                        odd_set.discard(i)  # framed once stripped: an ordinary line
-                        block[i] = s
-                part.read += len(block) - blank
-                taken = [i for i in picked if i not in odd_set] if odd_set else picked
-                part.not_offered["type"] += len(block) - blank - len(taken) - (
-                    len(odd_set) - blank)
-                lines.extend((base + i + 1, block[i]) for i in taken)
-                if len(lines) >= _BATCH_CANDIDATES or part.read >= _BATCH_LINES:
-                    yield _Batch(path, part, lines)
-                    part, lines = _Part(), []
-        except LogReadError as e:
+def _split(batch: _Batch, check_json: bool) -> list[tuple[int, bytes]]:
+    """Count the batch's lines and return the (line number, line) of those
+    that can be eligible records.  Works on the whole batch with
+    comprehensions: the common line (a `{...}` record of another type)
+    costs a few substring tests."""
+    part = batch.part
+    block = batch.data.split(b"\n")
+    if block and not block[-1]:
+        block.pop()
+    base = batch.first - 1
+    picked = (list(range(len(block))) if check_json
+              else [i for i, x in enumerate(block) if _is_candidate(x)])
+    odd = [i for i, x in enumerate(block) if not (x.startswith(b"{") and x.endswith(b"}"))]
+    blank = 0
+    bad: set[int] = set()
+    for i in odd:
+        s = block[i].strip()
+        if not s:
+            blank += 1
+            bad.add(i)
+        elif not (s.startswith(b"{") and s.endswith(b"}")):
             part.malformed += 1
+            what = "incomplete JSON object" if s[:1] == b"{" else "not a JSON object"
+            part.problems.append((base + i + 1, "malformed", what))
+            bad.add(i)
+        else:
+            block[i] = s  # framed once stripped: an ordinary line
+    part.read += len(block) - blank
+    taken = [i for i in picked if i not in bad] if bad else picked
+    part.not_offered["type"] += len(block) - len(bad) - len(taken)
+    return [(base + i + 1, block[i]) for i in taken]
+
+
+def _batches(paths: Sequence[str], on_read: Callable[[int], None] | None) -> Iterator[_Batch]:
+    """The files' lines in batches of about `_BATCH_BYTES` (whole lines)."""
+    for path in paths:
+        number = 0  # lines handed out so far
+        pending: list[bytes] = []
+        size = 0
+        first = 1
+        try:
+            for chunk in iter_chunks(path, on_read):
+                pending.append(chunk)
+                size += len(chunk)
+                number += chunk.count(b"\n")
+                if size >= _BATCH_BYTES:
+                    yield _Batch(path, first, b"".join(pending), _Part())
+                    pending, size, first = [], 0, number + 1
+        except LogReadError as e:
+            part = _Part(malformed=1)
             part.problems.append((e.line, "malformed", e.detail))
-        yield _Batch(path, part, lines)
+            yield _Batch(path, first, b"".join(pending), part)
+            continue
+        yield _Batch(path, first, b"".join(pending), _Part())
 
 
 # ---------------------------------------------------------------------------
@@ -402,7 +415,7 @@ def replay(
             on_records(part.read)
 
     global _WORKER
-    batches = _batches(paths, spec.check_json, on_read)
+    batches = _batches(paths, on_read)
     worker = _Worker(spec, policy)
     if jobs <= 1:
         for batch in batches:

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 
 import zstandard
 
-__all__ = ["LogReadError", "ZSTD_MAGIC", "iter_blocks", "iter_lines"]
+__all__ = ["LogReadError", "ZSTD_MAGIC", "iter_blocks", "iter_chunks", "iter_lines"]
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
@@ -60,15 +60,7 @@ def _zstd_chunks(first: bytes, read: Callable[[int], bytes], path: str) -> Itera
         raise LogReadError("zstd data ends in the middle of a frame", truncated=True)
 
 
-def iter_blocks(path: str, on_read: Callable[[int], None] | None = None) -> Iterator[list[bytes]]:
-    """The lines of a log file without their LF, a block (list) at a time,
-    decompressing zstd segments; `on_read(n)` is told of every n bytes
-    read from the file.
-
-    Raises `LogReadError` ("PATH:LINE: ...") when the file cannot be opened,
-    or its compressed data is damaged or cut short, after yielding every
-    complete line before that point.  A last line without LF is yielded
-    as it is (the caller sees it is incomplete)."""
+def _iter_data(path: str, on_read: Callable[[int], None] | None) -> Iterator[bytes]:
     try:
         f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below
     except OSError as e:
@@ -92,16 +84,17 @@ def iter_blocks(path: str, on_read: Callable[[int], None] | None = None) -> Iter
                 chunks = _plain_chunks(first, read)
             tail = b""
             for chunk in chunks:
-                lines = chunk.split(b"\n")
-                if tail:
-                    lines[0] = tail + lines[0]
-                tail = lines.pop()
-                if lines:
-                    number += len(lines)
-                    yield lines
+                cut = chunk.rfind(b"\n")
+                if cut < 0:
+                    tail += chunk
+                    continue
+                data = tail + chunk[: cut + 1] if tail else chunk[: cut + 1]
+                tail = chunk[cut + 1:]
+                number += data.count(b"\n")
+                yield data
             if tail:
                 number += 1
-                yield [tail]
+                yield tail
         except LogReadError as e:
             detail = f"{e} after line {number}"
             raise LogReadError(f"{path}:{number + 1}: {detail}", truncated=e.truncated,
@@ -110,6 +103,29 @@ def iter_blocks(path: str, on_read: Callable[[int], None] | None = None) -> Iter
             detail = f"read error: {e.strerror or e}"
             raise LogReadError(f"{path}:{number + 1}: {detail}", line=number + 1,
                                detail=detail) from None
+
+
+def iter_blocks(path: str, on_read: Callable[[int], None] | None = None) -> Iterator[list[bytes]]:
+    """The lines of a log file without their LF, a block (list) at a time,
+    decompressing zstd segments; `on_read(n)` is told of every n bytes
+    read from the file.
+
+    Raises `LogReadError` ("PATH:LINE: ...") when the file cannot be opened,
+    or its compressed data is damaged or cut short, after yielding every
+    complete line before that point.  A last line without LF is yielded
+    as it is (the caller sees it is incomplete)."""
+    for data in _iter_data(path, on_read):
+        lines = data.split(b"\n")
+        if lines and not lines[-1]:
+            lines.pop()
+        yield lines
+
+
+def iter_chunks(path: str, on_read: Callable[[int], None] | None = None) -> Iterator[bytes]:
+    """The file's (decompressed) data in pieces that end with a whole line
+    (LF), except a last line without LF; same errors as `iter_blocks`."""
+    for block in _iter_data(path, on_read):
+        yield block
 
 
 def iter_lines(path: str, on_read: Callable[[int], None] | None = None) -> Iterator[bytes]:
