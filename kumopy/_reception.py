@@ -1013,6 +1013,7 @@ class Session:
             "peer_address": self.peer_ip, "identities": [], "groups": []
         }
         self._state: _Transaction | None = None
+        self._auth_pending: str | None = None
         self._rcpt_count = 0
         self._domains: dict[str, ListenerDomain | None] = {}
         self.params = ListenerParams()
@@ -1183,63 +1184,81 @@ class Session:
         return self.auth("PLAIN", token)
 
     def auth(self, mechanism: str, initial_response: str | None) -> Reply:
+        """`AUTH <mechanism> [initial-response]`.  Without an initial
+        response kumod answers `334 ` and waits: send it with
+        `auth_response()`."""
         line = f"AUTH {mechanism}" + (f" {initial_response}" if initial_response else "")
 
         def run() -> Reply:
-            if self.authentication_id is not None:
-                return self._write(503, "5.5.1 AUTH me once, can't get authed again!", line)
-            if self._state is not None:
-                return self._write(503, "5.5.1 AUTH not permitted inside a transaction", line)
-            if mechanism != "PLAIN":
-                return self._write(504, f"5.5.4 AUTH {mechanism} not supported", line)
-            if not self.tls:
-                return self._write(
-                    524, f"5.7.11 AUTH {mechanism} requires an encrypted channel", line
-                )
+            refused = self._auth_refused(mechanism, line)
+            if refused is not None:
+                return refused
             if initial_response is None:
-                return self._write(501, "5.5.2 Invalid base64 response", line)
-            response = initial_response
-            if response == "*":
-                return self._write(501, "5.5.0 AUTH cancelled by client", line)
-            try:
-                payload = base64.b64decode(response.encode(), validate=True)
-            except ValueError:
-                return self._write(501, "5.5.2 Invalid base64 response", response)
-            fields = payload.split(b"\0")
-            if len(fields) != 3:
-                return self._write(501, "5.5.2 Invalid decoded PLAIN response", response)
-            try:
-                authz, authc, password = (f.decode("utf-8") for f in fields)
-            except UnicodeDecodeError:
-                return self._write(501, "5.5.2 Invalid UTF8 in decoded PLAIN response", response)
-            authz = authz or authc
-            out = self._fire("smtp_server_auth_plain", authz, authc, password, self.meta)
-            if out.reject is not None:
-                return self._reject(out.reject, response)
-            value = out.value if out.handled else False
-            if isinstance(value, Userdata):
-                value = value.to_data()
-            if value is True:
-                self.authorization_id, self.authentication_id = authz, authc
-                self.meta.set_meta("authz_id", authz)
-                self.meta.set_meta("authn_id", authc)
-                self.auth_info["identities"].extend([
-                    {"identity": authz, "context": "SmtpAuthPlainAuthorization"},
-                    {"identity": authc, "context": "SmtpAuthPlainAuthentication"},
-                ])
-                _set_auth_info(self.meta, self.auth_info)
-                return self._write(235, "2.7.0 AUTH OK!")
-            if value is False:
-                return self._write(535, "5.7.8 AUTH invalid", response)
-            if isinstance(value, Mapping):
-                self._merge_auth_info(value)
-                return self._write(235, "2.7.0 AUTH OK!")
-            raise _Abort(
-                f"data did not match any variant of untagged enum AuthKindResult "
-                f"(got {_lua_kind(value)})"
-            )
+                self._auth_pending = line
+                return self._write(334, " ")
+            return self._auth_plain(line, initial_response)
 
         return self._command(line, run)
+
+    def auth_response(self, response: str) -> Reply:
+        """The line that follows a `334 ` during AUTH."""
+        line = self._auth_pending
+        if line is None:
+            raise RuntimeError("auth_response() without a pending AUTH (call auth() first)")
+        self._auth_pending = None
+        return self._command(response, lambda: self._auth_plain(line, response))
+
+    def _auth_refused(self, mechanism: str, line: str) -> Reply | None:
+        if self.authentication_id is not None:
+            return self._write(503, "5.5.1 AUTH me once, can't get authed again!", line)
+        if self._state is not None:
+            return self._write(503, "5.5.1 AUTH not permitted inside a transaction", line)
+        if mechanism != "PLAIN":
+            return self._write(504, f"5.5.4 AUTH {mechanism} not supported", line)
+        if not self.tls:
+            return self._write(524, f"5.7.11 AUTH {mechanism} requires an encrypted channel", line)
+        return None
+
+    def _auth_plain(self, line: str, response: str) -> Reply:
+        if response == "*":
+            return self._write(501, "5.5.0 AUTH cancelled by client", line)
+        try:
+            payload = base64.b64decode(response.encode(), validate=True)
+        except ValueError:
+            return self._write(501, "5.5.2 Invalid base64 response", response)
+        fields = payload.split(b"\0")
+        if len(fields) != 3:
+            return self._write(501, "5.5.2 Invalid decoded PLAIN response", response)
+        try:
+            authz, authc, password = (f.decode("utf-8") for f in fields)
+        except UnicodeDecodeError:
+            return self._write(501, "5.5.2 Invalid UTF8 in decoded PLAIN response", response)
+        authz = authz or authc
+        out = self._fire("smtp_server_auth_plain", authz, authc, password, self.meta)
+        if out.reject is not None:
+            return self._reject(out.reject, response)
+        value = out.value if out.handled else False
+        if isinstance(value, Userdata):
+            value = value.to_data()
+        if value is True:
+            self.authorization_id, self.authentication_id = authz, authc
+            self.meta.set_meta("authz_id", authz)
+            self.meta.set_meta("authn_id", authc)
+            self.auth_info["identities"].extend([
+                {"identity": authz, "context": "SmtpAuthPlainAuthorization"},
+                {"identity": authc, "context": "SmtpAuthPlainAuthentication"},
+            ])
+            _set_auth_info(self.meta, self.auth_info)
+            return self._write(235, "2.7.0 AUTH OK!")
+        if value is False:
+            return self._write(535, "5.7.8 AUTH invalid", response)
+        if isinstance(value, Mapping):
+            self._merge_auth_info(value)
+            return self._write(235, "2.7.0 AUTH OK!")
+        raise _Abort(
+            f"data did not match any variant of untagged enum AuthKindResult "
+            f"(got {_lua_kind(value)})"
+        )
 
     def _merge_auth_info(self, info: Mapping[str, Any]) -> None:
         identities = list(info.get("identities") or [])

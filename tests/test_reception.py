@@ -601,3 +601,14 @@ def test_deferred_queue_listener(tmp_path: Path, tenant: str, outcome: str, code
         assert accepted.message.queue_name() == queue
     if tenant == "boom":
         assert "broken" in result.response
+
+
+def test_auth_without_initial_response(reception: Reception) -> None:
+    session = reception.session(tls=True)
+    assert session.auth("PLAIN", None).lines() == ["334  "]
+    token = base64.b64encode(b"\0alice\0secret").decode()
+    assert str(session.auth_response(token)) == "235 2.7.0 AUTH OK!"
+    other = reception.session(tls=True)
+    other.auth("PLAIN", None)
+    assert str(other.auth_response("*")) == "501 5.5.0 AUTH cancelled by client"
+    assert str(other.auth("LOGIN", None)) == "504 5.5.4 AUTH LOGIN not supported"

@@ -5,6 +5,7 @@ and the command itself in a subprocess.  Policy: tests/reception/init.lua.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import re
@@ -204,6 +205,10 @@ def test_auth_plain_after_starttls(kumo_smtp_server: Any, tmp_path: Path) -> Non
         with pytest.raises(smtplib.SMTPAuthenticationError) as info:
             conn.login("alice", "wrong")
         assert info.value.smtp_code == 535
+        # AUTH PLAIN without an initial response: 334, then the credentials
+        assert conn.docmd("AUTH", "PLAIN") == (334, b"")  # "334  ", smtplib strips
+        assert conn.docmd(base64.b64encode(b"\0mallory\0x").decode()) == (
+            454, b"4.7.0 try again later")
         assert conn.login("alice", "secret") == (235, b"2.7.0 AUTH OK!")
         conn.sendmail("alice@good.example", ["bob@dest.example"], MESSAGE)
     [rec] = server.wait_for_messages(1)

@@ -323,7 +323,8 @@ def _examples(hirs: Sequence[tuple[str, Hir]], rng: random.Random) -> list[str]:
     prefixes of anchored patterns in front of unanchored ones."""
     base = _Sampler(rng, [], [])
     first = [base.sample(h) for _, h in hirs for _ in range(2)]
-    pool = sorted({piece for s in first for piece in _strip_code(s)} | {""})
+    pieces = {piece for s in first for piece in _strip_code(s)}
+    pool = sorted(pieces | {p + " " for p in pieces if p} | {""})
     prefixes = sorted({s.split(" ", 1)[0] + " " for s in first if s[:3].isdigit()}
                       | {" ".join(s.split(" ", 2)[:2]) + " " for s in first
                          if s[:3].isdigit() and s.count(" ") >= 2})
@@ -395,7 +396,9 @@ def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
                                 f"{e}; kumod refuses the whole set"))
         rmap = RegexSetMap(good, size_limit=None)
     patterns = rmap.patterns
-    reported: set[tuple[str, str]] = set()
+    # (a, b) -> (example, source): the first corpus line, else the shortest
+    # synthesized response (short ones read best)
+    witness: dict[tuple[str, str], tuple[str, str]] = {}
 
     def check(text: str, source: str) -> None:
         hits = rmap.matches(text)
@@ -403,16 +406,12 @@ def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
             return
         for i, (a, _) in enumerate(hits):
             for b, _ in hits[i + 1:]:
-                if (codes[a] == codes[b] or (a, b) in reported
-                        or (rewrite and not (isinstance(codes[a], int)
-                                             and isinstance(codes[b], int)))):
+                if codes[a] == codes[b] or (rewrite and not (
+                        isinstance(codes[a], int) and isinstance(codes[b], int))):
                     continue
-                reported.add((a, b))
-                findings.append(Finding(
-                    "error", "overlap", (a, b),
-                    f"both match {text!r} ({source}) but map to {items[a]!r} and "
-                    f"{items[b]!r}: kumod's choice changes between restarts "
-                    f"(kumopy takes {items[a]!r})", example=text))
+                known = witness.get((a, b))
+                if known is None or (known[1] == "synthesized" and len(text) < len(known[0])):
+                    witness[(a, b)] = (text, source)
 
     for number, line in enumerate(corpus, start=1):
         text = line.rstrip("\r\n")
@@ -421,6 +420,12 @@ def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
     if synthesize and len(patterns) > 1:
         for text in _examples(hirs, random.Random(seed)):
             check(text, "synthesized")
+    for (a, b), (text, source) in witness.items():
+        findings.append(Finding(
+            "error", "overlap", (a, b),
+            f"both match {text!r} ({source}) but map to {items[a]!r} and "
+            f"{items[b]!r}: kumod's choice changes between restarts "
+            f"(kumopy takes {items[a]!r})", example=text))
     return findings
 
 

@@ -314,11 +314,7 @@ def _run_batch(batch: _Batch) -> _Part:
 # ---------------------------------------------------------------------------
 
 
-def _is_candidate(line: bytes) -> bool:
-    # TransientFailure and Bounce records, and Delivery records of responses
-    # the handler rewrote to 250 (they carry kumod's rewrite note)
-    return (b'TransientFailure"' in line or b'Bounce"' in line
-            or b"(kumomta: status was rewritten from " in line)
+_NOTE = b"(kumomta: status was rewritten from "
 
 
 def _split(batch: _Batch, check_json: bool) -> list[tuple[int, bytes]]:
@@ -331,8 +327,10 @@ def _split(batch: _Batch, check_json: bool) -> list[tuple[int, bytes]]:
     if block and not block[-1]:
         block.pop()
     base = batch.first - 1
+    note = _NOTE
     picked = (list(range(len(block))) if check_json
-              else [i for i, x in enumerate(block) if _is_candidate(x)])
+              else [i for i, x in enumerate(block)  # _is_candidate, inlined
+                    if b'TransientFailure"' in x or b'Bounce"' in x or note in x])
     odd = [i for i, x in enumerate(block) if not (x.startswith(b"{") and x.endswith(b"}"))]
     blank = 0
     bad: set[int] = set()

@@ -124,8 +124,7 @@ def iter_blocks(path: str, on_read: Callable[[int], None] | None = None) -> Iter
 def iter_chunks(path: str, on_read: Callable[[int], None] | None = None) -> Iterator[bytes]:
     """The file's (decompressed) data in pieces that end with a whole line
     (LF), except a last line without LF; same errors as `iter_blocks`."""
-    for block in _iter_data(path, on_read):
-        yield block
+    return _iter_data(path, on_read)
 
 
 def iter_lines(path: str, on_read: Callable[[int], None] | None = None) -> Iterator[bytes]:

@@ -242,7 +242,18 @@ class _KumoSMTP(SMTP):
             return
         mechanism, _, initial = (arg or "").partition(" ")
         initial_response = initial.strip() or None
-        await self._send(self._run(lambda: self.engine.auth(mechanism.upper(), initial_response)))
+        reply = self._run(lambda: self.engine.auth(mechanism.upper(), initial_response))
+        await self._send(reply)
+        if reply.code != 334:
+            return
+        raw = await self._reader.readline()
+        if not raw:
+            return
+        try:
+            response = raw.rstrip(b"\r\n").decode("utf-8")
+        except UnicodeDecodeError:
+            response = "*"  # kumod: 501 for invalid UTF-8 in the exchange; cancel here
+        await self._send(self._run(lambda: self.engine.auth_response(response)))
 
     async def smtp_STARTTLS(self, arg: str | None) -> None:
         if self.engine.tls:
