@@ -16,6 +16,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._errors import KumoError
+from .._message._lua import bound_method
 from .._regex.setmap import utf8_error
 from .._runtime import decode
 from .._runtime.userdata import Userdata
@@ -35,9 +36,6 @@ __all__ = [
 
 Method = Callable[..., Any]
 
-_METHOD_CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[type, bytes], Any]] = (
-    weakref.WeakKeyDictionary()
-)
 _OPERATORS_ON: weakref.WeakKeyDictionary[Any, bool] = weakref.WeakKeyDictionary()
 
 
@@ -69,26 +67,8 @@ class LibObject(Userdata):
 
 
 def _method(state: LuaState, cls: type[LibObject], key: bytes) -> Any:
-    per_state = _METHOD_CACHE.get(state)
-    if per_state is None:
-        per_state = _METHOD_CACHE[state] = {}
-    fn = per_state.get((cls, key))
-    if fn is not None:
-        return fn
-    name = decode(key)
-    impl = cls.methods[name]
-    type_name = cls.lua_type_name
-
-    def call(st: LuaState, this: Any = None, *args: Any) -> Any:
-        if not isinstance(this, cls):
-            raise KumoError(
-                f"bad argument `self` to method `{type_name}.{name}`: error converting Lua "
-                f"{lua_type_name(this)} to userdata (call it as obj:{name}(...))"
-            )
-        return impl(this, st, *args)
-
-    fn = per_state[(cls, key)] = state.lua_function(f"{type_name}:{name}", call)
-    return fn
+    impl = cls.methods[decode(key)]
+    return bound_method(state, cls, key, lambda st, this, *args: impl(this, st, *args))
 
 
 def enable_operators(state: LuaState) -> None:

@@ -29,13 +29,19 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
-from .._duration import DurationError, format_duration_nanos, parse_duration_nanos
+from .._duration import (
+    NANOS_PER_SEC,
+    DurationError,
+    format_duration_nanos,
+    parse_duration_nanos,
+)
 from .._errors import KumoError
 from .._runtime import decode, lua_type
 from .._runtime.userdata import Userdata
-from ._args import lua_number_text
+from ._args import lua_number_text, lua_type_name
 from .formats import encode_json
 
 if TYPE_CHECKING:
@@ -46,8 +52,15 @@ __all__ = [
     "Type",
     "Field",
     "Struct",
+    "copy_tree",
     "deserialize",
+    "duration_seconds",
+    "invalid_type",
+    "invalid_value",
+    "json_of",
     "lua_tree",
+    "not_a_table",
+    "unexpected",
     "NULL",
 ]
 
@@ -107,8 +120,9 @@ class _Opaque:
     kind: str
 
 
-def _unexpected(value: Any) -> str:
-    """serde's `Unexpected` text for an input value."""
+def unexpected(value: Any) -> str:
+    """serde's `Unexpected` text for an input value (``integer `5```,
+    ``string "x"``, ``map``, ...)."""
     if value is None:
         return "unit value"
     if value is NULL:
@@ -157,22 +171,17 @@ def _rust_debug(text: str) -> str:
 
 
 def _lua_type_of(value: Any) -> str:
-    """mlua's type name of an input value (for "expected table" errors)."""
-    if value is None:
-        return "nil"
+    """mlua's type name of an input value (for "expected table" errors);
+    nil, booleans and numbers are named as `lua_type_name` names them."""
     if value is NULL:
         return "lightuserdata"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
     if isinstance(value, str):
         return "string"
     if isinstance(value, list | dict):
         return "table"
-    return value.kind if isinstance(value, _Opaque) else "userdata"
+    if isinstance(value, _Opaque):
+        return value.kind
+    return lua_type_name(value)
 
 
 def not_a_table(value: Any) -> DeError:
@@ -181,11 +190,11 @@ def not_a_table(value: Any) -> DeError:
 
 
 def invalid_type(value: Any, expected: str) -> DeError:
-    return DeError(f"invalid type: {_unexpected(value)}, expected {expected}")
+    return DeError(f"invalid type: {unexpected(value)}, expected {expected}")
 
 
 def invalid_value(value: Any, expected: str) -> DeError:
-    return DeError(f"invalid value: {_unexpected(value)}, expected {expected}")
+    return DeError(f"invalid value: {unexpected(value)}, expected {expected}")
 
 
 def _one_of(names: Sequence[str]) -> str:
@@ -274,6 +283,12 @@ class Duration(Type):
 
     def ser(self, value: Any) -> Any:
         return format_duration_nanos(value)
+
+
+def duration_seconds(nanos: int) -> float:
+    """A deserialised `Duration` (integer nanoseconds) in seconds, exactly as
+    `parse_duration` gives them."""
+    return float(Fraction(nanos, NANOS_PER_SEC))
 
 
 class Opt(Type):
@@ -469,14 +484,14 @@ class Struct(Type):
                     raise DeError(f"unknown field `{key}`, expected {_one_of(list(self.fields))}")
                 continue
             if field.default is not REQUIRED and item is None:
-                out[key] = _copy(field.default)
+                out[key] = copy_tree(field.default)
                 continue
             out[key] = field.type.de(item)
         for name, field in self.fields.items():
             if name not in out:
                 if field.default is REQUIRED:
                     raise DeError(f"missing field `{name}`")
-                out[name] = _copy(field.default)
+                out[name] = copy_tree(field.default)
         for sub in self.flatten:
             mine = {k: v for k, v in rest.items() if k in sub.all_fields()}
             for k in mine:
@@ -500,11 +515,12 @@ class Struct(Type):
         return f"table ({self.name})"
 
 
-def _copy(value: Any) -> Any:
+def copy_tree(value: Any) -> Any:
+    """A copy of plain data: lists and dicts copied all the way down."""
     if isinstance(value, list):
-        return [_copy(v) for v in value]
+        return [copy_tree(v) for v in value]
     if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
+        return {k: copy_tree(v) for k, v in value.items()}
     return value
 
 

@@ -24,6 +24,8 @@ from . import _schema as s
 from ._args import lua_type_name, string_arg
 from ._schema import REQUIRED, Field
 from .constructors import LISTENER_DOMAIN  # noqa: F401  (re-exported for docs)
+from .fs import expand_braces
+from .memoize import BUILTIN_CACHES
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -559,35 +561,12 @@ def suspend_delivery_when_spool_unhealthy(state: LuaState, value: Any = None, *_
     server_config(state).settings["suspend_delivery_when_spool_unhealthy"] = value
 
 
-_LRUTTL_CACHES = frozenset(
-    {
-        "acl_check",
-        "acl_definition",
-        "dkim_key_cache",
-        "dkim_signer_cache",
-        "dns_resolver_ip",
-        "dns_resolver_ipv4",
-        "dns_resolver_ipv6",
-        "dns_resolver_mx",
-        "egress_source_pools",
-        "egress_source_sources",
-        "http_server_auth",
-        "mod_filesystem_glob_cache",
-        "mta_sts_policy",
-        "rustls_client_config",
-        "smtp_dispatcher_broken_tls",
-        "smtp_dispatcher_client_certificate",
-        "smtp_server_tls_config",
-    }
-)
-
-
 def set_lruttl_cache_capacity(
     state: LuaState, name: Any = None, capacity: Any = None, *_: Any
 ) -> None:
     cache = string_arg(name)
     size = _to_int(capacity, "usize")
-    if cache not in _LRUTTL_CACHES:
+    if cache not in BUILTIN_CACHES:
         raise KumoError(
             f"could not set capacity for cache {cache} as that is not a pre-defined lruttl "
             "cache name"
@@ -604,23 +583,11 @@ def set_config_monitor_globs(state: LuaState, globs: Any = None, *_: Any) -> Non
     server_config(state).monitor_globs = list(tree)
 
 
-def _expand_braces(pattern: str) -> list[str]:
-    start = pattern.find("{")
-    end = pattern.find("}", start)
-    if start < 0 or end < 0:
-        return [pattern]
-    head, body, tail = pattern[:start], pattern[start + 1 : end], pattern[end + 1 :]
-    out = []
-    for alt in body.split(","):
-        out.extend(_expand_braces(head + alt + tail))
-    return out
-
-
 def eval_config_monitor_globs(state: LuaState, *_: Any) -> Any:
     process = state.process
     found: set[str] = set()
     for pattern in server_config(state).monitor_globs:
-        for expanded in _expand_braces(pattern):
+        for expanded in expand_braces(pattern):
             found.update(_glob_policy_paths(process, expanded))
     return state.to_lua(sorted(found))
 

@@ -28,10 +28,12 @@ import dkim
 import nacl.signing
 from dkim.crypto import UnparsableKeyError, parse_pem_private_key, parse_private_key
 
-from .._duration import DurationError, parse_duration
+from .._duration import NANOS_PER_SEC
 from .._errors import KumoError
 from .._runtime.userdata import Userdata
+from . import _schema as s
 from ._args import lua_type_name
+from ._schema import REQUIRED, Field
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -55,24 +57,6 @@ def register(kumo: Namespace) -> None:
     )
 
 
-_FIELDS: dict[str, str] = {
-    "domain": "str",
-    "selector": "str",
-    "headers": "list",
-    "atps": "opt_str",
-    "atpsh": "opt_hash",
-    "agent_user_identifier": "opt_str",
-    "expiration": "opt_u64",
-    "body_length": "bool",
-    "reporting": "bool",
-    "header_canonicalization": "canon",
-    "body_canonicalization": "canon",
-    "key": "key",
-    "over_sign": "bool",
-    "ttl": "duration",
-}
-
-
 @dataclass(frozen=True)
 class SignerConfig:
     domain: str
@@ -88,121 +72,62 @@ class SignerConfig:
     refused: tuple[str, ...] = ()
 
 
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"boolean `{str(value).lower()}`"
-    if isinstance(value, int):
-        return f"integer `{value}`"
-    if isinstance(value, float):
-        return f"floating point `{value}`"
-    if isinstance(value, str):
-        return f'string "{value}"'
-    if isinstance(value, list):
-        return "sequence"
-    if isinstance(value, dict):
-        return "map"
-    return "unit value"
+_CANON = s.Enum("Canon", ["Relaxed", "Simple"])
+
+#: kumod's SignerConfig (unknown keys ignored: the struct does not deny them)
+SIGNER_CONFIG = s.Struct(
+    "SignerConfig",
+    [
+        Field("domain", s.Str(), REQUIRED),
+        Field("selector", s.Str(), REQUIRED),
+        Field("headers", s.Seq(s.Str()), REQUIRED),
+        Field("atps", s.Opt(s.Str())),
+        Field("atpsh", s.Opt(s.Enum("HashAlgo", ["Sha1", "Sha256"]))),
+        Field("agent_user_identifier", s.Opt(s.Str())),
+        Field("expiration", s.Opt(s.Int("u64"))),
+        Field("body_length", s.Bool(), False),
+        Field("reporting", s.Bool(), False),
+        Field("header_canonicalization", _CANON, "Relaxed"),
+        Field("body_canonicalization", _CANON, "Relaxed"),
+        Field("key", s.KEY_SOURCE, REQUIRED),
+        Field("over_sign", s.Bool(), False),
+        Field("ttl", s.Duration(), 300 * NANOS_PER_SEC),
+    ],
+    deny_unknown_fields=False,
+)
+
+#: fields kumod accepts but refuses to sign with, in the order it checks them
+_REFUSED = ("atps", "atpsh", "agent_user_identifier", "body_length", "reporting")
 
 
-def _serde_error(message: str, params: Any) -> KumoError:
-    try:
-        shown = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
-    except (TypeError, ValueError):
-        shown = repr(params)
-    return KumoError(f"deserialize error: {message}, while processing {shown}")
-
-
-def parse_config(params: Any) -> SignerConfig:
-    """Check a SignerConfig table as serde does (unknown keys ignored, as
-    kumod's struct does not deny them)."""
-    if not isinstance(params, dict):
-        raise _serde_error(
-            f"invalid type: {_describe(params)}, expected struct SignerConfig", params
-        )
-    for required in ("domain", "selector", "headers", "key"):
-        if required not in params:
-            raise _serde_error(f"missing field `{required}`", params)
-    out: dict[str, Any] = {}
-    for name, kind in _FIELDS.items():
-        if name not in params:
-            continue
-        v = params[name]
-        if kind == "str" or (kind == "opt_str" and v is not None):
-            if not isinstance(v, str):
-                raise _serde_error(f"invalid type: {_describe(v)}, expected a string", params)
-        elif kind == "list":
-            if v == {}:
-                v = []
-            if not isinstance(v, list) or not all(isinstance(h, str) for h in v):
-                shown = (
-                    _describe(v)
-                    if not isinstance(v, list)
-                    else _describe(next(h for h in v if not isinstance(h, str)))
-                )
-                raise _serde_error(
-                    f"invalid type: {shown}, expected "
-                    + ("a string" if isinstance(v, list) else "a sequence"),
-                    params,
-                )
-        elif kind == "bool":
-            if not isinstance(v, bool):
-                raise _serde_error(f"invalid type: {_describe(v)}, expected a boolean", params)
-        elif kind == "opt_u64" and v is not None:
-            if isinstance(v, float) and v.is_integer():
-                v = int(v)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise _serde_error(f"invalid type: {_describe(v)}, expected u64", params)
-        elif kind == "canon":
-            if v not in ("Relaxed", "Simple"):
-                raise _serde_error(
-                    f"unknown variant `{v}`, expected `Relaxed` or `Simple`"
-                    if isinstance(v, str)
-                    else f"invalid type: {_describe(v)}, expected enum Canon",
-                    params,
-                )
-        elif kind == "opt_hash" and v is not None:
-            if v not in ("Sha1", "Sha256"):
-                raise _serde_error(f"unknown variant `{v}`, expected `Sha1` or `Sha256`", params)
-        elif kind == "duration":
-            try:
-                v = parse_duration(v)
-            except DurationError as e:
-                raise _serde_error(str(e), params) from None
-        elif kind == "key":
-            v = _key_source(v, params)
-        out[name] = v
+def parse_config(state: LuaState, params: Any) -> SignerConfig:
+    """Deserialise a SignerConfig table as kumod does."""
+    out = s.deserialize(state, SIGNER_CONFIG, params)
     return SignerConfig(
         domain=out["domain"],
         selector=out["selector"],
         headers=tuple(out["headers"]),
-        key=out["key"],
-        header_canonicalization=out.get("header_canonicalization", "Relaxed"),
-        body_canonicalization=out.get("body_canonicalization", "Relaxed"),
-        expiration=out.get("expiration"),
-        over_sign=out.get("over_sign", False),
-        ttl=out.get("ttl", 300.0),
-        refused=tuple(
-            name
-            for name in ("atps", "atpsh", "agent_user_identifier", "body_length", "reporting")
-            if out.get(name) not in (None, False)
-        ),
+        key=_key_source(out["key"]),
+        header_canonicalization=out["header_canonicalization"],
+        body_canonicalization=out["body_canonicalization"],
+        expiration=out["expiration"],
+        over_sign=out["over_sign"],
+        ttl=s.duration_seconds(out["ttl"]),
+        refused=tuple(name for name in _REFUSED if out[name] not in (None, False)),
     )
 
 
-def _key_source(v: Any, params: Any) -> Any:
-    """KeySource (untagged): a file path, {key_data=...}, vault or event."""
-    if isinstance(v, str):
-        return ("file", v)
-    if isinstance(v, dict):
-        if "key_data" in v:
-            data = v["key_data"]
-            if isinstance(data, str):
-                return ("data", data.encode("utf-8", "surrogateescape"))
-        elif "vault_mount" in v and "vault_path" in v:
-            raise KumoError("kumopy: vault key sources are not supported (use a file or key_data)")
-        elif "event_name" in v and "event_args" in v:
-            raise KumoError("kumopy: event key sources are not supported (use a file or key_data)")
-    raise _serde_error("data did not match any variant of untagged enum KeySource", params)
+def _key_source(choice: tuple[s.Type, Any]) -> tuple[str, Any]:
+    """The KeySource variant that matched: a file path or {key_data=...};
+    vault and event sources are not supported."""
+    variant, value = choice
+    if isinstance(variant, s.Str):
+        return ("file", value)
+    if "key_data" in value:
+        return ("data", value["key_data"].encode("utf-8", "surrogateescape"))
+    if "vault_mount" in value:
+        raise KumoError("kumopy: vault key sources are not supported (use a file or key_data)")
+    raise KumoError("kumopy: event key sources are not supported (use a file or key_data)")
 
 
 def _key_debug(key: tuple[str, Any]) -> str:
@@ -375,8 +300,7 @@ class Signer(Userdata):
 
 
 def _signer_ctor(state: LuaState, params: Any = None) -> Signer:
-    data = state.to_python(params, serialize=True)
-    config = parse_config(data)
+    config = parse_config(state, params)
     # kumod: load the key, then configure_kumo_dkim's checks in its order
     key = _load_key(state, config)
     if config.refused:

@@ -45,7 +45,9 @@ def _os_error(e: OSError) -> KumoError:
     return KumoError(str(e))
 
 
-def _expand_braces(pattern: str) -> list[str]:
+def expand_braces(pattern: str) -> list[str]:
+    """A glob pattern's `{a,b}` alternatives (nested ones too) spelled out,
+    as filenamegen (kumod's glob, here and for the config monitor) reads them."""
     start = pattern.find("{")
     if start == -1:
         return [pattern]
@@ -69,7 +71,7 @@ def _expand_braces(pattern: str) -> list[str]:
                 parts.append(cur)
                 out = []
                 for p in parts:
-                    out.extend(_expand_braces(pattern[:start] + p + pattern[i + 1 :]))
+                    out.extend(expand_braces(pattern[:start] + p + pattern[i + 1 :]))
                 return out
     return [pattern]
 
@@ -78,7 +80,7 @@ def glob_paths(state: LuaState, pattern: str, relative_to: str | None) -> list[s
     base = relative_to if relative_to is not None else "."
     full = pattern if os.path.isabs(pattern) else os.path.join(base, pattern)
     found: set[str] = set()
-    for one in _expand_braces(full):
+    for one in expand_braces(full):
         parts = one.split("/")
         literal: list[str] = []
         for part in parts[:-1]:

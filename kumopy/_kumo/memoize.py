@@ -31,9 +31,10 @@ from typing import TYPE_CHECKING, Any
 
 from cachetools import TLRUCache
 
-from .._duration import DurationError, parse_duration
 from .._errors import BudgetExceeded, KumoError, PolicyError, PolicyMemoryError
-from ._args import function_arg, lua_type_name
+from . import _schema as s
+from ._args import function_arg
+from ._schema import REQUIRED, Field
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -44,17 +45,11 @@ LOGGER = logging.getLogger("kumopy.memoize")
 #: kumod caches a failed population for this long, whatever the ttl
 ERROR_TTL = 60.0
 
-_FIELDS = (
-    "ttl",
-    "capacity",
-    "name",
-    "invalidate_with_epoch",
-    "retry_on_populate_timeout",
-    "populate_timeout",
-    "allow_stale_reads",
-)
+#: what kumopy takes for an unset populate_timeout (seconds)
+DEFAULT_POPULATE_TIMEOUT = 120.0
 
-#: names of kumod's built-in lruttl caches, which kumo.memoize refuses
+#: names of kumod's built-in lruttl caches (crates/lruttl's registry): kumo.memoize
+#: refuses them, kumo.set_lruttl_cache_capacity accepts only them (config.py)
 BUILTIN_CACHES = frozenset(
     {
         "acl_check",
@@ -94,7 +89,7 @@ class MemoizeParams:
     ttl: float
     capacity: int
     invalidate_with_epoch: bool = False
-    populate_timeout: float = 120.0
+    populate_timeout: float = DEFAULT_POPULATE_TIMEOUT
     retry_on_populate_timeout: bool = False
     allow_stale_reads: bool = False
 
@@ -137,86 +132,47 @@ def _store(state: LuaState) -> MemoizeStore:
     return process.service("memoize", lambda: MemoizeStore(process.clock.now))
 
 
-def _serde_error(message: str, params: Any) -> KumoError:
-    try:
-        shown = json.dumps(params, sort_keys=True, separators=(",", ":"), default=str)
-    except (TypeError, ValueError):
-        shown = repr(params)
-    return KumoError(f"deserialize error: {message}, while processing {shown}")
+#: kumod's MemoizeParams (deny_unknown_fields)
+MEMOIZE_PARAMS = s.Struct(
+    "MemoizeParams",
+    [
+        Field("ttl", s.Duration(), REQUIRED),
+        Field("capacity", s.Int("usize"), REQUIRED),
+        Field("name", s.Str(), REQUIRED),
+        Field("invalidate_with_epoch", s.Bool(), False),
+        Field("retry_on_populate_timeout", s.Bool(), False),
+        Field("populate_timeout", s.Opt(s.Duration())),
+        Field("allow_stale_reads", s.Bool(), False),
+    ],
+)
 
-
-def _describe(value: Any) -> str:
-    if isinstance(value, bool):
-        return f"boolean `{str(value).lower()}`"
-    if isinstance(value, int):
-        return f"integer `{value}`"
-    if isinstance(value, float):
-        return f"floating point `{value}`"
-    if isinstance(value, str):
-        return f'string "{value}"'
-    if isinstance(value, list):
-        return "sequence"
-    if isinstance(value, dict):
-        return "map"
-    return "unit value"
-
-
-def parse_params(raw: Any) -> MemoizeParams:
-    """Validate the params table (already converted to Python)."""
-    if not isinstance(raw, dict):
-        kind = "nil" if raw is None else type(raw).__name__
-        raise KumoError(f"deserialize error: invalid type: {kind}, expected struct MemoizeParams")
-    for key in raw:
-        if key not in _FIELDS:
-            expected = ", ".join(f"`{f}`" for f in _FIELDS)
-            raise _serde_error(f"unknown field `{key}`, expected one of {expected}", raw)
-    for required in ("ttl", "capacity", "name"):
-        if required not in raw:
-            raise _serde_error(f"missing field `{required}`", raw)
-
-    def duration(key: str) -> float:
-        try:
-            return parse_duration(raw[key])
-        except DurationError as e:
-            raise _serde_error(str(e), raw) from None
-
-    def boolean(key: str) -> bool:
-        value = raw.get(key, False)
-        if not isinstance(value, bool):
-            raise _serde_error(f"invalid type: {_describe(value)}, expected a boolean", raw)
-        return value
-
-    capacity = raw["capacity"]
-    if isinstance(capacity, float) and capacity.is_integer():
-        capacity = int(capacity)
-    if isinstance(capacity, bool) or not isinstance(capacity, int):
-        raise _serde_error(f"invalid type: {_describe(capacity)}, expected usize", raw)
-    if capacity < 0:
-        raise _serde_error(f"invalid value: integer `{capacity}`, expected usize", raw)
+def parse_params(state: LuaState, value: Any) -> MemoizeParams:
+    """Deserialise the params table as kumod does, then refuse the names of
+    kumod's built-in caches."""
+    raw = s.deserialize(state, MEMOIZE_PARAMS, value)
     name = raw["name"]
-    if not isinstance(name, str):
-        raise _serde_error(f"invalid type: {_describe(name)}, expected a string", raw)
     if name in BUILTIN_CACHES:
         raise KumoError(
             f"memoize cache name '{name}' is the name of one of kumod's built-in caches; "
             f"choose another name, for example 'user.{name}'"
         )
+    timeout = raw["populate_timeout"]
     return MemoizeParams(
         name=name,
-        ttl=duration("ttl"),
-        capacity=capacity,
-        invalidate_with_epoch=boolean("invalidate_with_epoch"),
-        populate_timeout=duration("populate_timeout") if "populate_timeout" in raw else 120.0,
-        retry_on_populate_timeout=boolean("retry_on_populate_timeout"),
-        allow_stale_reads=boolean("allow_stale_reads"),
+        ttl=s.duration_seconds(raw["ttl"]),
+        capacity=raw["capacity"],
+        invalidate_with_epoch=raw["invalidate_with_epoch"],
+        populate_timeout=(
+            DEFAULT_POPULATE_TIMEOUT if timeout is None else s.duration_seconds(timeout)
+        ),
+        retry_on_populate_timeout=raw["retry_on_populate_timeout"],
+        allow_stale_reads=raw["allow_stale_reads"],
     )
 
 
 def memoize(state: LuaState, func: Any = None, params: Any = None) -> Any:
     fn = function_arg(func)
-    if params is not None and lua_type_name(params) != "table":
-        raise KumoError(f"deserialize error: invalid type: {lua_type_name(params)}, expected table")
-    p = parse_params(state.to_python(params, serialize=True))
+    p = parse_params(state, params)
     cache = _store(state).cache_for(p)
 
     def call(st: LuaState, *args: Any) -> Any:

@@ -28,8 +28,8 @@ weakly, in the `regex_set_map.built` service of its Policy.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
 import weakref
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 

@@ -73,22 +73,14 @@ def merge_params(target: dict[str, Any], source: dict[str, Any]) -> None:
         if key in _MERGEABLE and isinstance(existing, dict) and isinstance(value, dict):
             existing.update(value)
         else:
-            target[key] = _copy(value)
-
-
-def _copy(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
+            target[key] = s.copy_tree(value)
 
 
 class _Entry:
     def __init__(self, raw: dict[str, Any], keys: set[str]) -> None:
-        self.params = {k: _copy(v) for k, v in raw.items() if k not in keys}
+        self.params = {k: s.copy_tree(v) for k, v in raw.items() if k not in keys}
         self.sources: dict[str, dict[str, Any]] = {
-            str(k): _copy(v) for k, v in (raw.get("sources") or {}).items()
+            str(k): s.copy_tree(v) for k, v in (raw.get("sources") or {}).items()
         }
         self.mx_rollup = bool(raw.get("mx_rollup", True))
         self.matches: list[dict[str, str]] = list(raw.get("match") or [])
@@ -342,7 +334,7 @@ def load(state: LuaState, files: Any = None, options: Any = None, *_: Any) -> Sh
         for name, raw in data.items():
             if not isinstance(raw, dict):
                 raise KumoError(
-                    f"invalid type: {s._unexpected(raw)}, expected struct PartialEntry "
+                    f"invalid type: {s.unexpected(raw)}, expected struct PartialEntry "
                     f"(shaping entry '{name}')"
                 )
             if name == "provider":
@@ -416,7 +408,7 @@ def load(state: LuaState, files: Any = None, options: Any = None, *_: Any) -> Sh
 
 def _add(table: dict[str, _Entry], key: str, raw: Any, keys: set[str]) -> None:
     if not isinstance(raw, dict):
-        raise KumoError(f"invalid type: {s._unexpected(raw)}, expected a table (entry '{key}')")
+        raise KumoError(f"invalid type: {s.unexpected(raw)}, expected a table (entry '{key}')")
     entry = _Entry(raw, keys)
     existing = table.get(key)
     if existing is None:

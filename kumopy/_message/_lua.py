@@ -17,7 +17,7 @@ from .._errors import KumoError
 if TYPE_CHECKING:
     from .._runtime import LuaState
 
-__all__ = ["LUA_METHODS", "lua_method"]
+__all__ = ["LUA_METHODS", "bound_method", "lua_method"]
 
 MethodImpl = Callable[..., Any]
 LUA_METHODS: dict[type, dict[bytes, MethodImpl]] = {}
@@ -27,15 +27,23 @@ _CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[type, bytes], Any]] = weakref.
 def lua_method(state: LuaState, cls: type, key: Any) -> Any:
     if not isinstance(key, bytes):
         raise KumoError(f"attempt to get an unknown field of {cls.__name__}")
+    impl = LUA_METHODS.get(cls, {}).get(key)
+    if impl is None:
+        raise KumoError(f"attempt to get an unknown field '{key.decode('utf-8', 'replace')}'")
+    return bound_method(state, cls, key, impl)
+
+
+def bound_method(state: LuaState, cls: type, key: bytes, impl: MethodImpl) -> Any:
+    """The Lua function for method `key` of `cls` in `state`, created on
+    first use: it checks `self` (mlua's error text when called with `.`
+    instead of `:`) and calls impl(state, self, *lua_args).  The namespace
+    userdata (kumopy/_kumo/_lib.py) share it."""
     per_state = _CACHE.get(state)
     if per_state is None:
         per_state = _CACHE[state] = {}
     fn = per_state.get((cls, key))
     if fn is not None:
         return fn
-    impl = LUA_METHODS.get(cls, {}).get(key)
-    if impl is None:
-        raise KumoError(f"attempt to get an unknown field '{key.decode('utf-8', 'replace')}'")
     name = key.decode()
     type_name = getattr(cls, "lua_type_name", cls.__name__)
 
