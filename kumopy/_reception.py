@@ -36,6 +36,7 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING, Any
 
 from ._errors import GlobalLeakError, PolicyError
+from ._kumo._schema import lua_type_of
 from ._kumo.smtp import RejectError, reject_of
 from ._runtime.userdata import Userdata
 from ._smtp import ConversionError, QueueName, to_u16
@@ -857,7 +858,7 @@ class Reception:
             peer = str(ipaddress.ip_address(str(meta.get("received_from"))))
         except ValueError:
             peer = None
-        _set_auth_info(conn, {"peer_address": peer, "identities": identities, "groups": []})
+        conn.set_auth_info({"peer_address": peer, "identities": identities, "groups": []})
         try:
             outcome = self._fire(log, "smtp_server_message_deferred_inject", message, conn)
         except _Abort as e:
@@ -1019,7 +1020,7 @@ class Session:
         self.params = ListenerParams()
         self.meta = ConnectionMeta(received_from=peer, received_via=listener,
                                    hostname=self.params.hostname)
-        _set_auth_info(self.meta, self.auth_info)
+        self.meta.set_auth_info(self.auth_info)
         self.greeting = self._start()
 
     # -- plumbing ----------------------------------------------------------
@@ -1150,7 +1151,7 @@ class Session:
                 if isinstance(value, Mapping) and not value:
                     value = []
                 if not isinstance(value, list):
-                    raise _Abort(f"error converting Lua {_lua_kind(value)} to Vec<String>")
+                    raise _Abort(f"error converting Lua {lua_type_of(value)} to Vec<String>")
                 extensions = [str(v) for v in value]
             reply = self._write(
                 250, f"{self.params.hostname} Aloha {domain}\n" + "\n".join(extensions)
@@ -1248,7 +1249,7 @@ class Session:
                 {"identity": authz, "context": "SmtpAuthPlainAuthorization"},
                 {"identity": authc, "context": "SmtpAuthPlainAuthentication"},
             ])
-            _set_auth_info(self.meta, self.auth_info)
+            self.meta.set_auth_info(self.auth_info)
             return self._write(235, "2.7.0 AUTH OK!")
         if value is False:
             return self._write(535, "5.7.8 AUTH invalid", response)
@@ -1257,7 +1258,7 @@ class Session:
             return self._write(235, "2.7.0 AUTH OK!")
         raise _Abort(
             f"data did not match any variant of untagged enum AuthKindResult "
-            f"(got {_lua_kind(value)})"
+            f"(got {lua_type_of(value)})"
         )
 
     def _merge_auth_info(self, info: Mapping[str, Any]) -> None:
@@ -1287,7 +1288,7 @@ class Session:
         self.meta.set_meta("authn_id", self.authentication_id)
         self.auth_info["identities"].extend(identities)
         self.auth_info["groups"].extend(list(info.get("groups") or []))
-        _set_auth_info(self.meta, self.auth_info)
+        self.meta.set_auth_info(self.auth_info)
 
     def mail_from(self, address: str) -> Reply:
         """MAIL FROM: `smtp_server_mail_from(sender, conn_meta)`; 250 `OK
@@ -1462,7 +1463,7 @@ class Session:
                 if isinstance(data, Userdata):
                     data = data.to_data()
                 if data is not None and not isinstance(data, Mapping):
-                    raise _Abort(f"error converting Lua {_lua_kind(data)} to EsmtpDomain")
+                    raise _Abort(f"error converting Lua {lua_type_of(data)} to EsmtpDomain")
         value = ListenerDomain.from_data(data) if data is not None else None
         while len(self._domains) > 16:
             self._domains.pop(next(iter(self._domains)))
@@ -1533,7 +1534,7 @@ class Session:
                                 raise _Abort(str(e)) from None
                         else:
                             raise _Abort(
-                                f"error converting Lua {_lua_kind(item)} to EnvelopeAddress"
+                                f"error converting Lua {lua_type_of(item)} to EnvelopeAddress"
                             )
                     batches.append(converted)
         elif self.params.batch_handling == "BatchByDomain":
@@ -1613,32 +1614,3 @@ class Session:
             return self._write(550, "5.7.1 relaying not permitted", "DATA")
         self.accepted.extend(results)
         return self._write(250, "OK ids=" + " ".join(ids), "DATA")
-
-
-def _set_auth_info(meta: Any, info: dict[str, Any]) -> None:
-    """Give the ConnectionMeta object the session's AuthInfo, when it can
-    hold one (`conn_meta:auth_info()`)."""
-    setter = getattr(meta, "set_auth_info", None)
-    if setter is not None:
-        setter(info)
-    elif hasattr(meta, "auth_info") and not callable(meta.auth_info):
-        try:
-            meta.auth_info = info
-        except AttributeError:
-            pass
-
-
-def _lua_kind(value: Any) -> str:
-    if value is None:
-        return "nil"
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int):
-        return "integer"
-    if isinstance(value, float):
-        return "number"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list | dict):
-        return "table"
-    return "userdata"

@@ -170,7 +170,7 @@ def _rust_debug(text: str) -> str:
     return "".join(out)
 
 
-def _lua_type_of(value: Any) -> str:
+def lua_type_of(value: Any) -> str:
     """mlua's type name of an input value (for "expected table" errors);
     nil, booleans and numbers are named as `lua_type_name` names them."""
     if value is NULL:
@@ -186,7 +186,7 @@ def _lua_type_of(value: Any) -> str:
 
 def not_a_table(value: Any) -> DeError:
     """mlua's deserialize_map/deserialize_seq on a value that is not a table."""
-    return DeError(f"invalid type: {_lua_type_of(value)}, expected table")
+    return DeError(f"invalid type: {lua_type_of(value)}, expected table")
 
 
 def invalid_type(value: Any, expected: str) -> DeError:
@@ -392,7 +392,7 @@ class Enum(Type):
                 raise DeError("invalid value: map, expected map with a single key")
             (key,) = value
             if not isinstance(key, str):
-                raise DeError(f"error converting Lua {_lua_type_of(key)} to String")
+                raise DeError(f"error converting Lua {lua_type_of(key)} to String")
             if key in self.variants:
                 raise DeError("invalid type: newtype variant, expected unit variant")
             raise DeError(f"unknown variant `{key}`, expected {_one_of(self.variants)}")
