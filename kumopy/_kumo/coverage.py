@@ -10,20 +10,58 @@ from .._events import EVENTS
 from . import catalogue
 from .names import OTHER_MODULES
 
+_RECEPTION = (
+    "full host support: `Reception` sessions, `kumopy inject` and `kumopy serve` fire it "
+    "at kumod's point in the SMTP conversation, with kumod's arguments and reply"
+)
+_RESOLVE = (
+    "full host support: `Policy.{method}()`{cli} dispatch it with kumod's arguments and check "
+    "the returned object's type"
+)
 _EVENT_NOTES = {
     "smtp_client_rewrite_delivery_status": (
-        "full host support: `Policy.rewrite_delivery_status()` and `kumopy rewrite` build the "
-        "arguments and apply the result exactly as kumod's SMTP dispatcher does"
+        "full host support: `Policy.rewrite_delivery_status()`, `kumopy rewrite` and "
+        "`kumopy replay` build the arguments and apply the result exactly as kumod's SMTP "
+        "dispatcher does"
     ),
     "main": "`Policy.run_script()` / `kumopy script` (like `kumod --script`)",
     "pre_init": "run by `Policy.validate()` / `kumopy validate`",
     "init": "run by `Policy.validate()` / `kumopy validate`",
     "validate_config": "run by `Policy.validate()` / `kumopy validate`",
+    "get_queue_config": _RESOLVE.format(
+        method="resolve_queue_config", cli=" and `kumopy resolve-queue-config`"
+    )
+    + "; also fired by `Reception` for each accepted message",
+    "get_egress_path_config": _RESOLVE.format(
+        method="resolve_egress_path", cli=" and `kumopy resolve-egress-path`"
+    ),
+    "get_egress_source": _RESOLVE.format(method="resolve_egress_source", cli=""),
+    "get_egress_pool": _RESOLVE.format(method="resolve_egress_pool", cli=""),
+    "get_listener_domain": _RESOLVE.format(method="listener_domain", cli="")
+    + "; `Reception` uses it for relay decisions as kumod does",
+    "smtp_server_connection_accepted": _RECEPTION,
+    "smtp_server_get_dynamic_parameters": _RECEPTION,
+    "smtp_server_ehlo": _RECEPTION,
+    "smtp_server_auth_plain": _RECEPTION,
+    "smtp_server_mail_from": _RECEPTION,
+    "smtp_server_rcpt_to": _RECEPTION,
+    "smtp_server_data": _RECEPTION,
+    "smtp_server_split_transaction": _RECEPTION,
+    "smtp_server_message_received": _RECEPTION,
+    "smtp_server_rewrite_response": _RECEPTION,
+    "smtp_server_message_deferred_inject": (
+        "full host support: `Reception.deferred_inject()`"
+    ),
+    "http_message_generated": (
+        "full host support: `Reception.http_inject()` and `kumopy inject --http`"
+    ),
+    "requeue_message": "full host support: `Reception.requeue()`",
+    "should_enqueue_log_record": "full host support: `Reception.should_enqueue_log_record()`",
 }
 
 _MESSAGE_EVENT_NOTE = (
-    "registers and dispatches with `Policy.call()`; kumopy has no Message or "
-    "connection-metadata objects yet, so pass plain values"
+    "registers and dispatches with `Policy.call()`; pass a `kumopy.Message` / "
+    "`kumopy.ConnectionMeta` where kumod passes a message or connection metadata"
 )
 
 HEADER = """# kumo API coverage
