@@ -32,7 +32,7 @@ from ._events import EVENTS, Handler, HandlerRegistry, event_spec, suggest_event
 from ._kumo import catalogue
 from ._kumo import constructors as _constructors
 from ._kumo.config import ServerConfig
-from ._runtime import LuaState
+from ._runtime import LuaState, encode
 from ._smtp import ConversionError, QueueName, Response, rewrite_failure_message, to_u16
 from ._text import is_utf8
 
@@ -343,36 +343,54 @@ class Policy:
         least one value; a Single event's handler result is used as is.
         Raises `PolicyError` (with `.event` set) when a handler fails.
         """
-        with self._using_state() as state:
-            state.globals[b"_KUMO_CURRENT_EVENT"] = event.encode("utf-8")
-            registry = state.handlers
-            assert registry is not None
-            handlers = registry.get(event)
-            lua_args = [state.to_lua(a) for a in args]
-            multiple = event in EVENTS and EVENTS[event].multiple
-            for handler in handlers:
-                try:
+        # the hot path of every event (log replay runs it per record): no
+        # context manager, no per-call closures
+        state = self._current_state()
+        try:
+            return self._dispatch_in(state, event, args)
+        except PolicyError:
+            # kumod drops a state whose event raised instead of reusing it
+            if self._state is state:
+                self._state = None
+            raise
+
+    def _dispatch_in(self, state: LuaState, event: str, args: tuple[Any, ...]) -> CallResult:
+        state.globals[b"_KUMO_CURRENT_EVENT"] = event.encode("utf-8")
+        registry = state.handlers
+        assert registry is not None
+        handlers = registry.get(event)
+        to_lua = state.to_lua
+        lua_args = [encode(a) if a.__class__ is str else to_lua(a) for a in args]
+        spec = EVENTS.get(event)
+        multiple = spec is not None and spec.multiple
+        check_globals = self.check_globals
+        for handler in handlers:
+            try:
+                if check_globals:
                     values = self._invoke_handler(state, event, handler, lua_args)
-                except GlobalLeakError:
-                    raise
-                except PolicyError as e:
-                    e.event = event
-                    e.handler = handler.location
-                    raise
-                if values or not multiple:
-                    try:
-                        converted = tuple(state.to_python(v) for v in values)
-                    except KumoError as e:
-                        raise PolicyError(
-                            f"cannot convert the value returned by the handler: {e}",
-                            event=event,
-                            file=handler.source,
-                            line=handler.line,
-                        ) from None
-                    self.last_call = CallResult(event, args, True, converted, handler)
-                    return self.last_call
-            self.last_call = CallResult(event, args, False)
-            return self.last_call
+                else:
+                    values = state.invoke(handler.function, *lua_args)
+            except GlobalLeakError:
+                raise
+            except PolicyError as e:
+                e.event = event
+                e.handler = handler.location
+                raise
+            if values or not multiple:
+                to_python = state.to_python
+                try:
+                    converted = tuple([to_python(v) for v in values])
+                except KumoError as e:
+                    raise PolicyError(
+                        f"cannot convert the value returned by the handler: {e}",
+                        event=event,
+                        file=handler.source,
+                        line=handler.line,
+                    ) from None
+                self.last_call = CallResult(event, args, True, converted, handler)
+                return self.last_call
+        self.last_call = CallResult(event, args, False)
+        return self.last_call
 
     def call(self, event: str, *args: Any) -> Any:
         """Fire `event` and return the handler's first value as Python
@@ -532,7 +550,13 @@ class Policy:
         q = QueueName.parse(queue) if isinstance(queue, str) else queue
         if resp.code == 250:
             return resp
-        line = resp.to_single_line()
+        return self._offer_response(resp, resp.to_single_line(), q, raise_errors)
+
+    def _offer_response(
+        self, resp: Response, line: str, q: QueueName, raise_errors: bool
+    ) -> Response:
+        """rewrite_delivery_status for a non-250 `resp` whose single line
+        the caller already has (log replay computes it once per record)."""
         if not is_utf8(line):
             # kumod's SMTP client refuses a reply line that is not UTF-8 (a
             # protocol error, never offered to this event)

@@ -289,3 +289,30 @@ def test_invalid_params_are_rejected(load, params, message):
 def test_memoize_requires_a_function(load):
     with pytest.raises(PolicyError, match="error converting Lua string to function"):
         load("kumo.memoize('nope', {name = 'x', ttl = 1, capacity = 1})")
+
+
+# The cache key of scalar arguments is computed without json.dumps; it must
+# be the very text the general path (kumod's JSON of the arguments) gives.
+import json  # noqa: E402
+
+from hypothesis import given  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from kumopy._kumo import memoize as _memoize_module  # noqa: E402
+
+_scalars = st.one_of(
+    st.text().filter(lambda t: not any(0xD800 <= ord(c) <= 0xDFFF for c in t)).map(
+        lambda t: t.encode("utf-8")
+    ),
+    st.integers(min_value=-(2**63), max_value=2**63 - 1),
+    st.booleans(),
+)
+
+
+@given(st.lists(_scalars, max_size=4))
+def test_scalar_argument_keys_match_the_json_of_the_arguments(args):
+    params = _memoize_module.MemoizeParams(name="k", ttl=1.0, capacity=1)
+    key = _memoize_module._key(None, params, tuple(args))
+    values = [a.decode("utf-8") if isinstance(a, bytes) else a for a in args]
+    subject = None if not values else values[0] if len(values) == 1 else values
+    assert key == (None, json.dumps(subject, separators=(",", ":"), ensure_ascii=False))

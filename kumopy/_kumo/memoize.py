@@ -27,6 +27,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
+from json.encoder import encode_basestring as _encode_json_string
 from typing import TYPE_CHECKING, Any
 
 from cachetools import TLRUCache
@@ -175,8 +176,15 @@ def memoize(state: LuaState, func: Any = None, params: Any = None) -> Any:
     p = parse_params(state, params)
     cache = _store(state).cache_for(p)
 
+    if not p.retry_on_populate_timeout:
+
+        def call_once(st: LuaState, *args: Any) -> Any:
+            return _lookup(st, cache, fn, args)
+
+        return state.lua_function(f"memoize[{p.name}]", call_once)
+
     def call(st: LuaState, *args: Any) -> Any:
-        attempts = 3 if p.retry_on_populate_timeout else 1
+        attempts = 3
         for attempt in range(attempts):
             try:
                 return _lookup(st, cache, fn, args)
@@ -188,7 +196,38 @@ def memoize(state: LuaState, func: Any = None, params: Any = None) -> Any:
     return state.lua_function(f"memoize[{p.name}]", call)
 
 
+def _scalar_json(value: Any) -> str | None:
+    """The key text json.dumps gives a string, integer or boolean argument
+    (None for anything else, which takes the general path)."""
+    if isinstance(value, bytes):
+        try:
+            return _encode_json_string(value.decode("utf-8"))
+        except UnicodeDecodeError:
+            return None  # the general path reports it
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if type(value) is int:
+        return str(value)
+    return None
+
+
 def _key(state: LuaState, params: MemoizeParams, args: tuple[Any, ...]) -> tuple[int | None, str]:
+    use_epoch = params.invalidate_with_epoch and not params.allow_stale_reads
+    epoch = state.process.config_epoch if use_epoch else None
+    # fast path (the common calls: no argument, or a few strings/integers);
+    # it gives exactly the text of the general path below
+    if not args:
+        return (epoch, "null")
+    pieces: list[str] = []
+    for a in args:
+        piece = _scalar_json(a)
+        if piece is None:
+            break
+        pieces.append(piece)
+    else:
+        return (epoch, pieces[0] if len(pieces) == 1 else "[" + ",".join(pieces) + "]")
     values = [_string_keys(state.to_python(a, serialize=True)) for a in args]
     subject: Any = None if not values else values[0] if len(values) == 1 else values
     try:
@@ -206,8 +245,7 @@ def _key(state: LuaState, params: MemoizeParams, args: tuple[Any, ...]) -> tuple
             f"memoize {params.name}: a string argument is not valid UTF-8 and cannot be "
             "used as a cache key"
         ) from None
-    use_epoch = params.invalidate_with_epoch and not params.allow_stale_reads
-    return (state.process.config_epoch if use_epoch else None, text)
+    return (epoch, text)
 
 
 def _string_keys(value: Any) -> Any:
@@ -222,7 +260,10 @@ def _string_keys(value: Any) -> Any:
 def _lookup(state: LuaState, cache: _Cache, fn: Any, args: tuple[Any, ...]) -> Any:
     params = cache.params
     key = _key(state, params, args)
-    outcome = cache.entries.get(key)
+    try:
+        outcome: _Outcome | None = cache.entries[key]  # one expiry check, not get()'s two
+    except KeyError:
+        outcome = None
     if outcome is None:
         outcome = _populate(state, fn, args)
         if outcome.error is not None:

@@ -101,7 +101,7 @@ def records(n: int, seed: int = 1, match_range: int = 2_000) -> Iterator[dict[st
             "nodeid": "557f3ad4-2c8c-11ee-976e-782d7e12e173",
         }
         t += 1
-        yield {**base, "type": "Reception",
+        yield {"type": "Reception", **base,
                "response": {"code": 250, "enhanced_code": None, "content": "", "command": None}}
         made += 1
         roll = rng.random()
@@ -114,7 +114,7 @@ def records(n: int, seed: int = 1, match_range: int = 2_000) -> Iterator[dict[st
             templates = _INTERNAL if rng.random() < 0.08 else _REMOTE
             resp = _response(rng, templates, domain, match_range)
             kind = "Bounce" if resp["code"] >= 500 else "TransientFailure"
-            yield {**base, "type": kind, "response": resp, "delivery_protocol": "ESMTP",
+            yield {"type": kind, **base, "response": resp, "delivery_protocol": "ESMTP",
                    "site": f"unspecified->mx.{domain}@smtp_client"}
             made += 1
             if kind == "Bounce":
@@ -124,12 +124,12 @@ def records(n: int, seed: int = 1, match_range: int = 2_000) -> Iterator[dict[st
                 return
             end = rng.random()
             if end < 0.01:
-                yield {**base, "type": "Expiration", "response": {
+                yield {"type": "Expiration", **base, "response": {
                     "code": 551, "enhanced_code": {"class": 5, "subject": 4, "detail": 7},
                     "content": "Next delivery time would be at ... which exceeds the expiry "
                     "time", "command": None}}
             else:
-                yield {**base, "type": "Delivery", "delivery_protocol": "ESMTP",
+                yield {"type": "Delivery", **base, "delivery_protocol": "ESMTP",
                        "response": {"code": 250, "enhanced_code": {"class": 2, "subject": 0,
                                                                    "detail": 0},
                                     "content": f"OK id={msg_id[:12]}", "command": ".\r\n"}}
