@@ -307,21 +307,8 @@ class RegexSetMap:
     def lookup(self, subject: Subject) -> object | None:
         """The value of the first (in rule order) pattern matching anywhere
         in `subject`, or None."""
-        match = self._match
-        if match is None:
-            return None
-        if subject.__class__ is str:
-            try:
-                data = subject.encode()
-            except UnicodeEncodeError:
-                data = _lossy_utf8(subject)
-        else:
-            data = _subject_bytes(subject)
-        if self._simple:
-            hits = match(data)
-            return self._values[min(hits)] if hits else None
-        found = self._confirmed(data, True)
-        return self._values[found[0]] if found else None
+        index = self.first_index(subject)
+        return None if index is None else self._values[index]
 
     def first_index(self, subject: Subject) -> int | None:
         """The index (in rule order) of the pattern `lookup` would take, or

@@ -90,13 +90,9 @@ class Problem:
 
 
 @dataclass
-class Report:
-    """What a replay found.  `by_code` counts "OLD -> NEW" changes;
-    `by_domain` maps a recipient domain to [eligible, rewritten];
-    `by_rule` maps the pattern that decided (the last regex_set_map lookup
-    of the handler call that matched) to [matched, rewritten]."""
+class _Counts:
+    """The counts a batch produces and a report sums."""
 
-    files: int = 0
     read: int = 0
     eligible: int = 0
     rewritten: int = 0
@@ -109,21 +105,18 @@ class Report:
     by_code: Counter[str] = field(default_factory=Counter)
     by_domain: dict[str, list[int]] = field(default_factory=dict)
     by_rule: dict[str, list[int]] = field(default_factory=dict)
-    seconds: float = 0.0
-    jobs: int = 1
-    cache: bool = False
 
-    def add(self, part: _Part) -> None:
-        self.read += part.read
-        self.eligible += part.eligible
-        self.rewritten += part.rewritten
-        self.unchanged += part.unchanged
-        self.errors += part.errors
-        self.malformed += part.malformed
-        self.restored += part.restored
-        self.not_offered.update(part.not_offered)
-        self.by_code.update(part.by_code)
-        for table, src in ((self.by_domain, part.by_domain), (self.by_rule, part.by_rule)):
+    def add(self, other: _Counts) -> None:
+        self.read += other.read
+        self.eligible += other.eligible
+        self.rewritten += other.rewritten
+        self.unchanged += other.unchanged
+        self.errors += other.errors
+        self.malformed += other.malformed
+        self.restored += other.restored
+        self.not_offered.update(other.not_offered)
+        self.by_code.update(other.by_code)
+        for table, src in ((self.by_domain, other.by_domain), (self.by_rule, other.by_rule)):
             for key, (a, b) in src.items():
                 row = table.get(key)
                 if row is None:
@@ -131,6 +124,19 @@ class Report:
                 else:
                     row[0] += a
                     row[1] += b
+
+
+@dataclass
+class Report(_Counts):
+    """What a replay found.  `by_code` counts "OLD -> NEW" changes;
+    `by_domain` maps a recipient domain to [eligible, rewritten];
+    `by_rule` maps the pattern that decided (the last regex_set_map lookup
+    of the handler call that matched) to [matched, rewritten]."""
+
+    files: int = 0
+    seconds: float = 0.0
+    jobs: int = 1
+    cache: bool = False
 
     @property
     def rate(self) -> float:
@@ -160,20 +166,9 @@ class Report:
 
 
 @dataclass
-class _Part:
+class _Part(_Counts):
     """The result of one batch (plain data: it crosses processes)."""
 
-    read: int = 0
-    eligible: int = 0
-    rewritten: int = 0
-    unchanged: int = 0
-    errors: int = 0
-    malformed: int = 0
-    restored: int = 0
-    not_offered: Counter[str] = field(default_factory=Counter)
-    by_code: Counter[str] = field(default_factory=Counter)
-    by_domain: dict[str, list[int]] = field(default_factory=dict)
-    by_rule: dict[str, list[int]] = field(default_factory=dict)
     out: list[str] = field(default_factory=list)
     problems: list[tuple[int, str, str]] = field(default_factory=list)  # line, kind, message
 
