@@ -394,13 +394,19 @@ def test_jobs_1_and_2_give_identical_out(tmp_path: Path, spec: ReplaySpec,
     paths = [str(tmp_path / "big.zst"), str(tmp_path / "small.log")]
     outs = []
     reports = []
-    for jobs in (1, 2):
+    problems: list[list[str]] = []
+    # 2 jobs for 2 files: each worker takes whole files; 3 jobs: batches
+    for jobs in (1, 2, 3):
         out = tmp_path / f"out{jobs}.jsonl"
+        seen: list[str] = []
         with out.open("w") as f:
-            reports.append(replay(spec, paths, jobs=jobs, out=f))
+            reports.append(replay(spec, paths, jobs=jobs, out=f,
+                                  on_problem=lambda p, seen=seen: seen.append(str(p))))
         outs.append(out.read_text())
-    assert outs[0] == outs[1]
-    assert summary(reports[0]) == summary(reports[1])
+        problems.append(seen)
+    assert outs[0] == outs[1] == outs[2]
+    assert summary(reports[0]) == summary(reports[1]) == summary(reports[2])
+    assert problems[0] == problems[1] == problems[2] and problems[0]
     rows = [json.loads(x) for x in outs[0].splitlines()]
     assert len(rows) == reports[0].rewritten > 100
     small = make_lines(4, 300)

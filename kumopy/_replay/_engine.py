@@ -196,6 +196,13 @@ class _Batch:
 _CacheEntry = tuple[int | None, str | None, str | None]  # new code, error, pattern
 
 
+def _file_size(path: str) -> int:
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
 class _Worker:
     def __init__(self, spec: ReplaySpec, policy: Policy | None = None) -> None:
         self.spec = spec
@@ -312,6 +319,12 @@ def _init_worker(spec: ReplaySpec) -> None:
 def _run_batch(batch: _Batch) -> _Part:
     assert _WORKER is not None
     return _WORKER.run(batch)
+
+
+def _run_file(path: str) -> list[_Part]:
+    """A whole log file in a worker (it reads and decompresses it too)."""
+    assert _WORKER is not None
+    return [_WORKER.run(batch) for batch in _batches([path], None)]
 
 
 # ---------------------------------------------------------------------------
@@ -446,7 +459,25 @@ def replay(
     global _WORKER
     batches = _batches(paths, on_read)
     worker = _Worker(spec, policy)
-    if jobs <= 1:
+    if jobs > 1 and len(paths) >= jobs:
+        # Several segments (kumod writes many): each worker takes whole
+        # files, reading and decompressing them itself, so nothing but the
+        # results crosses between processes.  Results are taken in file
+        # order, so the output is the same as with one job.
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        ctx = multiprocessing.get_context(method)
+        _WORKER = worker if method == "fork" else None
+        try:
+            pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(spec,))
+        finally:
+            _WORKER = None
+        with pool:
+            for path, parts in zip(paths, pool.imap(_run_file, paths), strict=True):
+                if on_read is not None:
+                    on_read(_file_size(path))
+                for part in parts:
+                    take(path, part)
+    elif jobs <= 1:
         for batch in batches:
             take(batch.file, worker.run(batch))
     else:
