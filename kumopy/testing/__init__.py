@@ -1,10 +1,12 @@
 """Testing KumoMTA policies with pytest.
 
 Installing kumopy installs the pytest plugin (`kumopy.testing.plugin`):
-the `kumo_policy`, `kumo_clock`, `kumo_logs` and `kumo_calls` fixtures,
-`test_*.kumo.toml` case files, `*_test.lua` Lua tests, the leaked-global
-check and Lua line coverage.  This module holds what tests import: the
-assertion helpers and the types of the fixtures.  See docs/testing.md.
+the `kumo_policy`, `kumo_clock`, `kumo_logs`, `kumo_calls` and
+`kumo_smtp_server` fixtures, `test_*.kumo.toml` case files, `*_test.lua`
+Lua tests, the leaked-global check and Lua line coverage.  This module
+holds what tests import: the assertion helpers, the types of the fixtures,
+and the helpers for the fake resolver, fakes and spawned tasks.  See
+docs/testing.md and docs/library.md.
 """
 
 from __future__ import annotations
