@@ -249,25 +249,29 @@ class LuaState:
         self._depth += 1
         try:
             if outer:
-                tripped, *rest = self._run(self.budget_seconds, fn, *args)
-                result: Any = tuple(rest)
+                # (tripped, n, values...) or (tripped, -1, error fields...)
+                result: Any = self._run(self.budget_seconds, fn, *args)
+                tripped = result[0]
+                start = 1
             else:
-                tripped = False
                 result = self._invoke(fn, *args)
+                if not isinstance(result, tuple):
+                    result = (result,)
+                tripped = False
+                start = 0
         except _LuaMemoryError:
             raise PolicyMemoryError(
                 "not enough memory: the Lua state reached its memory limit"
             ) from None
         finally:
             self._depth -= 1
-        if not isinstance(result, tuple):
-            result = (result,)
-        n = result[0]
-        if tripped and n >= 0:
-            # the handler swallowed the budget error somehow and went on
-            raise BudgetExceeded(_budget_message(self.budget_seconds))
+        n = result[start]
         if n >= 0:
-            return tuple(result[1 : 1 + n])
+            if tripped:
+                # the handler swallowed the budget error somehow and went on
+                raise BudgetExceeded(_budget_message(self.budget_seconds))
+            return result[start + 1 : start + 1 + n]  # type: ignore[no-any-return]
+        result = result[start:]
         message = self.expand_paths(_text(result[1]))
         traceback = _text(result[2]) if len(result) > 2 and result[2] is not None else ""
         traceback = _strip_own_frames(self.expand_paths(traceback))

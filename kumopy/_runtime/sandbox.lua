@@ -223,23 +223,42 @@ local function on_error(e)
   return { kind = "error", msg = msg, tb = traceback("", 2), value = e }
 end
 
-local function report(r)
-  if r[1] then
-    return r.n - 1, unpack(r, 2, r.n)
-  end
-  local info = r[2]
+-- The failure of an xpcall: its message-handler result (or, for memory
+-- errors, which bypass the handler, the raw error) as -1, message,
+-- traceback, kind, value.
+local function failure(info)
   if type(info) ~= "table" then
-    -- memory errors bypass the message handler
     local msg = tostring(info)
     return -1, msg, "", msg == "not enough memory" and "memory" or "error"
   end
   return -1, info.msg, info.tb, info.kind, info.value
 end
 
+-- xpcall's results as n, values... (n >= 0) or a failure, without building
+-- a table: this runs for every event.
+local function report(ok, ...)
+  if ok then
+    return select("#", ...), ...
+  end
+  return failure((...))
+end
+
 -- A nested call (Python code called from Lua calling back into Lua), under
 -- the budget that is already running.
 function api.invoke(f, ...)
-  return report(pack(raw_xpcall(f, on_error, ...)))
+  return report(raw_xpcall(f, on_error, ...))
+end
+
+-- Disarms the budget after an outermost call and reports whether it tripped
+-- before the results.
+local function finish(ok, ...)
+  deadline = nil
+  local was = tripped
+  tripped = false
+  if ok then
+    return was, select("#", ...), ...
+  end
+  return was, failure((...))
 end
 
 -- An outermost call: arms the budget for `seconds` (nil: no limit), calls
@@ -247,11 +266,7 @@ end
 function api.run(seconds, f, ...)
   tripped = false
   deadline = seconds and (os_clock() + seconds) or nil
-  local r = pack(raw_xpcall(f, on_error, ...))
-  deadline = nil
-  local was = tripped
-  tripped = false
-  return was, report(r)
+  return finish(raw_xpcall(f, on_error, ...))
 end
 
 function api.set_line_hook(f)
