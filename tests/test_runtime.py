@@ -207,8 +207,10 @@ def test_two_policies_are_isolated(load):
 
 
 def test_userdata_errors_are_lua_strings_at_the_policy_line(load):
-    # kumod's userdata raise string errors; pcall must see a string with
-    # the policy's file and line, not a Python exception object.
+    # A failing userdata operation reports like a failing kumo function: a
+    # message with the policy's file and line, never a Python exception
+    # object.  (kumod hands pcall an mlua error object whose tostring is the
+    # message; kumopy uses strings for both, see docs/getting-started.md.)
     p = load(
         """
         kumo.on('t', function()
