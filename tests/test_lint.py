@@ -224,3 +224,17 @@ end)
     found = [x for x in r.stderr.splitlines() if "regex_set_map built at" in x]
     # values that are not codes are fine here; the overlap is still reported
     assert len(found) == 1 and "overlap" in found[0] and "'one' and 'two'" in found[0]
+
+
+def test_the_shipped_example_rules_are_clean() -> None:
+    # the example teaches the practice lint checks: rules with different
+    # codes are anchored so that no response can match two of them
+    repo = Path(__file__).resolve().parent.parent
+    example = repo / "policies" / "dsn-rewrite"
+    corpus = (example / "responses.txt").read_text().splitlines()
+    rules = load_rules(str(example / "dsn_rewrite.json"))
+    assert lint_rules(rules, corpus=corpus) == []
+    # and the same rules without their anchors do overlap
+    loose = {p.replace("^4\\d\\d 4\\.2\\.2", "4\\.2\\.2").replace("(?i)^4\\d\\d [a-z]", "(?i)^4\\d\\d "): v
+             for p, v in rules.items()}
+    assert any(f.kind == "overlap" for f in lint_rules(loose))
