@@ -260,3 +260,18 @@ def test_invalid_utf8_command(start: Start, client: Any) -> None:
     conn.send(b"MAIL FROM:<caf\xe9@good.example>\r\n")
     assert conn.getreply() == (501, b"5.5.2 Invalid UTF-8 in command")
     assert conn.mail("alice@good.example")[0] == 250
+
+
+@pytest.mark.parametrize(
+    ("listen", "why"),
+    [("nonsense", "is not HOST:PORT"), ("127.0.0.1:99999", "out of range (0-65535)")],
+)
+def test_bad_listen_address_is_a_usage_error(listen: str, why: str) -> None:
+    from click.testing import CliRunner
+
+    from kumopy.cli import EXIT_USAGE, cli
+
+    policy = Path(__file__).parent / "reception" / "init.lua"
+    r = CliRunner().invoke(cli, ["serve", str(policy), "--listen", listen])
+    assert r.exit_code == EXIT_USAGE and why in r.output
+    assert "Traceback" not in r.output

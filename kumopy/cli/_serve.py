@@ -502,6 +502,9 @@ def _listen_arg(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
         raise click.BadParameter(f"{text!r} is not HOST:PORT", param_hint="'--listen'")
+    if int(port) > 65535:
+        raise click.BadParameter(f"port {port} is out of range (0-65535)",
+                                 param_hint="'--listen'")
     host = host.strip("[]") or "127.0.0.1"
     return host, int(port)
 
