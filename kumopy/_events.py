@@ -249,10 +249,6 @@ def event_spec(name: str) -> EventSpec | None:
     return spec
 
 
-def is_known_event(name: str) -> bool:
-    return event_spec(name) is not None
-
-
 def suggest_event(name: str) -> str | None:
     """The closest catalogue name, for did-you-mean warnings."""
     close = difflib.get_close_matches(name, EVENTS.keys(), n=1, cutoff=0.75)

@@ -33,10 +33,6 @@ class Entry:
     #: how kumopy's version differs from kumod's (for docs/api-coverage.md)
     notes: str = ""
 
-    @property
-    def is_function(self) -> bool:
-        return callable(self.value)
-
 
 class Namespace:
     """Collects the entries of the `kumo` table."""

@@ -313,9 +313,6 @@ class ServerConfig:
             "settings": self.settings,
         }
 
-    def is_empty(self) -> bool:
-        return not any(self.to_dict().values())
-
     def summary_lines(self) -> list[str]:
         """One human-readable line per thing the policy would start."""
         lines = []
