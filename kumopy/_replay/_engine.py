@@ -25,7 +25,7 @@ import orjson
 
 from .._errors import PolicyError
 from .._kumo.regex_set_map import LuaRegexSetMap, observe_lookups
-from .._policy import DEFAULT_BUDGET_SECONDS, DEFAULT_SHARE_DIR, Policy
+from .._policy import DEFAULT_BUDGET_SECONDS, Policy
 from .._smtp import QueueName
 from ._reader import LogReadError, iter_chunks
 from ._records import NotEligible, examine
@@ -54,7 +54,7 @@ class ReplaySpec:
     """How to load the policy (in every worker) and how to replay."""
 
     policy: str
-    share_dir: str = DEFAULT_SHARE_DIR
+    share_dir: str | None = None  # None: Policy's default (/opt/kumomta/share)
     path_map: tuple[tuple[str, str], ...] = ()
     kumod_strict: bool = False
     budget_seconds: float | None = DEFAULT_BUDGET_SECONDS
@@ -321,6 +321,20 @@ def _run_batch(batch: _Batch) -> _Part:
     return _WORKER.run(batch)
 
 
+def _pool(worker: _Worker, spec: ReplaySpec, jobs: int) -> Any:
+    """`jobs` worker processes.  Forked ones start from `worker`'s policy
+    (its memoized maps already built, as a kumod process that has been
+    running); spawned ones load the policy from `spec`."""
+    global _WORKER
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    ctx = multiprocessing.get_context(method)
+    _WORKER = worker if method == "fork" else None
+    try:
+        return ctx.Pool(jobs, initializer=_init_worker, initargs=(spec,))
+    finally:
+        _WORKER = None
+
+
 def _run_file(path: str) -> list[_Part]:
     """A whole log file in a worker (it reads and decompresses it too)."""
     assert _WORKER is not None
@@ -456,7 +470,6 @@ def replay(
         if on_records is not None:
             on_records(part.read)
 
-    global _WORKER
     batches = _batches(paths, on_read)
     worker = _Worker(spec, policy)
     if jobs > 1 and len(paths) >= jobs:
@@ -464,14 +477,7 @@ def replay(
         # files, reading and decompressing them itself, so nothing but the
         # results crosses between processes.  Results are taken in file
         # order, so the output is the same as with one job.
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        ctx = multiprocessing.get_context(method)
-        _WORKER = worker if method == "fork" else None
-        try:
-            pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(spec,))
-        finally:
-            _WORKER = None
-        with pool:
+        with _pool(worker, spec, jobs) as pool:
             for path, parts in zip(paths, pool.imap(_run_file, paths), strict=True):
                 if on_read is not None:
                     on_read(_file_size(path))
@@ -488,14 +494,7 @@ def replay(
         first = next(batches, None)
         if first is not None:
             take(first.file, worker.run(first))
-        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-        ctx = multiprocessing.get_context(method)
-        _WORKER = worker if method == "fork" else None
-        try:
-            pool = ctx.Pool(jobs, initializer=_init_worker, initargs=(spec,))
-        finally:
-            _WORKER = None
-        with pool:
+        with _pool(worker, spec, jobs) as pool:
             pending: deque[tuple[str, Any]] = deque()
             for batch in batches:
                 batch.candidates = _split(batch, spec.check_json)

@@ -197,6 +197,24 @@ def common_options(f: F) -> F:
 # ---------------------------------------------------------------------------
 
 
+def policy_options(default_budget: float | None = DEFAULT_BUDGET_SECONDS) -> dict[str, Any]:
+    """The `Policy.load` options the invocation's settings give (share
+    directory, path map, strictness, budget): one place, so every command and
+    every replay worker loads the policy the same way."""
+    s = settings()
+    share = s.share
+    extras = os.environ.get("KUMOMTA_POLICY_EXTRAS")
+    if share is None and extras:
+        # the helpers live in <share>/policy-extras
+        share = os.path.dirname(os.path.abspath(extras.rstrip("/")))
+    return {
+        "share_dir": share,
+        "path_map": {src: os.path.abspath(dst) for src, dst in s.maps.items()},
+        "kumod_strict": s.strict,
+        "budget_seconds": default_budget if s.budget is None else (s.budget or None),
+    }
+
+
 def load_policy(path: str, *, default_budget: float | None = DEFAULT_BUDGET_SECONDS,
                 **options: Any) -> Policy:
     """Load `path` with the invocation's settings (logging set up first, so
@@ -206,20 +224,22 @@ def load_policy(path: str, *, default_budget: float | None = DEFAULT_BUDGET_SECO
     for src, dst in s.maps.items():
         if not os.path.exists(dst):
             echo_err(f"kumopy: warning: --map {src}={dst}: {dst} does not exist")
-    budget = default_budget if s.budget is None else (s.budget or None)
-    share = s.share
-    extras = os.environ.get("KUMOMTA_POLICY_EXTRAS")
-    if share is None and extras:
-        # the helpers live in <share>/policy-extras
-        share = os.path.dirname(os.path.abspath(extras.rstrip("/")))
-    return Policy.load(
-        path,
-        share_dir=share,
-        path_map={src: os.path.abspath(dst) for src, dst in s.maps.items()},
-        kumod_strict=s.strict,
-        budget_seconds=budget,
-        **options,
-    )
+    return Policy.load(path, **policy_options(default_budget), **options)
+
+
+REWRITE_EVENT = "smtp_client_rewrite_delivery_status"
+
+
+def load_rewrite_policy(path: str) -> Policy:
+    """load_policy, warning when the policy has no rewrite handler (every
+    response is then kept)."""
+    with prints_to_stderr():
+        loaded = load_policy(path)
+        registered = bool(loaded.handlers(REWRITE_EVENT))
+    if not registered:
+        echo_err(f"kumopy: warning: {path} registers no {REWRITE_EVENT} handler; "
+                 "every response is kept")
+    return loaded
 
 
 # ---------------------------------------------------------------------------

@@ -12,23 +12,23 @@ from typing import IO, Any
 
 import click
 
-from .._policy import DEFAULT_BUDGET_SECONDS, DEFAULT_SHARE_DIR
 from .._replay import Problem, ReplaySpec, Report, default_jobs, replay
 from ._common import (
     EXIT_PARTIAL,
+    REWRITE_EVENT,
     CliError,
     common_options,
     echo,
     echo_err,
     json_line,
-    load_policy,
+    load_rewrite_policy,
+    policy_options,
     prints_to_stderr,
-    settings,
 )
 
 __all__ = ["replay_command"]
 
-EVENT = "smtp_client_rewrite_delivery_status"
+EVENT = REWRITE_EVENT
 
 _REASONS = {
     "type": "other record types",
@@ -227,22 +227,17 @@ def replay_command(policy: str, logs: tuple[str, ...], out_path: str | None, job
     call failed.
     """
     paths = _expand(logs)
-    s = settings()
+    options = policy_options()
     spec = ReplaySpec(
         policy=policy,
-        share_dir=s.share if s.share is not None else DEFAULT_SHARE_DIR,
-        path_map=tuple((src, os.path.abspath(dst)) for src, dst in s.maps.items()),
-        kumod_strict=s.strict,
-        budget_seconds=DEFAULT_BUDGET_SECONDS if s.budget is None else (s.budget or None),
+        share_dir=options["share_dir"],
+        path_map=tuple(options["path_map"].items()),
+        kumod_strict=options["kumod_strict"],
+        budget_seconds=options["budget_seconds"],
         cache=cache,
         check_json=check_json,
     )
-    with prints_to_stderr():
-        loaded = load_policy(policy)
-        registered = bool(loaded.handlers(EVENT))
-    if not registered:
-        echo_err(f"kumopy: warning: {policy} registers no {EVENT} handler; "
-                 "every response is kept")
+    loaded = load_rewrite_policy(policy)
     n_jobs = jobs if jobs is not None else default_jobs()
     shown: dict[str, int] = {"malformed": 0, "error": 0}
 

@@ -15,13 +15,14 @@ from .._policy import Policy
 from .._smtp import MalformedResponse, QueueName, Response
 from ._common import (
     EXIT_PARTIAL,
+    REWRITE_EVENT,
     CliError,
     collect_errors,
     common_options,
     echo,
     echo_err,
     json_line,
-    load_policy,
+    load_rewrite_policy,
     log_context,
     prints_to_stderr,
     settings,
@@ -29,7 +30,7 @@ from ._common import (
 
 __all__ = ["rewrite"]
 
-EVENT = "smtp_client_rewrite_delivery_status"
+EVENT = REWRITE_EVENT
 _SHOWN = 120  # characters of a bad input line quoted in the error
 
 
@@ -141,12 +142,7 @@ def rewrite(policy: str, responses: tuple[str, ...], input_path: str | None, que
             ctx=ctx,
         )
     queue_name = QueueName.parse(queue)
-    with prints_to_stderr():
-        loaded = load_policy(policy)
-        registered = bool(loaded.handlers(EVENT))
-    if not registered:
-        echo_err(f"kumopy: warning: {policy} registers no {EVENT} handler; "
-                 "every response is kept")
+    loaded = load_rewrite_policy(policy)
     counts = _Counts()
     for where, position, text in _inputs(responses, input_path):
         counts.inputs += 1
