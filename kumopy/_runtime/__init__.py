@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
@@ -87,6 +88,10 @@ class LuaState:
         #: the simulated kumod process this state belongs to
         self.process = process
         self.budget_seconds = budget_seconds
+        self.max_memory = max_memory
+        #: time.process_time() after which the running outermost call is over
+        #: its budget (None: no call running, or no budget)
+        self.deadline: float | None = None
         self._depth = 0
         self._files: dict[str, None] = {}
         rt = lua54.LuaRuntime(
@@ -250,6 +255,8 @@ class LuaState:
         try:
             if outer:
                 # (tripped, n, values...) or (tripped, -1, error fields...)
+                if self.budget_seconds is not None:
+                    self.deadline = time.process_time() + self.budget_seconds
                 result: Any = self._run(self.budget_seconds, fn, *args)
                 tripped = result[0]
                 start = 1
@@ -265,6 +272,8 @@ class LuaState:
             ) from None
         finally:
             self._depth -= 1
+            if outer:
+                self.deadline = None
         n = result[start]
         if n >= 0:
             if tripped:
@@ -286,6 +295,29 @@ class LuaState:
                 "not enough memory: the Lua state reached its memory limit", traceback=traceback
             )
         raise LuaCallError(message, traceback, result[4] if len(result) > 4 else None)
+
+    # -- limits for Python code that Lua calls -----------------------------
+
+    def check_deadline(self) -> None:
+        """Raise `BudgetExceeded` when the running handler is past its CPU
+        budget.  Python implementations of kumo functions that loop over
+        policy-controlled input call this every so often."""
+        if self.deadline is not None and time.process_time() > self.deadline:
+            raise BudgetExceeded(_budget_message(self.budget_seconds))
+
+    def check_alloc(self, nbytes: int, what: str) -> None:
+        """Raise `PolicyMemoryError` when building a result of about `nbytes`
+        bytes would take the state past its memory limit.  Python
+        implementations call this before building a large result, so that
+        the limit covers them as it covers Lua's own allocations."""
+        if self.max_memory is None or nbytes <= 0:
+            return
+        used = self.rt.get_memory_used() or 0
+        if used + nbytes > self.max_memory:
+            raise PolicyMemoryError(
+                f"not enough memory: {what} would need {nbytes} bytes, beyond the "
+                f"state's memory limit of {self.max_memory} bytes"
+            )
 
     def where(self) -> tuple[str, int]:
         """(file, line) of the policy code that called the running kumo function."""
