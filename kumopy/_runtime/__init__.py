@@ -89,7 +89,7 @@ class LuaState:
         self.process = process
         self.budget_seconds = budget_seconds
         self.max_memory = max_memory
-        #: time.process_time() after which the running outermost call is over
+        #: time.thread_time() after which the running outermost call is over
         #: its budget (None: no call running, or no budget)
         self.deadline: float | None = None
         self._depth = 0
@@ -110,6 +110,7 @@ class LuaState:
                 b"map_path": lambda p: encode(self._remember(map_path(decode(p)))),
                 b"print": lambda text, src, line: on_print(decode(text), _source(src), line),
                 b"ERR": _ERR,
+                b"cpu_time": time.thread_time,
             }
         )
         self.api = rt.execute(_SANDBOX_SOURCE, host, name=b"=[kumopy]")
@@ -256,7 +257,7 @@ class LuaState:
             if outer:
                 # (tripped, n, values...) or (tripped, -1, error fields...)
                 if self.budget_seconds is not None:
-                    self.deadline = time.process_time() + self.budget_seconds
+                    self.deadline = time.thread_time() + self.budget_seconds
                 result: Any = self._run(self.budget_seconds, fn, *args)
                 tripped = result[0]
                 start = 1
@@ -302,7 +303,7 @@ class LuaState:
         """Raise `BudgetExceeded` when the running handler is past its CPU
         budget.  Python implementations of kumo functions that loop over
         policy-controlled input call this every so often."""
-        if self.deadline is not None and time.process_time() > self.deadline:
+        if self.deadline is not None and time.thread_time() > self.deadline:
             raise BudgetExceeded(_budget_message(self.budget_seconds))
 
     def check_alloc(self, nbytes: int, what: str) -> None:

@@ -22,7 +22,10 @@ local pack, unpack, select, type, error, rawequal, tostring, setmetatable, getme
 local raw_pcall, raw_xpcall = pcall, xpcall
 local co_create, co_wrap, co_resume, co_status = coroutine.create, coroutine.wrap, coroutine.resume,
   coroutine.status
-local os_clock = os.clock
+-- CPU time of the calling thread (the host's time.thread_time): a state
+-- runs on one thread at a time, and other threads' work (other states in
+-- `kumopy serve`'s workers) must not count against its budget.
+local cpu_time = host.cpu_time
 local io_open, io_lines, raw_loadfile = io.open, io.lines, loadfile
 local string_format = string.format
 
@@ -62,7 +65,7 @@ local function hook(event, line)
     end
     return
   end
-  if deadline ~= nil and os_clock() > deadline then
+  if deadline ~= nil and cpu_time() > deadline then
     tripped = true
     error(BUDGET, 0)
   end
@@ -265,7 +268,7 @@ end
 -- f, disarms, and returns whether the budget tripped before the results.
 function api.run(seconds, f, ...)
   tripped = false
-  deadline = seconds and (os_clock() + seconds) or nil
+  deadline = seconds and (cpu_time() + seconds) or nil
   return finish(raw_xpcall(f, on_error, ...))
 end
 
