@@ -27,8 +27,7 @@ Findings, each about one pattern or a pair:
 
 from __future__ import annotations
 
-import random
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -42,24 +41,22 @@ from .._regex.syntax import (
     HCap,
     HCat,
     HClass,
-    HEmpty,
     Hir,
     HLit,
     HLook,
     HRep,
+    _fast_hir,
+    _fast_scan,
     hir_min_len,
     parse_to_hir,
     to_cp,
-    to_index,
 )
 from .._smtp import ConversionError, to_u16
 
 __all__ = ["Finding", "lint_rules", "load_rules", "probe_policy_maps"]
 
-_SAMPLES = 12
 #: the response `probe_policy_maps` offers to the rewrite handler
 PROBE = "451 4.0.0 kumopy lint probe"
-_MAX_REP = 3
 
 
 @dataclass(frozen=True)
@@ -173,14 +170,14 @@ def _pattern_findings(pattern: str, h: Hir) -> list[Finding]:
     prefix = _fixed_prefix(h, 7)
     if prefix is None:
         return found
-    shape = [_DIGITS, _DIGITS, _DIGITS, {" "}]
-    for pos, (want, have) in enumerate(zip(shape, prefix, strict=False)):
-        if have is not None and not (have & want):
-            return [Finding("error", "never-matches", (pattern,),
-                            "anchored at the start, but every line offered to "
-                            "smtp_client_rewrite_delivery_status starts with a 3-digit code "
-                            f"and a space (the pattern has no "
-                            f"{'digit' if pos < 3 else 'space'} at position {pos})")]
+    # every offered line starts with its status code (kumod prints the u16
+    # it parsed from three characters: 0..999 without leading zeros) and a
+    # space; the automata decide the rest exactly
+    if prefix and prefix[0] is not None and not (prefix[0] & _DIGITS):
+        return [Finding("error", "never-matches", (pattern,),
+                        "anchored at the start, but every line offered to "
+                        "smtp_client_rewrite_delivery_status starts with its status code "
+                        "(the pattern has no digit at position 0)")]
     if len(prefix) >= 3 and all(p is not None and len(p) == 1 for p in prefix[:3]):
         code = "".join(next(iter(p)) for p in prefix[:3] if p is not None)
         if code == "250":
@@ -219,145 +216,39 @@ def _value_findings(pattern: str, value: Any) -> tuple[list[Finding], Any]:
 
 
 # ---------------------------------------------------------------------------
-# examples
-# ---------------------------------------------------------------------------
-
-
-class _Sampler:
-    """Random responses matching one pattern.  Characters of a class follow,
-    when they can, the character at the same position of another
-    pattern's example (so `^4\\d\\d` tends to meet `^450`); unbounded
-    repetitions of a wide class (`.*`) take `fill`, or a piece of another
-    pattern's example from `pool`."""
-
-    def __init__(self, rng: random.Random, pool: Sequence[str], hints: Sequence[str]) -> None:
-        self.rng = rng
-        self.pool = pool
-        self.hints = hints
-        self.fill: str | None = None
-        self.mode = ""  # "", "lower" or "upper": how to pick among a letter's cases
-
-    def char(self, ranges: Sequence[tuple[int, int]], at: int) -> str:
-        rng = self.rng
-        if self.mode and len(ranges) <= 3 and all(hi - lo < 2 for lo, hi in ranges):
-            # a case-folded letter (`(?i)a`, `[Aa]`): one case for the whole sample
-            chars = sorted(chr(to_cp(i)) for lo, hi in ranges for i in range(lo, hi + 1))
-            for c in chars:
-                if (c.islower() if self.mode == "lower" else c.isupper()):
-                    return c
-        if self.hints and rng.random() < 0.7:
-            for _ in range(3):
-                hint = rng.choice(self.hints)
-                if len(hint) > at:
-                    c = hint[at]
-                    i = to_index(ord(c))
-                    if any(lo <= i <= hi for lo, hi in ranges):
-                        return c
-        ascii_ranges = [(lo, min(hi, 0x7E)) for lo, hi in ranges if lo <= 0x7E]
-        printable = [(max(lo, 0x20), hi) for lo, hi in ascii_ranges if hi >= 0x20]
-        pick = printable or ascii_ranges or list(ranges)
-        lo, hi = rng.choice(pick)
-        return chr(to_cp(rng.randint(lo, hi)))
-
-    @staticmethod
-    def wide(h: Hir) -> bool:
-        return isinstance(h, HClass) and sum(hi - lo for lo, hi in h.ranges) > 1000
-
-    def sample(self, h: Hir, fill: str | None = None) -> str:
-        self.fill = fill
-        self.mode = self.rng.choice(("", "lower", "lower", "upper"))
-        out: list[str] = []
-        self.gen(h, out, [0])
-        return "".join(out)
-
-    def gen(self, h: Hir, out: list[str], at: list[int]) -> None:
-        rng = self.rng
-        if isinstance(h, HLit):
-            out.append(h.text)
-            at[0] += len(h.text)
-        elif isinstance(h, HClass):
-            if h.ranges:
-                out.append(self.char(h.ranges, at[0]))
-                at[0] += 1
-        elif isinstance(h, (HLook, HEmpty)):
-            return
-        elif isinstance(h, HCap):
-            self.gen(h.sub, out, at)
-        elif isinstance(h, HCat):
-            for x in h.items:
-                self.gen(x, out, at)
-        elif isinstance(h, HAlt):
-            self.gen(rng.choice(h.items), out, at)
-        elif isinstance(h, HRep):
-            if h.max is None and self.wide(h.sub):
-                text = self.fill if self.fill is not None else (
-                    rng.choice(self.pool) if self.pool and rng.random() < 0.6 else None)
-                if text is not None:
-                    if h.min and len(text) < h.min:
-                        text += "x" * (h.min - len(text))
-                    out.append(text)
-                    at[0] += len(text)
-                    return
-            hi = h.max if h.max is not None else h.min + _MAX_REP
-            for _ in range(rng.randint(h.min, min(hi, h.min + _MAX_REP))):
-                self.gen(h.sub, out, at)
-
-
-def _strip_code(sample: str) -> list[str]:
-    """The sample, and what follows its leading `DDD ` / `DDD X.Y.Z `."""
-    out = [sample]
-    parts = sample.split(" ", 2)
-    if len(parts) >= 2 and parts[0].isdigit():
-        out.append(" ".join(parts[1:]))
-        if len(parts) == 3 and parts[1].count(".") == 2:
-            out.append(parts[2])
-    return out
-
-
-_BUDGET = 60_000  # synthesized responses per rule set (each is one set lookup)
-
-
-def _examples(hirs: Sequence[tuple[str, Hir]], rng: random.Random) -> list[str]:
-    """Responses derived from the patterns: each pattern's examples with
-    pieces of the other patterns' examples in its wildcards, and the status
-    prefixes of anchored patterns in front of unanchored ones."""
-    base = _Sampler(rng, [], [])
-    first = [base.sample(h) for _, h in hirs for _ in range(2)]
-    pieces = {piece for s in first for piece in _strip_code(s)}
-    pool = sorted(pieces | {p + " " for p in pieces if p} | {""})
-    prefixes = sorted({s.split(" ", 1)[0] + " " for s in first if s[:3].isdigit()}
-                      | {" ".join(s.split(" ", 2)[:2]) + " " for s in first
-                         if s[:3].isdigit() and s.count(" ") >= 2})
-    sampler = _Sampler(rng, pool, first)
-    per_pattern = max(_SAMPLES, _BUDGET // max(1, len(hirs)) // 2)
-    examples: list[str] = list(first)
-    for _, h in hirs:
-        fills: list[str | None] = (list(pool) if len(pool) <= per_pattern
-                                   else rng.sample(pool, per_pattern))
-        fills.extend([None] * _SAMPLES)
-        for fill in fills:
-            text = sampler.sample(h, fill)
-            examples.append(text)
-            if prefixes and not text[:3].isdigit():
-                examples.append(rng.choice(prefixes) + text)
-    return list(dict.fromkeys(examples))
-
-
-# ---------------------------------------------------------------------------
 # the rule set
 # ---------------------------------------------------------------------------
+
+#: Overlapping pairs listed by default; the rest are counted in one finding.
+MAX_OVERLAPS = 100
+
+
+def _hir(pattern: str) -> Hir:
+    """The pattern's HIR: by the fast path's remembered tokens when it has
+    the common flat shape (the same HIR, tested in test_regex_set_map),
+    else by the parser (which alone reports errors)."""
+    seq = _fast_scan(pattern)
+    if seq is not None:
+        return _fast_hir(seq)
+    return parse_to_hir(pattern)
 
 
 def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
                corpus: Iterable[str] = (), *, synthesize: bool = True,
-               seed: int = 0, rewrite: bool = True) -> list[Finding]:
+               seed: int = 0, rewrite: bool = True,
+               max_overlaps: int | None = MAX_OVERLAPS) -> list[Finding]:
     """Every finding for a rule set (pattern -> value), patterns in the order
-    kumopy uses (sorted).  `corpus` lines are responses to look for
-    overlaps in (single-line form, `450 4.1.1 text`); with `synthesize`,
-    responses made from the patterns are tried too (`seed` fixes them).
+    kumopy uses (sorted).  Overlaps between patterns with different values
+    are decided on automata (`synthesize`; without it only `corpus` lines,
+    single-line responses such as `450 4.1.1 text`, are looked at), and
+    shown with a corpus line when one matches both, else with a made-up
+    response that reads like a real one.  At most `max_overlaps` overlap
+    findings are listed (None: all); one more finding counts the rest.
     With `rewrite` False the map is not taken as SMTP-response -> code
-    rules: only syntax, empty patterns and overlaps with different values
-    are reported."""
+    rules: subjects are any text, only syntax, patterns matching nothing
+    and overlaps with different values are reported.  (`seed` is kept for
+    callers of the former randomized search; nothing is random now.)"""
+    del seed
     items = dict(rules.items() if isinstance(rules, Mapping) else rules)
     findings: list[Finding] = []
     hirs: list[tuple[str, Hir]] = []
@@ -366,7 +257,7 @@ def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
     for pattern in sorted(items):
         value = items[pattern]
         try:
-            h = parse_to_hir(pattern)
+            h = _hir(pattern)
         except RegexSyntaxError as e:
             lines = str(e).strip().splitlines()
             reason = lines[-1].removeprefix("error: ") if lines else str(e)
@@ -395,38 +286,121 @@ def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
         findings.append(Finding("error", "size-limit", tuple(sorted(good))[:1],
                                 f"{e}; kumod refuses the whole set"))
         rmap = RegexSetMap(good, size_limit=None)
-    patterns = rmap.patterns
-    # (a, b) -> (example, source): the first corpus line, else the shortest
-    # synthesized response (short ones read best)
-    witness: dict[tuple[str, str], tuple[str, str]] = {}
-
-    def check(text: str, source: str) -> None:
-        hits = rmap.matches(text)
-        if len(hits) < 2:
-            return
-        for i, (a, _) in enumerate(hits):
-            for b, _ in hits[i + 1:]:
-                if codes[a] == codes[b] or (rewrite and not (
-                        isinstance(codes[a], int) and isinstance(codes[b], int))):
-                    continue
-                known = witness.get((a, b))
-                if known is None or (known[1] == "synthesized" and len(text) < len(known[0])):
-                    witness[(a, b)] = (text, source)
-
+    order = [p for p, _ in hirs]
+    position = {p: i for i, p in enumerate(order)}
+    if rewrite:  # only values kumod can use are compared
+        keys: list[Any] = [codes[p] if isinstance(codes[p], int) else None for p in order]
+    else:
+        keys = [_Key(items[p]) for p in order]
+    # corpus lines: the first one matching each pair is its example
+    seen: dict[tuple[int, int], tuple[str, int]] = {}
     for number, line in enumerate(corpus, start=1):
-        text = line.rstrip("\r\n")
-        if text.strip():
-            check(text, f"corpus line {number}")
-    if synthesize and len(patterns) > 1:
-        for text in _examples(hirs, random.Random(seed)):
-            check(text, "synthesized")
-    for (a, b), (text, source) in witness.items():
+        subject = line.rstrip("\r\n")
+        if not subject.strip():
+            continue
+        hits = sorted(position[p] for p, _ in rmap.matches(subject))
+        for x, i in enumerate(hits):
+            for j in hits[x + 1:]:
+                if keys[i] is not None and keys[j] is not None and keys[i] != keys[j]:
+                    seen.setdefault((i, j), (subject, number))
+    pairs: list[tuple[int, int]] = []
+    examples: dict[tuple[int, int], tuple[str | None, str]] = {}
+    total = 0
+    if synthesize:
+        from ._overlap import OverlapEngine
+
+        engine = OverlapEngine([h for _, h in hirs], keys, rewrite=rewrite)
+        flagged = {f.patterns[0] for f in findings if f.kind == "never-matches"}
+        live: list[int] = []
+        for i, p in enumerate(order):
+            if p in flagged:
+                continue
+            nothing = engine.matches_nothing(i)
+            if nothing:
+                findings.append(Finding("error", "never-matches", (p,), _NOTHING_OFFERED
+                                        if rewrite else "no text matches it"))
+            else:
+                live.append(i)
+        decision = engine.decide(live, limit=max_overlaps, prefer=lambda i, j: (i, j) in seen)
+        for i, reason in sorted(decision.undecided_patterns.items()):
+            findings.append(Finding(
+                "warning", "undecided", (order[i],),
+                f"its automaton is too large to decide overlaps ({reason}); "
+                "its overlaps with other patterns are not checked"))
+        for i, j, reason in decision.undecided_pairs:
+            findings.append(Finding(
+                "warning", "undecided", (order[i], order[j]),
+                f"whether both can match one response is not decided: {reason}"))
+        pairs = decision.pairs
+        total = decision.total
+
+        def check(i: int, j: int) -> Callable[[str], bool]:
+            want = {order[i], order[j]}
+            return lambda text: want <= {p for p, _ in rmap.matches(text)}
+
+        for i, j in pairs:
+            if (i, j) in seen:
+                subject, number = seen[(i, j)]
+                examples[(i, j)] = (subject, f"corpus line {number}")
+            else:
+                examples[(i, j)] = (engine.example(i, j, check(i, j)), "")
+    else:
+        pairs = sorted(seen)
+        total = len(pairs)
+        if max_overlaps is not None:
+            pairs = pairs[:max_overlaps]
+        for pair in pairs:
+            subject, number = seen[pair]
+            examples[pair] = (subject, f"corpus line {number}")
+    for i, j in pairs:
+        a, b = order[i], order[j]
+        text, source = examples[(i, j)]
+        if text is None:
+            shown = "can both match one response (no example was found within the limits)"
+        else:
+            shown = f"both match {text!r}" + (f" ({source})" if source else "")
         findings.append(Finding(
             "error", "overlap", (a, b),
-            f"both match {text!r} ({source}) but map to {items[a]!r} and "
-            f"{items[b]!r}: kumod's choice changes between restarts "
-            f"(kumopy takes {items[a]!r})", example=text))
+            f"{shown} but map to {items[a]!r} and {items[b]!r}: kumod's choice changes "
+            f"between restarts (kumopy takes {items[a]!r})", example=text))
+    if total > len(pairs):
+        rest = total - len(pairs)
+        findings.append(Finding(
+            "error", "overlap", (),
+            f"{rest} more pair{'s' if rest != 1 else ''} of patterns with different values "
+            f"overlap ({total} in all; not listed, raise the limit to list them)"))
     return findings
+
+
+_NOTHING_OFFERED = ("no line kumod offers to smtp_client_rewrite_delivery_status matches it "
+                    "(such a line is a status code, a space and text without line breaks, "
+                    "and never has code 250)")
+
+
+class _Key:
+    """A value compared as Lua compares them (for maps that are not
+    response -> code rules)."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: Any) -> None:
+        self.value = value
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Key) and _same(self.value, other.value)
+
+    def __hash__(self) -> int:
+        try:
+            return hash(self.value)
+        except TypeError:
+            return 0
+
+
+def _same(a: Any, b: Any) -> bool:
+    try:
+        return bool(a == b)
+    except Exception:
+        return a is b
 
 
 def probe_policy_maps(policy: Any) -> list[tuple[str, list[Finding]]]:

@@ -1,0 +1,536 @@
+"""Search automata for Rust-semantics patterns, for deciding questions about
+their languages (does some subject match both of two patterns?).
+
+A pattern's HIR (from kumopy's own parser, so flags, case folding, Unicode
+classes and the crate's assertions mean what they mean in Rust) is
+compiled to a Thompson NFA and then to an epsilon-free NFA for *search*
+semantics: the automaton accepts a subject when the pattern matches
+anywhere in it, as `RegexSet::matches` asks.
+
+* The alphabet is Unicode scalar values (kumod's subjects are `&str`), or a
+  subset of it (`universe`), handled as code point sets, never one
+  character at a time: every transition carries a class (an id in a shared
+  `Classes` table) and products intersect classes.
+* Zero-width assertions (`^ $ \\A \\z`, the multi-line and CRLF forms,
+  `\\b \\B` and the `\\b{start}`-style ones, Unicode or ASCII) are decided
+  on the neighbouring characters: a state remembers the "look class" of the
+  previous character (`kappa`: start of text, or a group of atoms such as
+  word/non-word), and each transition is taken for one look class of the
+  next character (its group), so an assertion between two characters is
+  evaluated when the second one is read, and at the end of the subject for
+  the end of text.  The atoms (ASCII word characters, other word
+  characters, `\\n`, `\\r`, the rest) are shared by every automaton of one
+  run; each pattern groups them only as far as its own assertions need.
+* Once the pattern has matched, the automaton is in `ACC`, a sink that
+  reads anything: search semantics.  Before any match, `START` reads any
+  character and stays (the unanchored prefix).
+
+Nothing is determinized: questions about several patterns are answered on
+the product of their NFAs (polynomial in their sizes), so there is no
+exponential blow-up; only a size budget (`TooLarge`).
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections import deque
+from collections.abc import Iterable, Sequence
+
+from kumopy._regex._charset import (
+    Ranges,
+    cs_difference,
+    cs_intersect,
+    cs_norm,
+    cs_union,
+    to_cp,
+    to_index,
+)
+from kumopy._regex._hir import HAlt, HCap, HCat, HClass, HEmpty, Hir, HLit, HLook, HRep
+from kumopy._regex._looks import word_look_holds
+
+__all__ = ["Atoms", "Automaton", "Classes", "TooLarge", "BOT", "EOT"]
+
+BOT = -1  # kappa: the start of the subject (no previous character)
+EOT = -1  # lambda: the end of the subject (no next character)
+_START = -1  # node id of the unanchored start
+_ACC = -2  # node id of the accepting sink
+
+#: Default budgets: NFA nodes of one pattern, states of its automaton.
+MAX_NODES = 20_000
+MAX_STATES = 40_000
+
+
+class TooLarge(Exception):
+    """The automaton of a pattern would exceed its budget."""
+
+
+class Classes:
+    """Interned code point sets (scalar indexes), with memoized intersection
+    and a choice of a readable member."""
+
+    def __init__(self) -> None:
+        self.ranges: list[Ranges] = []
+        self.starts: list[list[int]] = []
+        self._ids: dict[Ranges, int] = {}
+        self._inter: dict[tuple[int, int], int] = {}
+        self._pick: dict[tuple[int, str], str] = {}
+
+    def id(self, ranges: Ranges) -> int:
+        """The id of a set; -1 for the empty set."""
+        if not ranges:
+            return -1
+        got = self._ids.get(ranges)
+        if got is None:
+            got = len(self.ranges)
+            self.ranges.append(ranges)
+            self.starts.append([lo for lo, _ in ranges])
+            self._ids[ranges] = got
+        return got
+
+    def inter(self, a: int, b: int) -> int:
+        if a == b:
+            return a
+        key = (a, b) if a < b else (b, a)
+        got = self._inter.get(key)
+        if got is None:
+            got = self.id(cs_intersect(self.ranges[a], self.ranges[b]))
+            self._inter[key] = got
+        return got
+
+    def union(self, ids: Iterable[int]) -> int:
+        out: Ranges = ()
+        for i in ids:
+            out = cs_union(out, self.ranges[i])
+        return self.id(out)
+
+    def contains(self, cid: int, index: int) -> bool:
+        i = bisect.bisect_right(self.starts[cid], index) - 1
+        return i >= 0 and self.ranges[cid][i][1] >= index
+
+    def covers(self, big: int, small: int) -> bool:
+        return not cs_difference(self.ranges[small], self.ranges[big])
+
+    def pick(self, cid: int, prefer: str = "") -> str:
+        """A member of the set: the first of `prefer` in it, else a printable
+        ASCII character, else the lowest member."""
+        key = (cid, prefer)
+        got = self._pick.get(key)
+        if got is None:
+            got = self._choose(cid, prefer)
+            self._pick[key] = got
+        return got
+
+    def _choose(self, cid: int, prefer: str) -> str:
+        for c in prefer:
+            if self.contains(cid, to_index(ord(c))):
+                return c
+        ranges = self.ranges[cid]
+        for lo, hi in ranges:
+            if lo <= 0x7E and hi >= 0x21:
+                return chr(max(lo, 0x21))
+        for lo, hi in ranges:
+            cp = to_cp(lo)
+            if cp >= 0xA1 or (lo <= 0xA1 <= hi):
+                return chr(max(cp, 0xA1))
+        return chr(to_cp(ranges[0][0]))
+
+
+# Attribute bits of an atom.
+_WORD_U, _WORD_A, _LF, _CR = 1, 2, 4, 8
+
+
+class Atoms:
+    """A partition of the alphabet that every assertion respects: each atom
+    is word or not (Unicode and ASCII), `\\n`, `\\r` or neither.  Only the
+    distinctions some pattern needs are made (`needs`: look kinds)."""
+
+    def __init__(self, classes: Classes, universe: Ranges, kinds: Iterable[str],
+                 word_unicode: Ranges | None = None) -> None:
+        kinds = set(kinds)
+        splitters: list[tuple[Ranges, int]] = []
+        if any("unicode" in k for k in kinds):
+            assert word_unicode is not None
+            splitters.append((word_unicode, _WORD_U))
+        if any("ascii" in k for k in kinds) or any("unicode" in k for k in kinds):
+            splitters.append((cs_norm([(0x30, 0x39), (0x41, 0x5A), (0x5F, 0x5F), (0x61, 0x7A)]),
+                              _WORD_A))
+        if any(k.endswith("_lf") or k.endswith("_crlf") for k in kinds):
+            splitters.append((((0x0A, 0x0A),), _LF))
+        if any(k.endswith("_crlf") for k in kinds):
+            splitters.append((((0x0D, 0x0D),), _CR))
+        parts: list[tuple[Ranges, int]] = [(universe, 0)]
+        for ranges, bit in splitters:
+            nxt: list[tuple[Ranges, int]] = []
+            for part, bits in parts:
+                inside = cs_intersect(part, ranges)
+                outside = cs_difference(part, ranges)
+                if inside:
+                    nxt.append((inside, bits | bit))
+                if outside:
+                    nxt.append((outside, bits))
+            parts = nxt
+        # an ASCII word character is a Unicode word character too
+        self.bits = [b | (_WORD_U if b & _WORD_A else 0) for _, b in parts]
+        self.ids = [classes.id(r) for r, _ in parts]
+        self.universe = classes.id(universe)
+        self.classes = classes
+        self.space = self.atom_of(0x20)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def atom_of(self, index: int) -> int:
+        for a, cid in enumerate(self.ids):
+            if self.classes.contains(cid, index):
+                return a
+        return -1
+
+
+def _kind_bits(kind: str) -> int:
+    if kind.startswith("word"):
+        return _WORD_U | _WORD_A if "unicode" in kind else _WORD_A
+    if kind.endswith("_crlf"):
+        return _LF | _CR
+    if kind.endswith("_lf"):
+        return _LF
+    return 0
+
+
+def _holds(kind: str, prev: int, nxt: int) -> bool:
+    """Whether an assertion holds between a previous character with atom
+    bits `prev` (BOT: start) and a next one `nxt` (EOT: end)."""
+    if kind == "start":
+        return prev == BOT
+    if kind == "end":
+        return nxt == EOT
+    if kind == "start_lf":
+        return prev == BOT or bool(prev & _LF)
+    if kind == "end_lf":
+        return nxt == EOT or bool(nxt & _LF)
+    if kind == "start_crlf":
+        return prev == BOT or bool(prev & _LF) or (
+            bool(prev & _CR) and (nxt == EOT or not nxt & _LF))
+    if kind == "end_crlf":
+        return nxt == EOT or bool(nxt & _CR) or (
+            bool(nxt & _LF) and (prev == BOT or not prev & _CR))
+    bit = _WORD_U if "unicode" in kind else _WORD_A
+    return word_look_holds(kind, prev != BOT and bool(prev & bit), nxt != EOT and bool(nxt & bit))
+
+
+_CHAR, _SPLIT, _LOOK, _MATCH = 0, 1, 2, 3
+
+
+class _Nfa:
+    """A Thompson NFA over classes (ids), built from HIR."""
+
+    def __init__(self, hir: Hir, classes: Classes, universe: Ranges, max_nodes: int) -> None:
+        self.classes = classes
+        self.universe = universe
+        self.max_nodes = max_nodes
+        self.ops: list[int] = []
+        self.args: list[object] = []
+        self.nexts: list[int] = []
+        self.kinds: set[str] = set()
+        self.match = self._add(_MATCH, None, -1)
+        self.root = self._compile(hir, self.match)
+
+    def _add(self, op: int, arg: object, nxt: int) -> int:
+        if len(self.ops) >= self.max_nodes:
+            raise TooLarge(f"more than {self.max_nodes} NFA states")
+        self.ops.append(op)
+        self.args.append(arg)
+        self.nexts.append(nxt)
+        return len(self.ops) - 1
+
+    def _char(self, ranges: Ranges, nxt: int) -> int:
+        return self._add(_CHAR, self.classes.id(cs_intersect(ranges, self.universe)), nxt)
+
+    def _compile(self, h: Hir, nxt: int) -> int:
+        if isinstance(h, HEmpty):
+            return nxt
+        if isinstance(h, HLit):
+            for c in reversed(h.text):
+                i = to_index(ord(c))
+                nxt = self._char(((i, i),), nxt)
+            return nxt
+        if isinstance(h, HClass):
+            return self._char(h.ranges, nxt)
+        if isinstance(h, HLook):
+            self.kinds.add(h.kind)
+            return self._add(_LOOK, h.kind, nxt)
+        if isinstance(h, HCap):
+            return self._compile(h.sub, nxt)
+        if isinstance(h, HCat):
+            for x in reversed(h.items):
+                nxt = self._compile(x, nxt)
+            return nxt
+        if isinstance(h, HAlt):
+            return self._add(_SPLIT, [self._compile(x, nxt) for x in h.items], -1)
+        if isinstance(h, HRep):
+            if h.max is None:
+                loop = self._add(_SPLIT, None, -1)
+                self.args[loop] = [self._compile(h.sub, loop), nxt]
+                entry = loop
+            else:
+                entry = nxt
+                for _ in range(h.max - h.min):
+                    entry = self._add(_SPLIT, [self._compile(h.sub, entry), nxt], -1)
+            for _ in range(h.min):
+                entry = self._compile(h.sub, entry)
+            return entry
+        raise TypeError(h)
+
+
+class Automaton:
+    """The epsilon-free search automaton of one pattern.
+
+    States are ints; `trans[s][g]` lists `(class id, target)` for the next
+    character's group `g` (`gmap[atom]`), `eot[s]` tells whether the
+    pattern has matched when the subject ends in `s`.  `live[s]`: some
+    continuation is accepted; `open[s]`: `s` reads anything and stays
+    (like `.*`), and from there a match can be completed whatever was
+    read, so for every `u`, `u + plug(s)` leads to `ACC`; `tail[s]`: the
+    same, but the match needs the end of the subject (`u + plug(s)` is
+    accepted when nothing follows).
+    """
+
+    def __init__(self, hir: Hir, atoms: Atoms, *, max_nodes: int = MAX_NODES,
+                 max_states: int = MAX_STATES) -> None:
+        classes = atoms.classes
+        self.classes = classes
+        self.atoms = atoms
+        nfa = _Nfa(hir, classes, classes.ranges[atoms.universe], max_nodes)
+        self.kinds = frozenset(nfa.kinds)
+        need = 0
+        for k in nfa.kinds:
+            need |= _kind_bits(k)
+        # groups of atoms this pattern's assertions do not tell apart
+        keys: dict[int, int] = {}
+        gmap: list[int] = []
+        gbits: list[int] = []
+        for bits in atoms.bits:
+            key = bits & need
+            if key not in keys:
+                keys[key] = len(gbits)
+                gbits.append(bits)
+            gmap.append(keys[key])
+        self.gmap = gmap
+        self.ngroups = len(gbits)
+        gclass = [classes.union(atoms.ids[a] for a in range(len(atoms)) if gmap[a] == g)
+                  for g in range(self.ngroups)]
+        self.gclass = gclass
+        self.space_group = gmap[atoms.space] if atoms.space >= 0 else 0
+        closures: dict[tuple[int, int, int], tuple[bool, tuple[int, ...]]] = {}
+        ops, args, nexts = nfa.ops, nfa.args, nfa.nexts
+
+        def closure(node: int, prev: int, nxt: int) -> tuple[bool, tuple[int, ...]]:
+            key = (node, prev, nxt)
+            got = closures.get(key)
+            if got is not None:
+                return got
+            pbits = BOT if prev == BOT else gbits[prev]
+            nbits = EOT if nxt == EOT else gbits[nxt]
+            seen: set[int] = set()
+            stack = [node]
+            chars: list[int] = []
+            matched = False
+            while stack:
+                pc = stack.pop()
+                if pc in seen:
+                    continue
+                seen.add(pc)
+                op = ops[pc]
+                if op == _CHAR:
+                    if args[pc] != -1:
+                        chars.append(pc)
+                elif op == _SPLIT:
+                    stack.extend(reversed(args[pc]))  # type: ignore[call-overload]
+                elif op == _LOOK:
+                    if _holds(args[pc], pbits, nbits):  # type: ignore[arg-type]
+                        stack.append(nexts[pc])
+                else:
+                    matched = True
+            got = (matched, tuple(chars))
+            closures[key] = got
+            return got
+
+        ids: dict[tuple[int, int], int] = {}
+        self.nodes: list[tuple[int, int]] = []
+        self.trans: list[list[list[tuple[int, int]]]] = []
+        self.eot: list[bool] = []
+
+        def state(node: int, kappa: int) -> int:
+            key = (node, kappa)
+            got = ids.get(key)
+            if got is None:
+                got = len(self.nodes)
+                if got >= max_states:
+                    raise TooLarge(f"more than {max_states} automaton states")
+                ids[key] = got
+                self.nodes.append(key)
+                self.trans.append([])
+                self.eot.append(False)
+                todo.append(got)
+            return got
+
+        todo: deque[int] = deque()
+        self.start = state(_START, BOT)
+        self.acc = state(_ACC, 0)
+        while todo:
+            s = todo.popleft()
+            node, kappa = self.nodes[s]
+            per_group: list[list[tuple[int, int]]] = []
+            if node == _ACC:
+                self.eot[s] = True
+                for g in range(self.ngroups):
+                    per_group.append([(gclass[g], self.acc)] if gclass[g] >= 0 else [])
+                self.trans[s] = per_group
+                continue
+            entry = nfa.root if node == _START else node
+            self.eot[s] = closure(entry, kappa, EOT)[0]
+            for g in range(self.ngroups):
+                out: dict[int, list[int]] = {}
+                if gclass[g] < 0:
+                    per_group.append([])
+                    continue
+                matched, chars = closure(entry, kappa, g)
+                if matched:  # the pattern matched before this character
+                    per_group.append([(gclass[g], self.acc)])
+                    continue
+                for pc in chars:
+                    cid = classes.inter(args[pc], gclass[g])  # type: ignore[arg-type]
+                    if cid >= 0:
+                        out.setdefault(state(nexts[pc], g), []).append(cid)
+                if node == _START:  # (last: searches try to start a match first)
+                    out.setdefault(state(_START, g), []).append(gclass[g])
+                per_group.append([(cids[0] if len(cids) == 1 else classes.union(cids), t)
+                                  for t, cids in out.items()])
+            self.trans[s] = per_group
+        self._analyse()
+
+    def _analyse(self) -> None:
+        n = len(self.nodes)
+        back: list[list[int]] = [[] for _ in range(n)]
+        for s in range(n):
+            for lst in self.trans[s]:
+                for _, t in lst:
+                    back[t].append(s)
+
+        def coreach(seeds: Iterable[int]) -> list[bool]:
+            mark = [False] * n
+            stack = list(seeds)
+            for s in stack:
+                mark[s] = True
+            while stack:
+                t = stack.pop()
+                for s in back[t]:
+                    if not mark[s]:
+                        mark[s] = True
+                        stack.append(s)
+            return mark
+
+        self.reach_acc = coreach([self.acc])
+        self.live = coreach([s for s in range(n) if self.eot[s]])
+        classes = self.classes
+        ids = {key: s for s, key in enumerate(self.nodes)}
+        self.loop_space: list[int] = [-1] * n
+        for s in range(n):
+            node, _ = self.nodes[s]
+            ok = True
+            for g in range(self.ngroups):
+                want = self.gclass[g]
+                if want < 0:
+                    continue
+                target = ids.get((node, g))
+                if target is None or not any(
+                        t == target and classes.covers(c, want) for c, t in self.trans[s][g]):
+                    ok = False
+                    break
+            if ok:
+                self.loop_space[s] = ids.get((node, self.space_group), -1)
+        # a state that accepts whatever comes next, nothing included, has
+        # matched already
+        self.done = [self.eot[s] and all(
+            lst == [(self.gclass[g], self.acc)] for g, lst in enumerate(self.trans[s])
+            if self.gclass[g] >= 0) for s in range(n)]
+        self.open = [d or (ls >= 0 and self.reach_acc[ls])
+                     for d, ls in zip(self.done, self.loop_space, strict=True)]
+        self.tail = [d or (ls >= 0 and self.live[ls])
+                     for d, ls in zip(self.done, self.loop_space, strict=True)]
+        self._plugs: dict[tuple[int, bool], str] = {}
+
+    def plug(self, s: int, at_end: bool = False, prefer: str = "") -> str:
+        """For an open (with `at_end`: tail) state: the text that completes a
+        match after anything: a space, then the shortest way to `ACC` (to
+        an accepting end)."""
+        if self.done[s]:
+            return ""
+        key = (s, at_end)
+        got = self._plugs.get(key)
+        if got is None:
+            start = self.loop_space[s]
+            assert start >= 0
+            path = self.shortest(start, at_end=at_end, prefer=prefer)
+            assert path is not None
+            got = " " + path
+            self._plugs[key] = got
+        return got
+
+    def shortest(self, start: int, *, at_end: bool, prefer: str = "") -> str | None:
+        """The shortest text leading from `start` to `ACC` (or, with
+        `at_end`, to a state accepting at the end)."""
+        goal = (lambda s: self.eot[s]) if at_end else (lambda s: s == self.acc)
+        parent: dict[int, tuple[int, str]] = {start: (-1, "")}
+        queue = deque([start])
+        while queue:
+            s = queue.popleft()
+            if goal(s):
+                out: list[str] = []
+                while s != start:
+                    s, c = parent[s]
+                    out.append(c)
+                # the characters were appended walking back
+                return "".join(reversed(out))
+            for g in range(self.ngroups):
+                for cid, t in self.trans[s][g]:
+                    if t not in parent and self.live[t]:
+                        parent[t] = (s, self.classes.pick(cid, prefer))
+                        queue.append(t)
+        return None
+
+    def step(self, states: Iterable[int], index: int, atom: int) -> frozenset[int]:
+        """The live states after reading the character `index` (of `atom`)."""
+        g = self.gmap[atom]
+        contains = self.classes.contains
+        live = self.live
+        return frozenset(t for s in states for cid, t in self.trans[s][g]
+                         if live[t] and contains(cid, index))
+
+
+def classes_of(states: Sequence[int], auto: Automaton) -> list[int]:
+    """The classes on the live transitions out of `states`."""
+    out: list[int] = []
+    for s in states:
+        for lst in auto.trans[s]:
+            for cid, t in lst:
+                if auto.live[t]:
+                    out.append(cid)
+    return out
+
+
+def accepts(auto: Automaton, text: str) -> bool:
+    """Whether the automaton accepts `text` (the pattern matches somewhere in
+    it); for tests and checks, one character at a time."""
+    states: frozenset[int] = frozenset((auto.start,))
+    atoms = auto.atoms
+    for c in text:
+        index = to_index(ord(c))
+        atom = atoms.atom_of(index)
+        if atom < 0:
+            return False
+        states = auto.step(states, index, atom)
+        if not states:
+            return False
+        if auto.acc in states:
+            return True
+    return any(auto.eot[s] for s in states)
