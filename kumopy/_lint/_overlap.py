@@ -48,7 +48,7 @@ from ._lines import (
     realistic_lines,
     word_lines,
 )
-from ._search import NO, UNDECIDED, YES, search
+from ._search import UNDECIDED, YES, nonempty, search
 
 __all__ = ["Decision", "OverlapEngine"]
 
@@ -124,8 +124,8 @@ class OverlapEngine:
         auto = self.autos[i]
         if auto is None:
             return None
-        verdict, _ = search([auto], self.lines, budget=SEARCH_BUDGET)
-        return None if verdict == UNDECIDED else verdict == NO
+        got = nonempty(auto, self.lines, budget=SEARCH_BUDGET)
+        return None if got is None else not got
 
     def _head(self, auto: Automaton) -> _Head:
         classes = self.classes

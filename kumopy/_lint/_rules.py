@@ -27,7 +27,8 @@ Findings, each about one pattern or a pair:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+import functools
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -99,12 +100,13 @@ def load_rules(path: str) -> dict[str, Any]:
 _DIGITS = frozenset("0123456789")
 
 
-def _class_chars(ranges: Sequence[tuple[int, int]], limit: int = 128) -> set[str]:
+@functools.lru_cache(maxsize=4096)
+def _class_chars(ranges: tuple[tuple[int, int], ...], limit: int = 128) -> frozenset[str]:
     out: set[str] = set()
     for lo, hi in ranges:
         for i in range(lo, min(hi, lo + limit) + 1):
             out.add(chr(to_cp(i)))
-    return out
+    return frozenset(out)
 
 
 def _dead(h: Hir) -> bool:
@@ -134,7 +136,7 @@ def _dead(h: Hir) -> bool:
     return False
 
 
-def _fixed_prefix(h: Hir, n: int) -> list[set[str] | None] | None:
+def _fixed_prefix(h: Hir, n: int) -> list[frozenset[str] | None] | None:
     """For a pattern that starts with `\\A`: the possible characters at
     positions 0..n-1 of the subject (None: anything, or not known).
     None when the pattern is not anchored at the start."""
@@ -144,18 +146,18 @@ def _fixed_prefix(h: Hir, n: int) -> list[set[str] | None] | None:
         items = (list(sub.items) if isinstance(sub, HCat) else [sub]) + items[1:]
     if not items or not (isinstance(items[0], HLook) and items[0].kind == LOOK_START):
         return None
-    out: list[set[str] | None] = []
+    out: list[frozenset[str] | None] = []
     for x in items[1:]:
         if len(out) >= n:
             break
         if isinstance(x, HLit):
-            out.extend({c} for c in x.text)
+            out.extend(frozenset(c) for c in x.text)
         elif isinstance(x, HClass):
             out.append(_class_chars(x.ranges, 4096) if sum(
                 hi - lo for lo, hi in x.ranges) < 4096 else None)
         elif isinstance(x, HRep) and x.min == x.max and isinstance(x.sub, HClass):
             chars = _class_chars(x.sub.ranges, 4096)
-            out.extend(set(chars) for _ in range(x.min))
+            out.extend(chars for _ in range(x.min))
         else:
             break
     return out[:n]
@@ -186,7 +188,7 @@ def _pattern_findings(pattern: str, h: Hir) -> list[Finding]:
                             "smtp_client_rewrite_delivery_status")]
     if len(prefix) >= 6:
         first, enh, dot = prefix[0], prefix[4], prefix[5]
-        if (first is not None and enh is not None and dot == {"."} and len(first) == 1
+        if (first is not None and enh is not None and dot == frozenset(".") and len(first) == 1
                 and len(enh) == 1 and first <= {"4", "5"} and enh <= {"2", "4", "5"}
                 and first != enh):
             found.append(Finding(

@@ -18,7 +18,7 @@ from itertools import product
 from .._regex._automaton import Automaton
 from ._lines import Lines
 
-__all__ = ["YES", "NO", "UNDECIDED", "search"]
+__all__ = ["YES", "NO", "UNDECIDED", "nonempty", "search"]
 
 YES, NO, UNDECIDED = "yes", "no", "undecided"
 
@@ -103,3 +103,34 @@ def _completed(autos: Sequence[Automaton], states: tuple[int, ...], lines: Lines
         return None
     return (lines.completion(r) + first.plug(fs)
             + second.plug(ss, at_end=not second.open[ss]))
+
+
+def nonempty(auto: Automaton, lines: Lines, *, budget: int) -> bool | None:
+    """Whether some subject of `lines` is accepted by `auto` (None: past the
+    budget).  `search` for one automaton, without the example."""
+    inter = lines.classes.inter
+    width = len(lines.trans)
+    seen = {auto.start * width}
+    stack = [(auto.start, 0)]
+    live = auto.live
+    llive = lines.live
+    while stack:
+        s, r = stack.pop()
+        if auto.eot[s] and lines.accept[r]:
+            return True
+        if s == auto.acc and llive[r]:
+            return True
+        rtrans = lines.trans[r]
+        for lst in auto.trans[s]:
+            for cid, t in lst:
+                if not live[t]:
+                    continue
+                for rc, rt in rtrans:
+                    key = t * width + rt
+                    if key in seen or not llive[rt] or inter(cid, rc) < 0:
+                        continue
+                    seen.add(key)
+                    if len(seen) > budget:
+                        return None
+                    stack.append((t, rt))
+    return False

@@ -41,7 +41,6 @@ from kumopy._regex._charset import (
     cs_difference,
     cs_intersect,
     cs_norm,
-    cs_union,
     to_cp,
     to_index,
 )
@@ -74,6 +73,9 @@ class Classes:
         self._ids: dict[Ranges, int] = {}
         self._inter: dict[tuple[int, int], int] = {}
         self._pick: dict[tuple[int, str], str] = {}
+        self._covers: dict[tuple[int, int], bool] = {}
+        self._within: dict[tuple[Ranges, Ranges], int] = {}
+        self._union: dict[tuple[int, ...], int] = {}
 
     def id(self, ranges: Ranges) -> int:
         """The id of a set; -1 for the empty set."""
@@ -87,6 +89,14 @@ class Classes:
             self._ids[ranges] = got
         return got
 
+    def within(self, ranges: Ranges, universe: Ranges) -> int:
+        """The id of `ranges` cut to `universe` (memoized)."""
+        key = (ranges, universe)
+        got = self._within.get(key)
+        if got is None:
+            got = self._within[key] = self.id(cs_intersect(ranges, universe))
+        return got
+
     def inter(self, a: int, b: int) -> int:
         if a == b:
             return a
@@ -98,17 +108,28 @@ class Classes:
         return got
 
     def union(self, ids: Iterable[int]) -> int:
-        out: Ranges = ()
-        for i in ids:
-            out = cs_union(out, self.ranges[i])
-        return self.id(out)
+        key = tuple(sorted(set(ids)))
+        got = self._union.get(key)
+        if got is None:
+            if len(key) == 1:
+                got = key[0]
+            else:
+                got = self.id(cs_norm(r for i in key for r in self.ranges[i]))
+            self._union[key] = got
+        return got
 
     def contains(self, cid: int, index: int) -> bool:
         i = bisect.bisect_right(self.starts[cid], index) - 1
         return i >= 0 and self.ranges[cid][i][1] >= index
 
     def covers(self, big: int, small: int) -> bool:
-        return not cs_difference(self.ranges[small], self.ranges[big])
+        if big == small:
+            return True
+        key = (big, small)
+        got = self._covers.get(key)
+        if got is None:
+            got = self._covers[key] = not cs_difference(self.ranges[small], self.ranges[big])
+        return got
 
     def pick(self, cid: int, prefer: str = "") -> str:
         """A member of the set: the first of `prefer` in it, else a printable
@@ -243,7 +264,7 @@ class _Nfa:
         return len(self.ops) - 1
 
     def _char(self, ranges: Ranges, nxt: int) -> int:
-        return self._add(_CHAR, self.classes.id(cs_intersect(ranges, self.universe)), nxt)
+        return self._add(_CHAR, self.classes.within(ranges, self.universe), nxt)
 
     def _compile(self, h: Hir, nxt: int) -> int:
         if isinstance(h, HEmpty):
