@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from .._regex._automaton import Atoms, Automaton, Classes, TooLarge
+from .._regex._automaton import NO_SPLIT, Atoms, Automaton, Classes, TooLarge
 from .._regex._charset import Ranges, cs_difference, cs_intersect
 from .._regex._hir import HCap, HCat, Hir, HLook
 from .._regex._looks import _collect_looks
@@ -354,11 +354,11 @@ class OverlapEngine:
         return self._tiers
 
     def whole(self, i: int) -> Automaton | None:
-        """Pattern i with its match required to be whole words (no word
-        character just before or after it)."""
+        """Pattern i with its match required not to cut a word in two (its
+        first and last characters, when word characters, have no word
+        character beside them outside the match)."""
         if i not in self._whole:
-            h = HCat((HLook("word_start_half_ascii"), HCap(0, None, self.hirs[i]),
-                      HLook("word_end_half_ascii")))
+            h = HCat((HLook(NO_SPLIT), HCap(0, None, self.hirs[i]), HLook(NO_SPLIT)))
             try:
                 self._whole[i] = Automaton(h, self.atoms)
             except TooLarge:

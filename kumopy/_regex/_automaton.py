@@ -47,7 +47,7 @@ from kumopy._regex._charset import (
 from kumopy._regex._hir import HAlt, HCap, HCat, HClass, HEmpty, Hir, HLit, HLook, HRep
 from kumopy._regex._looks import word_look_holds
 
-__all__ = ["Atoms", "Automaton", "Classes", "TooLarge", "BOT", "EOT"]
+__all__ = ["Atoms", "Automaton", "Classes", "TooLarge", "BOT", "EOT", "NO_SPLIT"]
 
 BOT = -1  # kappa: the start of the subject (no previous character)
 EOT = -1  # lambda: the end of the subject (no next character)
@@ -207,7 +207,14 @@ class Atoms:
         return -1
 
 
+#: An assertion of kumopy's own (not Rust syntax): the two neighbouring
+#: characters are not both ASCII word characters (no word is cut in two).
+NO_SPLIT = "no_split_ascii"
+
+
 def _kind_bits(kind: str) -> int:
+    if kind == NO_SPLIT:
+        return _WORD_A
     if kind.startswith("word"):
         return _WORD_U | _WORD_A if "unicode" in kind else _WORD_A
     if kind.endswith("_crlf"):
@@ -234,6 +241,8 @@ def _holds(kind: str, prev: int, nxt: int) -> bool:
     if kind == "end_crlf":
         return nxt == EOT or bool(nxt & _CR) or (
             bool(nxt & _LF) and (prev == BOT or not prev & _CR))
+    if kind == NO_SPLIT:
+        return not (prev != BOT and prev & _WORD_A and nxt != EOT and nxt & _WORD_A)
     bit = _WORD_U if "unicode" in kind else _WORD_A
     return word_look_holds(kind, prev != BOT and bool(prev & bit), nxt != EOT and bool(nxt & bit))
 

@@ -31,11 +31,16 @@ def print_findings(label: str, findings: list[Finding], *, as_json: bool = False
               help="Responses (one single-line response per line) to look for overlapping "
               "rules in.")
 @click.option("--no-synthesize", is_flag=True,
-              help="Report only overlaps seen in the --corpus, not those shown with a "
-              "response made up from the patterns.")
+              help="Report only overlaps seen in the --corpus (do not decide overlaps on "
+              "automata).")
+@click.option("--max-overlaps", metavar="N", type=click.IntRange(min=0), default=100,
+              show_default=True,
+              help="List at most N overlapping pairs (0: all); one more finding counts "
+              "the rest.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per finding.")
 @common_options
-def lint(rules_path: str, corpus: str | None, no_synthesize: bool, as_json: bool) -> None:
+def lint(rules_path: str, corpus: str | None, no_synthesize: bool, max_overlaps: int,
+         as_json: bool) -> None:
     """Check RULES, a JSON (comments allowed) or TOML file mapping Rust
     regular expressions to SMTP codes, as a policy hands it to
     kumo.regex_set_map.new for smtp_client_rewrite_delivery_status.
@@ -46,7 +51,8 @@ def lint(rules_path: str, corpus: str | None, no_synthesize: bool, as_json: bool
     different codes that match the same response (kumod's choice between
     them changes at every restart), shown with that response.  Warnings:
     an enhanced code class that differs from the status class, 1xx-3xx
-    values.
+    values.  Overlaps are decided exactly, on automata; a pair too
+    large to decide is a warning (`undecided`), never silence.
 
     stdout: one line per finding, `RULES: severity: kind: 'pattern':
     reason`; stderr: a summary.  Exit status: 0 no errors, 1 errors found
@@ -63,7 +69,8 @@ def lint(rules_path: str, corpus: str | None, no_synthesize: bool, as_json: bool
                 lines = f.read().splitlines()
         except OSError as e:
             raise CliError(f"cannot read {corpus}: {e.strerror or e}") from None
-    findings = lint_rules(rules, lines, synthesize=not no_synthesize)
+    findings = lint_rules(rules, lines, synthesize=not no_synthesize,
+                          max_overlaps=max_overlaps or None)
     print_findings(rules_path, findings, as_json=as_json)
     errors = sum(1 for f in findings if f.severity == "error")
     warnings = len(findings) - errors

@@ -1,0 +1,120 @@
+"""Time and memory of `kumopy lint` (kumopy._lint.lint_rules) on generated rule sets.
+
+Rows: 100, 1,000 and 10,000 realistic rules (KumoMTA style,
+`^5\\d\\d 5\\.1\\.1 .*text`, values separated by their enhanced codes, so
+the set is clean but for what the generator plants: one rule in 200 with
+another value on an existing head), and 1,000 unanchored substring rules
+with four values (every pair with different values overlaps: the dense
+case).  Each row runs in a fresh process: `cold` includes loading the
+Unicode data the patterns need, `warm` is a second lint of the same rules
+in that process; `peak RSS` is the child's maximum resident set.  The
+10,000-rule set is larger than kumod's NFA size limit, which lint reports
+(that row also measures the size check).
+
+Run: `python bench/bench_lint.py` (about a minute).
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+import resource
+import subprocess
+import sys
+import time
+
+WORDS = ("mailbox user account quota storage over full unknown disabled inactive suspended "
+         "spam blocked policy rejected reputation rate limited greylisted later again "
+         "address recipient domain relay denied message content virus sender dmarc "
+         "authentication required temporary failure service unavailable exceeded size "
+         "invalid mailbox not found does exist no such here sorry try connection").split()
+FAMILIES = {
+    550: ["5.1.1", "4.1.1", "5.1.2", "5.1.6", "4.2.1", "5.1.10"],
+    552: ["5.2.2", "4.2.2", "4.3.1", "5.3.4"],
+    554: ["5.7.1", "5.7.0", "5.7.28", "4.7.28", "5.7.26"],
+    451: ["4.7.0", "4.4.1", "4.4.2", "4.3.0", "4.7.1"],
+}
+CODES = [r"{c}\d\d", r"{c}5[0-2]", r"{c}21", r"{c}50", r"{c}5[04]"]
+
+
+def realistic(n: int, seed: int = 1) -> dict[str, int]:
+    rng = random.Random(seed)
+    rules: dict[str, int] = {}
+    heads: list[str] = []
+    while len(rules) < n:
+        value = rng.choice(sorted(FAMILIES))
+        enh = rng.choice(FAMILIES[value])
+        if heads and len(rules) % 200 == 199:  # a planted overlap
+            head = rng.choice(heads)
+            owner = next(v for v, codes in FAMILIES.items() if head in codes)
+            value = rng.choice([v for v in FAMILIES if v != owner])
+            enh = head
+        code = rng.choice(CODES).format(c=enh[0])
+        phrase = " ".join(rng.sample(WORDS, rng.randint(1, 3)))
+        head_text = "^" + code + " " + re.escape(enh) + " "
+        shape = rng.random()
+        if shape < 0.5:
+            pattern = head_text + ".*" + phrase
+        elif shape < 0.75:
+            pattern = "(?i)" + head_text + r".*\b" + phrase + r"\b"
+        elif shape < 0.85:
+            pattern = head_text
+        else:
+            pattern = head_text + ".*(" + "|".join(rng.sample(WORDS, 3)) + ")"
+        if pattern not in rules:
+            rules[pattern] = value
+            heads.append(enh)
+    return {p: v for p, v in rules.items()}
+
+
+def unanchored(n: int, seed: int = 2) -> dict[str, int]:
+    rng = random.Random(seed)
+    rules: dict[str, int] = {}
+    while len(rules) < n:
+        phrase = " ".join(rng.sample(WORDS, rng.randint(1, 4)))
+        rules["(?i)" + phrase] = rng.choice(sorted(FAMILIES))
+    return rules
+
+
+def child(kind: str, n: int) -> None:
+    from kumopy._lint import lint_rules
+
+    rules = realistic(n) if kind == "realistic" else unanchored(n)
+    t0 = time.perf_counter()
+    findings = lint_rules(rules)
+    cold = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    lint_rules(rules)
+    warm = time.perf_counter() - t0
+    kinds: dict[str, int] = {}
+    for f in findings:
+        kinds[f.kind] = kinds.get(f.kind, 0) + 1
+    total = sum(1 for f in findings if f.kind == "overlap" and f.patterns)
+    for f in findings:
+        if f.kind == "overlap" and not f.patterns:
+            total += int(f.message.split(" ", 1)[0])
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"cold": cold, "warm": warm, "kinds": kinds, "overlaps": total,
+                      "rss": rss}))
+
+
+def main() -> None:
+    rows = [("realistic", 100), ("realistic", 1000), ("realistic", 10_000),
+            ("unanchored", 1000)]
+    print(f"{'rules':>22} {'cold s':>8} {'warm s':>8} {'overlapping pairs':>18} "
+          f"{'peak RSS MiB':>13}  findings")
+    for kind, n in rows:
+        out = subprocess.run([sys.executable, __file__, "--child", kind, str(n)],
+                             capture_output=True, text=True, check=True)
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        label = f"{n:,} {kind}"
+        print(f"{label:>22} {r['cold']:8.2f} {r['warm']:8.2f} {r['overlaps']:18,} "
+              f"{r['rss']:13.0f}  {r['kinds']}")
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--child":
+        child(sys.argv[2], int(sys.argv[3]))
+    else:
+        main()
