@@ -128,14 +128,19 @@ class Reception:
         peer: str = "127.0.0.1:50000",
         listener: str = "127.0.0.1:25",
         tls: bool = False,
+        tls_available: bool = True,
+        history: int | None = None,
     ) -> Session:
         """Open an SMTP session from `peer` ("ip:port") to the listener at
         `listener` ("ip:port").  The greeting (or the rejection of the
         connection) is in `session.greeting`.  `tls=True` behaves as if
-        STARTTLS had completed (AUTH PLAIN is offered and allowed)."""
+        STARTTLS had completed (AUTH PLAIN is offered and allowed);
+        `tls_available=False` answers STARTTLS with 454; `history` bounds
+        the session's transcript and event list."""
         from ._session import Session
 
-        return Session(self, peer=peer, listener=listener, tls=tls)
+        return Session(self, peer=peer, listener=listener, tls=tls,
+                       tls_available=tls_available, history=history)
 
     def listener_params(self, listener: str) -> dict[str, Any]:
         """The listener parameters of a session: `params` if given, else

@@ -99,6 +99,30 @@ _GENERIC_FIELDS = frozenset(
     }
 )
 _LISTENER_ONLY_FIELDS = frozenset({"listen", "max_connections"})
+_USIZE_FIELDS = frozenset({
+    "max_messages_per_connection", "max_recipients_per_message", "max_message_size",
+    "data_buffer_size", "line_length_hard_limit",
+})
+
+
+def _usize(key: str, value: Any) -> int:
+    """A usize field as serde reads it from Lua (an integer, or a float
+    with no fraction)."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ValueError(f"invalid value for `{key}`: {value!r}, expected usize")
+    return value
+
+
+def _seconds(key: str, value: Any) -> float:
+    """A duration field (duration-serde: seconds or a humantime string)."""
+    from .._duration import DurationError, parse_duration_nanos
+
+    try:
+        return parse_duration_nanos(value) / 1e9
+    except (DurationError, TypeError, ValueError) as e:
+        raise ValueError(f"invalid value for `{key}`: {e}") from None
 
 
 @dataclass
@@ -119,6 +143,14 @@ class ListenerParams:
     invalid_line_endings: str = "Deny"
     line_length_hard_limit: int = MAX_LINE_LEN
     allow_xclient: bool = False
+    #: seconds a read from the client may wait (kumod: 421 idle too long)
+    client_timeout: float = 60.0
+    #: seconds for the events of the data phase (kumod: 451 4.4.5)
+    data_processing_timeout: float = 300.0
+    #: bytes read at a time during DATA
+    data_buffer_size: int = 128 * 1024
+    #: sessions a listener serves at once (a listener-level field)
+    max_connections: int = 32 * 1024
 
     def apply(
         self,
@@ -137,9 +169,16 @@ class ListenerParams:
             if key not in allowed:
                 raise ValueError(f"unknown field `{key}` in esmtp listener parameters")
         for key, value in params.items():
+            if key == "max_connections" and value is not None:
+                self.max_connections = _usize(key, value)
+                continue
             if value is None or key in ("peer", "via", "meta") or key in _LISTENER_ONLY_FIELDS:
                 continue
-            if key == "hostname":
+            if key in _USIZE_FIELDS:
+                setattr(self, key, _usize(key, value))
+            elif key in ("client_timeout", "data_processing_timeout"):
+                setattr(self, key, _seconds(key, value))
+            elif key == "hostname":
                 self.hostname = str(value)
                 if meta is not None:
                     meta.set_meta("hostname", self.hostname)
