@@ -1,5 +1,5 @@
 """`kumopy serve` over real SMTP sessions on loopback: the
-`kumo_smtp_server` fixture (aiosmtpd in a thread) driven with smtplib,
+`kumo_smtp_server` fixture (the listener in a thread) driven with smtplib,
 and the command itself in a subprocess.  Policy: tests/reception/init.lua.
 """
 

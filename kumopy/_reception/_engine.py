@@ -55,8 +55,15 @@ class Reception:
         self.on_event = on_event
         self._queues: dict[str, Any] = {}
         self._started = False
+        self._events = frozenset(policy.events())
         if startup:
             self.start()
+
+    def has_handler(self, event: str) -> bool:
+        """Whether the policy registered a handler for `event` (read once
+        from the policy's top level and `init`: every Lua state registers
+        the same, and asking does not load a state on the calling thread)."""
+        return event in self._events
 
     def start(self) -> None:
         """Run the policy's `pre_init` and `init` handlers once, as kumod
@@ -68,6 +75,7 @@ class Reception:
         for event in ("pre_init", "init"):
             if self.policy.handlers(event):
                 self.policy.dispatch(event)
+        self._events = frozenset(self.policy.events())
 
     # -- event dispatch ----------------------------------------------------
 

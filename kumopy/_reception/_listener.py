@@ -36,6 +36,9 @@ __all__ = ["Connection", "ListenerHooks"]
 
 T = TypeVar("T")
 
+#: verbs whose answer may run a policy event (besides rewriting the reply)
+_EVENT_VERBS = frozenset({"EHLO", "HELO", "MAIL", "RCPT", "AUTH", "XCLIENT"})
+
 _CRLF = b"\r\n"
 _END_OF_DATA = b"\r\n.\r\n"
 
@@ -97,12 +100,28 @@ class Connection:
 
     # -- plumbing ------------------------------------------------------------
 
-    async def work(self, call: Callable[[], T]) -> T:
-        """Run engine work on the worker pool."""
-        loop = asyncio.get_running_loop()
+    async def work(self, call: Callable[[], T], *, inline: bool = False) -> T:
+        """Run engine work on the worker pool (`inline`: on the event loop,
+        for work that fires no policy event)."""
         session = self.session
+        if inline:
+            return self.hooks.run(session, call)
+        loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self.hooks.executor,
                                           lambda: self.hooks.run(session, call))
+
+    def fires_no_event(self, line: str | None = None) -> bool:
+        """Whether answering `line` (None: a reply of the transport's own)
+        runs no Lua: no smtp_server_rewrite_response handler, and a verb
+        whose answer fires nothing (RSET, NOOP, QUIT, the 354 to DATA, 502s
+        and syntax errors)."""
+        session = self.session
+        if session is None or session.reception.has_handler("smtp_server_rewrite_response"):
+            return False
+        if line is None:
+            return True
+        verb = line.split(" ", 1)[0].upper()
+        return verb not in _EVENT_VERBS
 
     async def send(self, reply: Reply) -> None:
         data = reply.wire().encode("utf-8", "surrogateescape")
@@ -230,12 +249,14 @@ class Connection:
                     lambda: session.reply(421, text, end=True)))  # noqa: B023
                 return
             if item is TOO_LONG:
-                reply = await self.work(lambda: session.reply(500, "5.2.3 line too long"))
+                reply = await self.work(lambda: session.reply(500, "5.2.3 line too long"),
+                                        inline=self.fires_no_event())
             elif item is INVALID_UTF8:
-                reply = await self.work(session.invalid_utf8)
+                reply = await self.work(session.invalid_utf8, inline=self.fires_no_event())
             else:
                 assert isinstance(item, str)
-                reply = await self.work(lambda line=item: session.command(line))  # type: ignore[misc]
+                reply = await self.work(lambda line=item: session.command(line),  # type: ignore[misc]
+                                        inline=self.fires_no_event(item))
             await self.send(reply)
             if session.closed:
                 return

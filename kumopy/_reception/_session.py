@@ -155,7 +155,7 @@ class Session(_AuthMixin, _DataMixin):
     ) -> Reply:
         """kumod's write_response: offer the reply to
         smtp_server_rewrite_response, then decide on closing."""
-        if "smtp_server_rewrite_response" in self.policy.events():
+        if self.reception.has_handler("smtp_server_rewrite_response"):
             try:
                 out = self._fire("smtp_server_rewrite_response", code, text, command, self.meta)
                 if out.reject is None and out.handled:
@@ -256,7 +256,7 @@ class Session(_AuthMixin, _DataMixin):
                               listener_level=True)
         except ValueError as e:
             raise _Abort(str(e)) from None
-        if "smtp_server_get_dynamic_parameters" in self.policy.events():
+        if self.reception.has_handler("smtp_server_get_dynamic_parameters"):
             out = self._fire("smtp_server_get_dynamic_parameters", self.listener, self.meta)
             if out.reject is not None:
                 return self._reject(out.reject, None)
@@ -566,7 +566,7 @@ class Session(_AuthMixin, _DataMixin):
                 "get_listener_domain", args, "ok" if data is not None else "no handler",
                 value=_summary(data)))
         else:
-            if "get_listener_domain" not in self.policy.events():
+            if not self.reception.has_handler("get_listener_domain"):
                 data = None
             else:
                 out = self._fire("get_listener_domain", domain, self.listener, self.meta)
