@@ -4,6 +4,8 @@ property-based fuzz that no input makes the parser raise."""
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -204,3 +206,59 @@ def test_fuzz_commands_with_structured_junk(verb: str, rest: str) -> None:
     if isinstance(parsed, Command) and parsed.address is not None:
         text = str(parsed.address)
         assert "\r" not in text and "\n" not in text
+
+
+_ENGINE: list[object] = []
+
+
+def _engine_session() -> object:
+    """One Reception (a small policy with a handler per command event),
+    made once for the whole fuzz run."""
+    if not _ENGINE:
+        import tempfile
+        from pathlib import Path
+
+        from kumopy import Policy
+        from kumopy._reception import Reception
+
+        directory = Path(tempfile.mkdtemp(prefix="kumopy-fuzz-"))
+        policy = directory / "init.lua"
+        policy.write_text(
+            "local kumo = require 'kumo'\n"
+            "kumo.on('smtp_server_ehlo', function(d) if d == 'bad.example' then "
+            "kumo.reject(550, 'no') end end)\n"
+            "kumo.on('smtp_server_mail_from', function(s) end)\n"
+            "kumo.on('smtp_server_rcpt_to', function(r) end)\n"
+        )
+        _ENGINE.append(Reception(Policy.load(policy), params={"hostname": "mx.test"}))
+    reception = _ENGINE[0]
+    return reception.session(tls=True)  # type: ignore[attr-defined]
+
+
+_LINES = st.one_of(
+    st.text(max_size=120),
+    st.tuples(_VERBS, _PIECES).map("".join),
+    st.sampled_from(["EHLO x.example", "MAIL FROM:<a@b.example>", "RCPT TO:<c@d.example>",
+                     "DATA", "RSET", "AUTH PLAIN", "AUTH PLAIN =", "STARTTLS", "QUIT"]),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_LINES, min_size=1, max_size=8))
+def test_fuzz_the_engine_answers_every_line_with_a_reply(lines: list[str]) -> None:
+    """A session fed any sequence of command lines answers each with a
+    reply kumod could send (a 2xx-5xx code), and never raises."""
+    from kumopy._reception import Reply
+
+    session: Any = _engine_session()
+    for line in lines:
+        if session.closed:
+            session = _engine_session()
+        if session.auth_pending is not None:
+            reply = session.auth_response(line)
+        else:
+            reply = session.command(line)
+        session.data_pending = None  # the transport would read the data here
+        assert isinstance(reply, Reply)
+        assert 200 <= reply.code < 600
+        assert all("\r" not in out and "\n" not in out for out in reply.lines())
