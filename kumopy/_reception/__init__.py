@@ -53,12 +53,19 @@ __all__ = [
     "wrap_header_value",
 ]
 
-from ._engine import Reception
+# The engine's names; the private helpers the single-module engine had at
+# its top level stay importable from here too (code written against it).
+from ._engine import Reception, _queue_args, _summarize_http_auth
 from ._params import (
+    _GENERIC_FIELDS,
+    _LISTENER_ONLY_FIELDS,
     ListenerDomain,
     ListenerParams,
     RelayDisposition,
     TraceHeaders,
+    _ip_of,
+    _network,
+    _prefix_match,
     cidr_contains,
 )
 from ._replies import (
@@ -70,6 +77,10 @@ from ._replies import (
     EventRecord,
     Reply,
     SessionClosed,
+    _Abort,
+    _Outcome,
+    _rust_lines,
+    _summary,
 )
 from ._results import (
     Accepted,
@@ -79,11 +90,31 @@ from ._results import (
     RequeueResult,
     TimeDelta,
 )
-from ._session import Session
+from ._session import Session, _EventLog, _Transaction
 from ._trace import (
+    _apply_supplemental,
+    _now_rfc2822,
     check_line_lengths,
     has_lone_cr_or_lf,
     normalize_crlf,
     report_kind,
     wrap_header_value,
 )
+
+__all__ += [
+    "_GENERIC_FIELDS",
+    "_LISTENER_ONLY_FIELDS",
+    "_Abort",
+    "_EventLog",
+    "_Outcome",
+    "_Transaction",
+    "_apply_supplemental",
+    "_ip_of",
+    "_network",
+    "_now_rfc2822",
+    "_prefix_match",
+    "_queue_args",
+    "_rust_lines",
+    "_summarize_http_auth",
+    "_summary",
+]
