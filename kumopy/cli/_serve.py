@@ -38,6 +38,7 @@ import click
 
 from .._reception import Accepted, EventRecord, Reception, Reply, Session
 from .._reception._listener import Connection, ListenerHooks
+from .._reception._params import _usize
 from ._common import CliError, common_options, echo, echo_err, load_policy
 
 if TYPE_CHECKING:
@@ -142,7 +143,8 @@ class SmtpServer(ListenerHooks):
         self._tasks: set[asyncio.Task[Any]] = set()
         self._active = 0
         listener = self.reception.listener_params(f"{host}:{port}")
-        self.max_connections = int(listener.get("max_connections") or 32 * 1024)
+        limit = listener.get("max_connections")
+        self.max_connections = 32 * 1024 if limit is None else _usize("max_connections", limit)
         self._busy_host = str(listener.get("hostname") or socket.gethostname())
 
     # -- what tests read -------------------------------------------------------
