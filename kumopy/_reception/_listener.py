@@ -124,6 +124,9 @@ class Connection:
         return verb not in _EVENT_VERBS
 
     async def send(self, reply: Reply) -> None:
+        if reply.command is not None and reply.command.startswith("Error in SmtpServerSession"):
+            # what kumod logs before its 421 technical difficulties
+            self.hooks.log(f"{self.peer}: {reply.command}")
         data = reply.wire().encode("utf-8", "surrogateescape")
         if data:
             self.writer.write(data)

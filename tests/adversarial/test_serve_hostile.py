@@ -274,6 +274,10 @@ def test_zz_the_console_only_has_one_line_entries(served: Served) -> None:
     assert "Traceback" not in stderr, stderr
     for line in stderr.splitlines():
         assert line.startswith("kumopy: "), stderr
+    # the spinning handler was reported as kumod reports it, in one line
+    # naming the event and the policy line
+    spun = [ln for ln in stderr.splitlines() if "Error in SmtpServerSession" in ln]
+    assert len(spun) == 1 and "init.lua:" in spun[0] and "smtp_server_ehlo" in spun[0], stderr
     # the broken handshake was reported, once, as one line
     if getattr(served, "tls", False):
         assert sum("TLS handshake failed" in ln for ln in stderr.splitlines()) == 1, stderr
