@@ -100,7 +100,7 @@ class Served:
         m = re.search(rf"^{field}:\s+(\d+) kB", text, re.M)
         return int(m.group(1)) if m else 0
 
-    def normal_transaction(self, tag: str = "ok") -> str:
+    def normal_transaction(self, tag: str = "ok", body: bytes = b"hello\r\n") -> str:
         """A well-behaved client's whole transaction; returns the 250 text."""
         c = self.client()
         try:
@@ -110,7 +110,7 @@ class Served:
             assert c.cmd(b"MAIL FROM:<alice@good.example>\r\n")[0] == 250
             assert c.cmd(b"RCPT TO:<bob@dest.example>\r\n")[0] == 250
             assert c.cmd(b"DATA\r\n")[0] == 354
-            code, text = c.cmd(b"Subject: " + tag.encode() + b"\r\n\r\nhello\r\n.\r\n")
+            code, text = c.cmd(b"Subject: " + tag.encode() + b"\r\n\r\n" + body + b".\r\n")
             assert code == 250, text
             assert c.cmd(b"QUIT\r\n")[0] == 221
             return text

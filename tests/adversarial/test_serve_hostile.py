@@ -267,6 +267,19 @@ def test_auth_continuation_over_64k(served: Served) -> None:
     c.close()
 
 
+def test_sessions_and_messages_are_freed_once_handled(served: Served) -> None:
+    for n in range(30):  # warm every worker's Lua state and the allocator
+        served.normal_transaction(f"warm {n}")
+    before = served.status("VmRSS")
+    body = (b"b" * 78 + b"\r\n") * 1300  # about 100 KiB
+    for n in range(300):  # 30 MiB of messages in all
+        served.normal_transaction(f"message {n}", body)
+    # kumopy serve keeps nothing per session or message in memory: the
+    # record directory has them
+    assert served.status("VmRSS") - before < 16 * 1024
+    assert len(list(served.record.glob("*.eml"))) >= 330
+
+
 def test_zz_the_console_only_has_one_line_entries(served: Served) -> None:
     served.normal_transaction("last")
     rc, stderr = served.stop()
