@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -276,3 +277,36 @@ def test_bad_listen_address_is_a_usage_error(listen: str, why: str) -> None:
     r = CliRunner().invoke(cli, ["serve", str(policy), "--listen", listen])
     assert r.exit_code == EXIT_USAGE and why in r.output
     assert "Traceback" not in r.output
+
+
+def test_kumopy_serve_makes_a_self_signed_certificate_as_kumod(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make the certificate")
+    config = tmp_path / "reception.json"
+    config.write_text(json.dumps({"tenants": ["acme"], "blocked_peers": []}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kumopy.cli", "serve", str(POLICY), "--listen", "127.0.0.1:0",
+         "--hostname", "mx.test", "--map", f"{CONFIG_PATH}={config}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    try:
+        assert proc.stderr is not None
+        m = re.search(r"on 127\.0\.0\.1:(\d+)", proc.stderr.readline())
+        assert m is not None
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with smtplib.SMTP("127.0.0.1", int(m.group(1)), timeout=10) as conn:
+            conn.ehlo("client.example")
+            assert conn.starttls(context=context)[0] == 220
+            assert conn.sock is not None
+            cert = conn.sock.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+            assert cert
+            conn.ehlo("client.example")
+            assert conn.has_extn("auth")
+            assert conn.login("alice", "secret") == (235, b"2.7.0 AUTH OK!")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "Traceback" not in err

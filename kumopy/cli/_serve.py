@@ -23,9 +23,12 @@ import contextlib
 import json
 import logging
 import os
+import shutil
 import socket
 import ssl
+import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -145,7 +148,7 @@ class SmtpServer(ListenerHooks):
         listener = self.reception.listener_params(f"{host}:{port}")
         limit = listener.get("max_connections")
         self.max_connections = 32 * 1024 if limit is None else _usize("max_connections", limit)
-        self._busy_host = str(listener.get("hostname") or socket.gethostname())
+        self.listener_hostname = str(listener.get("hostname") or socket.gethostname())
 
     # -- what tests read -------------------------------------------------------
 
@@ -242,7 +245,7 @@ class SmtpServer(ListenerHooks):
         if self._active >= self.max_connections:
             # kumod's best effort, outside write_response
             with contextlib.suppress(Exception):
-                writer.write(f"421 4.3.2 {self._busy_host} too many concurrent sessions. "
+                writer.write(f"421 4.3.2 {self.listener_hostname} too many concurrent sessions. "
                              "Try later\r\n".encode())
                 await asyncio.wait_for(writer.drain(), 2.0)
             with contextlib.suppress(Exception):
@@ -369,6 +372,31 @@ def _tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
     return context
 
 
+def _self_signed_context(hostname: str) -> ssl.SSLContext | None:
+    """What kumod does without a certificate: a self-signed one for the
+    listener's hostname, made at start-up (here with the openssl command;
+    None when it is not installed, and STARTTLS then gets 454)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="kumopy-tls-") as tmp:
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        name = hostname if hostname.isascii() and hostname.isprintable() else "localhost"
+        try:
+            subprocess.run(
+                [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30",
+                 "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",
+                 "-keyout", key, "-out", cert],
+                check=True, capture_output=True, timeout=30,
+            )
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+        except (OSError, subprocess.SubprocessError, ssl.SSLError):
+            return None
+    return context
+
+
 def _listen_arg(text: str) -> tuple[str, int]:
     host, sep, port = text.rpartition(":")
     if not sep or not port.isdigit():
@@ -389,7 +417,8 @@ def _listen_arg(text: str) -> tuple[str, int]:
 @click.option("--hostname", default=None,
               help="The listener hostname (default: the policy's listener, else this host).")
 @click.option("--tls-cert", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="PEM certificate for STARTTLS (with --tls-key).")
+              help="PEM certificate for STARTTLS (with --tls-key) [default: a self-signed "
+              "one for the listener's hostname, as kumod makes].")
 @click.option("--tls-key", default=None, type=click.Path(exists=True, dir_okay=False),
               help="PEM private key for STARTTLS.")
 @click.option("--workers", type=click.IntRange(min=1, max=256), default=DEFAULT_WORKERS,
@@ -441,6 +470,8 @@ def serve(policy: str, listen: str, record_dir: str | None, hostname: str | None
                             keep=0, history=200)
     except ValueError as e:
         raise CliError(f"{policy}: listener parameters: {e}") from None
+    if server.tls_context is None:
+        server.tls_context = _self_signed_context(server.listener_hostname)
     try:
         server.start()
     except OSError as e:
