@@ -310,3 +310,39 @@ def test_kumopy_serve_makes_a_self_signed_certificate_as_kumod(tmp_path: Path) -
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=20)
     assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_kumopy_serve_uses_the_listeners_certificate(tmp_path: Path) -> None:
+    cert, key = _make_cert(tmp_path)
+    policy = tmp_path / "init.lua"
+    policy.write_text(
+        "local kumo = require 'kumo'\n"
+        "kumo.on('init', function()\n"
+        "  kumo.start_esmtp_listener { listen = '127.0.0.1:0', hostname = 'mx.test',\n"
+        "    tls_certificate = '/opt/kumomta/etc/tls/cert.pem',\n"
+        "    tls_private_key = '/opt/kumomta/etc/tls/key.pem' }\n"
+        "end)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kumopy.cli", "serve", str(policy), "--listen", "127.0.0.1:0",
+         "--map", f"/opt/kumomta/etc/tls={tmp_path}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        m = re.search(r"on 127\.0\.0\.1:(\d+)", line)
+        assert m is not None, line + proc.stderr.read()
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with smtplib.SMTP("127.0.0.1", int(m.group(1)), timeout=10) as conn:
+            conn.ehlo("client.example")
+            assert conn.starttls(context=context)[0] == 220
+            der = conn.sock.getpeercert(binary_form=True)  # type: ignore[union-attr]
+        assert ssl.DER_cert_to_PEM_cert(der).split() == cert.read_text().split()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "Traceback" not in err

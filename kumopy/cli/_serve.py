@@ -372,6 +372,32 @@ def _tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
     return context
 
 
+def _listener_tls_context(server: SmtpServer) -> ssl.SSLContext | None:
+    """The certificate and key the policy's listener names
+    (`tls_certificate` / `tls_private_key` as file paths, through --map, or
+    `{ key_data = '...' }`), or None when it names none."""
+    params = server.reception.listener_params(f"{server.host}:{server.port}")
+    cert, key = params.get("tls_certificate"), params.get("tls_private_key")
+    if cert is None and key is None:
+        return None
+
+    def pem(source: Any, what: str) -> str:
+        if isinstance(source, str):
+            return server.policy.map_path(source)
+        if isinstance(source, Mapping) and isinstance(source.get("key_data"), str):
+            path = os.path.join(tmp, what)
+            Path(path).write_text(source["key_data"])
+            return path
+        raise CliError(f"listener {what}: kumopy serve reads a file path or key_data, "
+                       f"not {source!r}")
+
+    with tempfile.TemporaryDirectory(prefix="kumopy-tls-") as tmp:
+        if cert is None or key is None:
+            return None  # kumod then makes the missing half; kumopy a whole new pair
+        cert_path, key_path = pem(cert, "tls_certificate"), pem(key, "tls_private_key")
+        return _tls_context(cert_path, key_path)
+
+
 def _self_signed_context(hostname: str) -> ssl.SSLContext | None:
     """What kumod does without a certificate: a self-signed one for the
     listener's hostname, made at start-up (here with the openssl command;
@@ -471,7 +497,8 @@ def serve(policy: str, listen: str, record_dir: str | None, hostname: str | None
     except ValueError as e:
         raise CliError(f"{policy}: listener parameters: {e}") from None
     if server.tls_context is None:
-        server.tls_context = _self_signed_context(server.listener_hostname)
+        server.tls_context = (_listener_tls_context(server)
+                              or _self_signed_context(server.listener_hostname))
     try:
         server.start()
     except OSError as e:
