@@ -30,6 +30,7 @@ bench: install
 	$(BIN)/python bench/bench_regex_set_map.py
 	$(BIN)/python bench/bench_replay.py
 	$(BIN)/python bench/bench_lint.py
+	$(BIN)/python bench/bench_serve.py
 
 lint: install
 	$(BIN)/ruff check kumopy tests bench

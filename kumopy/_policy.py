@@ -10,9 +10,12 @@ isolated.
 
 By default one Lua state is reused for every event, as a pool of one; a
 state whose handler raised is dropped and replaced (kumod does not return
-such states to its pool).  With `fresh_state_per_event=True` every event
-runs in a new state, which exposes handlers that rely on globals set by an
-earlier event.
+such states to its pool).  The state belongs to the thread that uses it:
+a thread that dispatches events (a `kumopy serve` worker) gets its own
+state, loaded from the top of the policy, while the process-wide services
+stay shared, as kumod's pool of Lua states shares one process.  With
+`fresh_state_per_event=True` every event runs in a new state, which
+exposes handlers that rely on globals set by an earlier event.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -154,7 +158,10 @@ class Policy:
         self.allowed_globals = frozenset(allowed_globals)
         #: the result of the most recent dispatch() that returned
         self.last_call: CallResult | None = None
-        self._new_globals: list[tuple[str, str, int]] | None = None
+        #: per-thread: the Lua state in use and the globals check in progress
+        self._local = threading.local()
+        self._services_lock = threading.Lock()
+        self._new_globals = None
         #: process-wide config epoch (kumo.bump_config_epoch)
         self.config_epoch = 0
         #: set by kumo.validation_failed()
@@ -174,7 +181,6 @@ class Policy:
             from ._kumo.dns import configure_test_resolver
 
             configure_test_resolver(self, dns_zones)
-        self._state: LuaState | None = None
         self._state = self._new_state()
 
     @classmethod
@@ -207,6 +213,24 @@ class Policy:
     def __repr__(self) -> str:
         return f"<Policy {str(self.path)!r}>"
 
+    # -- per-thread state ----------------------------------------------------
+
+    @property
+    def _state(self) -> LuaState | None:
+        return getattr(self._local, "state", None)
+
+    @_state.setter
+    def _state(self, state: LuaState | None) -> None:
+        self._local.state = state
+
+    @property
+    def _new_globals(self) -> list[tuple[str, str, int]] | None:
+        return getattr(self._local, "new_globals", None)
+
+    @_new_globals.setter
+    def _new_globals(self, value: list[tuple[str, str, int]] | None) -> None:
+        self._local.new_globals = value
+
     # -- process services --------------------------------------------------
 
     def service(self, name: str, factory: Callable[[], T]) -> T:
@@ -214,8 +238,10 @@ class Policy:
         try:
             return self._services[name]  # type: ignore[no-any-return]
         except KeyError:
-            value = self._services[name] = factory()
-            return value
+            with self._services_lock:  # one instance even when threads race
+                if name not in self._services:
+                    self._services[name] = factory()
+                return self._services[name]  # type: ignore[no-any-return]
 
     def map_path(self, path: str) -> str:
         """The local path for a path named by the policy."""

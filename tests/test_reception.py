@@ -536,7 +536,8 @@ def test_dynamic_parameters_and_batching(tmp_path: Path) -> None:
         session.rcpt_to(r)
     assert session.data(MESSAGE).code == 250
     batches = [[str(r) for r in a.message.recipients] for a in session.accepted]
-    assert batches == [["x@one.example", "z@ONE.example"], ["y@two.example"]]
+    # kumod's parser normalises the domain (DomainString: IDNA, lower case)
+    assert batches == [["x@one.example", "z@one.example"], ["y@two.example"]]
     # the split event overrides batch_handling
     session.mail_from("a@good.example")
     session.rcpt_to("x@one.example")

@@ -1,5 +1,5 @@
 """`kumopy serve` over real SMTP sessions on loopback: the
-`kumo_smtp_server` fixture (aiosmtpd in a thread) driven with smtplib,
+`kumo_smtp_server` fixture (the listener in a thread) driven with smtplib,
 and the command itself in a subprocess.  Policy: tests/reception/init.lua.
 """
 
@@ -10,6 +10,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import smtplib
 import socket
 import ssl
@@ -214,7 +215,8 @@ def test_auth_plain_after_starttls(kumo_smtp_server: Any, tmp_path: Path) -> Non
     [rec] = server.wait_for_messages(1)
     assert rec.meta["authn_id"] == "alice"
     assert "tls_cipher" in rec.meta
-    assert b"with ESMTPSA id" in rec.data
+    # kumod names the TLS version and cipher: "with ESMTPSA (TLSv1.3:<cipher>)  id"
+    assert re.search(rb"with ESMTPSA \(TLSv1\.[23]:[A-Z0-9_-]+\)  id ", rec.data)
 
 
 def test_kumopy_serve_command(tmp_path: Path) -> None:
@@ -275,3 +277,72 @@ def test_bad_listen_address_is_a_usage_error(listen: str, why: str) -> None:
     r = CliRunner().invoke(cli, ["serve", str(policy), "--listen", listen])
     assert r.exit_code == EXIT_USAGE and why in r.output
     assert "Traceback" not in r.output
+
+
+def test_kumopy_serve_makes_a_self_signed_certificate_as_kumod(tmp_path: Path) -> None:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is needed to make the certificate")
+    config = tmp_path / "reception.json"
+    config.write_text(json.dumps({"tenants": ["acme"], "blocked_peers": []}))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kumopy.cli", "serve", str(POLICY), "--listen", "127.0.0.1:0",
+         "--hostname", "mx.test", "--map", f"{CONFIG_PATH}={config}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    try:
+        assert proc.stderr is not None
+        m = re.search(r"on 127\.0\.0\.1:(\d+)", proc.stderr.readline())
+        assert m is not None
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with smtplib.SMTP("127.0.0.1", int(m.group(1)), timeout=10) as conn:
+            conn.ehlo("client.example")
+            assert conn.starttls(context=context)[0] == 220
+            assert conn.sock is not None
+            cert = conn.sock.getpeercert(binary_form=True)  # type: ignore[attr-defined]
+            assert cert
+            conn.ehlo("client.example")
+            assert conn.has_extn("auth")
+            assert conn.login("alice", "secret") == (235, b"2.7.0 AUTH OK!")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "Traceback" not in err
+
+
+def test_kumopy_serve_uses_the_listeners_certificate(tmp_path: Path) -> None:
+    cert, key = _make_cert(tmp_path)
+    policy = tmp_path / "init.lua"
+    policy.write_text(
+        "local kumo = require 'kumo'\n"
+        "kumo.on('init', function()\n"
+        "  kumo.start_esmtp_listener { listen = '127.0.0.1:0', hostname = 'mx.test',\n"
+        "    tls_certificate = '/opt/kumomta/etc/tls/cert.pem',\n"
+        "    tls_private_key = '/opt/kumomta/etc/tls/key.pem' }\n"
+        "end)\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kumopy.cli", "serve", str(policy), "--listen", "127.0.0.1:0",
+         "--map", f"/opt/kumomta/etc/tls={tmp_path}"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        m = re.search(r"on 127\.0\.0\.1:(\d+)", line)
+        assert m is not None, line + proc.stderr.read()
+        context = ssl.create_default_context()
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        with smtplib.SMTP("127.0.0.1", int(m.group(1)), timeout=10) as conn:
+            conn.ehlo("client.example")
+            assert conn.starttls(context=context)[0] == 220
+            der = conn.sock.getpeercert(binary_form=True)  # type: ignore[union-attr]
+        assert ssl.DER_cert_to_PEM_cert(der).split() == cert.read_text().split()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0 and "Traceback" not in err

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 from dataclasses import dataclass
 from json.encoder import encode_basestring as _encode_json_string
 from typing import TYPE_CHECKING, Any
@@ -111,6 +112,9 @@ class _Cache:
         self.entries: TLRUCache[tuple[int | None, str], _Outcome] = TLRUCache(
             maxsize=max(params.capacity, 1), ttu=ttu, timer=timer
         )
+        #: cachetools caches are not thread-safe; `kumopy serve` runs
+        #: handlers on several worker threads that share this cache
+        self.lock = threading.Lock()
 
 
 class MemoizeStore:
@@ -119,12 +123,16 @@ class MemoizeStore:
     def __init__(self, timer: Any) -> None:
         self._timer = timer
         self.caches: dict[str, _Cache] = {}
+        self._lock = threading.Lock()
 
     def cache_for(self, params: MemoizeParams) -> _Cache:
         cache = self.caches.get(params.name)
         if cache is None or cache.params != params:
-            cache = _Cache(params, self._timer)
-            self.caches[params.name] = cache
+            with self._lock:
+                cache = self.caches.get(params.name)
+                if cache is None or cache.params != params:
+                    cache = _Cache(params, self._timer)
+                    self.caches[params.name] = cache
         return cache
 
 
@@ -261,7 +269,8 @@ def _lookup(state: LuaState, cache: _Cache, fn: Any, args: tuple[Any, ...]) -> A
     params = cache.params
     key = _key(state, params, args)
     try:
-        outcome: _Outcome | None = cache.entries[key]  # one expiry check, not get()'s two
+        with cache.lock:
+            outcome: _Outcome | None = cache.entries[key]  # one expiry check, not get()'s two
     except KeyError:
         outcome = None
     if outcome is None:
@@ -269,7 +278,8 @@ def _lookup(state: LuaState, cache: _Cache, fn: Any, args: tuple[Any, ...]) -> A
         if outcome.error is not None:
             LOGGER.error("%s %s failed: %s", params.name, key[1], outcome.error)
         if params.capacity > 0:
-            cache.entries[key] = outcome
+            with cache.lock:
+                cache.entries[key] = outcome
     if outcome.error is not None:
         raise KumoError(outcome.error)
     return state.cache_value_to_lua(outcome.value)

@@ -1,46 +1,56 @@
-"""`kumopy serve`: a real ESMTP listener (aiosmtpd) that answers like kumod.
+"""`kumopy serve`: a real ESMTP listener that answers like kumod.
 
 Every command goes through the reception engine (`kumopy._reception`), so
 the replies, the events fired and the queue a message lands in are the
-ones `Reception(policy).session()` and `kumopy inject` report.  Accepted
-messages are recorded (never delivered): one `<id>.eml` with the message
-as the policy left it and one `<id>.json` with the envelope, metadata,
-queue and disposition.
+ones `Reception(policy).session()` and `kumopy inject` report.  The
+connection handling (`_reception._listener`) reads with kumod's limits and
+timeouts; the policy's events run on a pool of worker threads, each with
+its own Lua state.  Accepted messages are recorded (never delivered): with
+a record directory, one `<id>.eml` with the message as the policy left it
+and one `<id>.json` with the envelope, metadata, queue and disposition.
 
-`SmtpServer` runs the listener in a background thread (the pytest fixture
-`kumo_smtp_server` uses it); `kumopy serve` runs it in the foreground.
-All Lua runs on the server's event-loop thread, one command at a time.
+`SmtpServer` runs the listener on a background thread (the pytest fixture
+`kumo_smtp_server` uses it and keeps the newest sessions and messages in
+memory); `kumopy serve` runs it in the foreground and keeps none: a
+session and its messages are freed once handled.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import contextlib
 import json
 import logging
 import os
-import re
+import shutil
+import socket
 import ssl
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from aiosmtpd.smtp import SMTP
 
 from .._reception import Accepted, EventRecord, Reception, Reply, Session
+from .._reception._listener import Connection, ListenerHooks
+from .._reception._params import _usize
 from ._common import CliError, common_options, echo, echo_err, load_policy
 
 if TYPE_CHECKING:
     from .._policy import Policy
 
-__all__ = ["RecordedMessage", "SmtpServer", "serve"]
+__all__ = ["DEFAULT_WORKERS", "RecordedMessage", "SmtpServer", "serve"]
 
-_AISMTPD_354 = "354 End data"
-_AISMTPD_UNKNOWN = re.compile(r'^500 Error: command "(?P<cmd>[^"]*)" not recognized')
-_AISMTPD_STARTTLS = "220 Ready to start TLS"
+#: worker threads running the policy's events (each with its own Lua state)
+DEFAULT_WORKERS = max(4, os.cpu_count() or 1)
 
 
 @dataclass
@@ -74,214 +84,6 @@ class RecordedMessage:
         }
 
 
-class _KumoSMTP(SMTP):
-    """aiosmtpd's protocol with every command answered by the engine."""
-
-    def __init__(self, server: SmtpServer, **kwargs: Any) -> None:
-        super().__init__(_NoHandler(), **kwargs)
-        self._server = server
-        self._engine: Session | None = None
-        self._greeted = False
-        self._pending: Reply | None = None  # reply that replaces aiosmtpd's own text
-        self._final: Reply | None = None
-
-    # -- plumbing ----------------------------------------------------------
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        if self._engine is None:
-            peer = _sockaddr(transport.get_extra_info("peername"))
-            mine = _sockaddr(transport.get_extra_info("sockname"))
-            self._engine = self._server.open_session(peer, mine)
-        else:
-            # STARTTLS finished: the engine now sees an encrypted channel
-            self._engine.tls = True
-            cipher = transport.get_extra_info("cipher")
-            if isinstance(cipher, tuple) and len(cipher) >= 2:
-                self._engine.meta.set_meta("tls_cipher", str(cipher[0]))
-                self._engine.meta.set_meta("tls_protocol_version", str(cipher[1]))
-        super().connection_made(transport)
-
-    @property
-    def engine(self) -> Session:
-        assert self._engine is not None
-        return self._engine
-
-    async def _send(self, reply: Reply) -> None:
-        text = "\r\n".join(reply.lines())
-        if text:
-            await super().push(text)
-        if reply.close and self.transport is not None:
-            self.transport.close()
-
-    async def push(self, status: Any) -> None:
-        text = status.decode("utf-8", "replace") if isinstance(status, bytes) else str(status)
-        if not self._greeted and text.startswith("220 "):
-            self._greeted = True
-            await self._send(self.engine.greeting)
-            return
-        if self._pending is not None and (
-            text.startswith(_AISMTPD_354) or text.startswith(_AISMTPD_STARTTLS)
-        ):
-            reply, self._pending = self._pending, None
-            await super().push("\r\n".join(reply.lines()))
-            return
-        unknown = _AISMTPD_UNKNOWN.match(text)
-        if unknown is not None and not self.engine.closed:
-            await self._send(self.engine.unimplemented(unknown.group("cmd")))
-            return
-        await super().push(status)
-
-    def _run(self, call: Callable[[], Reply]) -> Reply:
-        return self._server.run_engine(self.engine, call)
-
-    async def _not_utf8(self, arg: str | None) -> bool:
-        """aiosmtpd keeps bytes that are not UTF-8 as surrogate escapes;
-        kumod refuses such a command line."""
-        if arg is not None and any("\udc80" <= c <= "\udcff" for c in arg):
-            await self._send(self._run(self.engine.invalid_utf8))
-            return True
-        return False
-
-    # -- commands ----------------------------------------------------------
-
-    async def smtp_EHLO(self, arg: str | None) -> None:
-        if await self._not_utf8(arg):
-            return
-        if not arg:
-            await self._send(self._run(lambda: self.engine.syntax_error("EHLO", "missing domain")))
-            return
-        reply = self._run(lambda: self.engine.ehlo(arg))
-        if reply.code == 250:
-            assert self.session is not None
-            self.session.host_name = arg
-            self.session.extended_smtp = True
-        await self._send(reply)
-
-    async def smtp_HELO(self, arg: str | None) -> None:
-        if await self._not_utf8(arg):
-            return
-        if not arg:
-            await self._send(self._run(lambda: self.engine.syntax_error("HELO", "missing domain")))
-            return
-        reply = self._run(lambda: self.engine.helo(arg))
-        if reply.code == 250:
-            assert self.session is not None
-            self.session.host_name = arg
-        await self._send(reply)
-
-    async def smtp_MAIL(self, arg: str | None) -> None:
-        if await self._not_utf8(arg):
-            return
-        path = _path_arg(arg, "FROM:")
-        if path is None:
-            line = f"MAIL {arg or ''}".strip()
-            reason = "expected FROM:<path>"
-            await self._send(self._run(lambda: self.engine.syntax_error(line, reason)))
-            return
-        reply = self._run(lambda: self.engine.mail_from(path))
-        if reply.code == 250:
-            assert self.envelope is not None
-            self.envelope.mail_from = path
-        await self._send(reply)
-
-    async def smtp_RCPT(self, arg: str | None) -> None:
-        if await self._not_utf8(arg):
-            return
-        path = _path_arg(arg, "TO:")
-        if path is None:
-            line = f"RCPT {arg or ''}".strip()
-            reason = "expected TO:<path>"
-            await self._send(self._run(lambda: self.engine.syntax_error(line, reason)))
-            return
-        reply = self._run(lambda: self.engine.rcpt_to(path))
-        if reply.code == 250:
-            assert self.envelope is not None
-            self.envelope.rcpt_tos.append(path)
-        await self._send(reply)
-
-    async def smtp_DATA(self, arg: str | None) -> None:
-        reply = self._run(self.engine.data_command)
-        if reply.code != 354:
-            await self._send(reply)
-            return
-        assert self.session is not None and self.envelope is not None
-        # aiosmtpd's own checks must pass: kumod needs neither HELO nor SIZE
-        self.session.host_name = self.session.host_name or "unspecified"
-        if not self.envelope.rcpt_tos:
-            self.envelope.rcpt_tos.append("unspecified")
-        self._pending = reply
-        self._final = None
-        await super().smtp_DATA(None)
-        final = self._final
-        self._set_rset_state()  # type: ignore[no-untyped-call]
-        if final is not None and final.close and self.transport is not None:
-            self.transport.close()
-
-    async def deliver(self, content: bytes) -> str:
-        """Called by aiosmtpd with the message content (via _NoHandler)."""
-        reply = self._run(lambda: self.engine.message_content(content))
-        self._final = reply
-        self._server.record(self.engine, reply)
-        return "\r\n".join(reply.lines())
-
-    async def smtp_RSET(self, arg: str | None) -> None:
-        self._set_rset_state()  # type: ignore[no-untyped-call]
-        await self._send(self._run(self.engine.rset))
-
-    async def smtp_NOOP(self, arg: str | None) -> None:
-        await self._send(self._run(self.engine.noop))
-
-    async def smtp_QUIT(self, arg: str | None) -> None:
-        reply = self._run(self.engine.quit)
-        await self._send(reply)
-        if self.transport is not None:
-            self.transport.close()
-
-    async def smtp_AUTH(self, arg: str | None) -> None:
-        if await self._not_utf8(arg):
-            return
-        mechanism, _, initial = (arg or "").partition(" ")
-        initial_response = initial.strip() or None
-        reply = self._run(lambda: self.engine.auth(mechanism.upper(), initial_response))
-        await self._send(reply)
-        if reply.code != 334:
-            return
-        raw = await self._reader.readline()
-        if not raw:
-            return
-        try:
-            response = raw.rstrip(b"\r\n").decode("utf-8")
-        except UnicodeDecodeError:
-            response = "*"  # kumod: 501 for invalid UTF-8 in the exchange; cancel here
-        await self._send(self._run(lambda: self.engine.auth_response(response)))
-
-    async def smtp_STARTTLS(self, arg: str | None) -> None:
-        if self.engine.tls:
-            await self._send(self._run(self.engine.starttls))
-            return
-        if self.tls_context is None:
-            await self._send(self._run(lambda: self.engine.reply_to(
-                "STARTTLS", 454, "4.7.0 TLS not available: kumopy serve runs without --tls-cert")))
-            return
-        self._pending = self._run(self.engine.starttls)
-        await super().smtp_STARTTLS(arg or "")
-
-    async def smtp_VRFY(self, arg: str | None) -> None:
-        await self._send(self._run(lambda: self.engine.unimplemented(f"VRFY {arg or ''}".strip())))
-
-    async def smtp_EXPN(self, arg: str | None) -> None:
-        await self._send(self._run(lambda: self.engine.unimplemented(f"EXPN {arg or ''}".strip())))
-
-    async def smtp_HELP(self, arg: str | None) -> None:
-        await self._send(self._run(lambda: self.engine.unimplemented(f"HELP {arg or ''}".strip())))
-
-
-class _NoHandler:
-    async def handle_DATA(self, server: _KumoSMTP, session: Any, envelope: Any) -> str:
-        content = envelope.original_content or b""
-        return await server.deliver(bytes(content))
-
-
 def _sockaddr(info: Any) -> str:
     if isinstance(info, tuple) and len(info) >= 2:
         host, port = info[0], info[1]
@@ -289,27 +91,17 @@ def _sockaddr(info: Any) -> str:
     return str(info)
 
 
-def _path_arg(arg: str | None, prefix: str) -> str | None:
-    """The path of `FROM:<path> [params]` / `TO:<path> [params]`."""
-    if not arg or not arg.upper().startswith(prefix):
-        return None
-    rest = arg[len(prefix):].strip()
-    if rest.startswith("<"):
-        end = rest.find(">")
-        if end < 0:
-            return None
-        return rest[: end + 1]
-    return rest.split(" ", 1)[0] if rest else None
-
-
-class SmtpServer:
+class SmtpServer(ListenerHooks):
     """kumopy's ESMTP listener for one policy, on a background thread.
 
     `start()` binds `host:port` (port 0 picks a free one; read `port`
-    afterwards), `stop()` closes it.  Accepted messages are kept in
-    `messages` and, with `record_dir`, written there.  `on_event` and
-    `on_message` are called (on the server thread) for every event fired
-    and every recorded message.
+    afterwards), `stop()` closes it (clients still connected get kumod's
+    `421 4.3.2 <host> shutting down`).  The newest `keep` sessions and
+    recorded messages stay in `sessions` and `messages` (None: all of
+    them, 0: none); with `record_dir` every message is written there.
+    `on_event`, `on_message` and `on_log` are called for every event fired,
+    every recorded message and every line for the operator (from the
+    worker threads and the event loop).
     """
 
     def __init__(
@@ -324,6 +116,10 @@ class SmtpServer:
         tls_context: ssl.SSLContext | None = None,
         on_event: Callable[[EventRecord], None] | None = None,
         on_message: Callable[[RecordedMessage], None] | None = None,
+        on_log: Callable[[str], None] | None = None,
+        workers: int = DEFAULT_WORKERS,
+        keep: int | None = 1000,
+        history: int | None = 2000,
     ) -> None:
         self.policy = policy
         self.host = host
@@ -333,37 +129,81 @@ class SmtpServer:
                                    startup=True)
         self.tls_context = tls_context
         self.on_message = on_message
-        self.messages: list[RecordedMessage] = []
-        self.sessions: list[Session] = []
-        #: an unexpected Python error inside the engine (a kumopy bug)
-        self.errors: list[BaseException] = []
+        self.on_log = on_log
+        self.workers = max(1, workers)
+        self.keep = keep
+        self.history = history
+        self._messages: collections.deque[RecordedMessage] = collections.deque(maxlen=keep)
+        self._sessions: collections.deque[Session] = collections.deque(maxlen=keep)
+        #: unexpected Python errors inside the engine (kumopy bugs, leaked
+        #: globals under the test harness), newest 100
+        self._errors: collections.deque[BaseException] = collections.deque(maxlen=100)
+        self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="kumopy-worker")
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.base_events.Server | None = None
+        self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._active = 0
+        listener = self.reception.listener_params(f"{host}:{port}")
+        limit = listener.get("max_connections")
+        self.max_connections = 32 * 1024 if limit is None else _usize("max_connections", limit)
+        self.listener_hostname = str(listener.get("hostname") or socket.gethostname())
 
-    # -- engine glue (server thread) ---------------------------------------
+    # -- what tests read -------------------------------------------------------
 
-    def open_session(self, peer: str, listener: str) -> Session:
-        session = self.reception.session(peer=peer, listener=listener)
-        self.sessions.append(session)
+    @property
+    def messages(self) -> list[RecordedMessage]:
+        with self._lock:
+            return list(self._messages)
+
+    @property
+    def sessions(self) -> list[Session]:
+        with self._lock:
+            return list(self._sessions)
+
+    @property
+    def errors(self) -> list[BaseException]:
+        with self._lock:
+            return list(self._errors)
+
+    # -- ListenerHooks (worker threads and the event loop) ---------------------
+
+    def open_session(self, peer: str, listener: str, tls_available: bool) -> Session:
+        session = self.reception.session(peer=peer, listener=listener,
+                                         tls_available=tls_available, history=self.history)
+        if self.keep != 0:
+            with self._lock:
+                self._sessions.append(session)
         return session
 
-    def run_engine(self, session: Session, call: Callable[[], Reply]) -> Reply:
-        """Run one engine step; an exception that is not kumod behaviour (a
-        leaked global under the test harness, a kumopy bug) is kept in
-        `errors` and answered with 421 technical difficulties."""
+    def run(self, session: Session | None, call: Callable[[], Any]) -> Any:
+        """One engine step on a worker.  An exception that is not kumod
+        behaviour (a leaked global under the test harness, a kumopy bug)
+        is kept in `errors`, logged in one line and answered with kumod's
+        421 technical difficulties."""
         try:
             return call()
         except Exception as e:
-            self.errors.append(e)
+            with self._lock:
+                self._errors.append(e)
+            self.log(f"{session.peer if session else 'connection'}: "
+                     f"{type(e).__name__}: {e}")
+            if session is None:
+                raise
             return session.abort(f"{type(e).__name__}: {e}")
 
-    def record(self, session: Session, reply: Reply) -> None:
-        if reply.code != 250:
-            return
-        for accepted in session.last_messages:
-            self._record_one(session, accepted, str(reply))
+    def message_done(self, session: Session, reply: Reply) -> None:
+        if reply.code == 250:
+            for accepted in session.last_messages:
+                self._record_one(session, accepted, str(reply))
+        # the session no longer needs them: recorded (or refused)
+        session.last_messages = []
+        session.accepted.clear()
+
+    def log(self, text: str) -> None:
+        if self.on_log is not None:
+            self.on_log(text)
 
     def _record_one(self, session: Session, accepted: Accepted, reply: str) -> None:
         msg = accepted.message
@@ -388,31 +228,60 @@ class SmtpServer:
                 json.dumps(rec.to_json(), indent=2, ensure_ascii=False, default=str) + "\n",
                 encoding="utf-8",
             )
-        with self._lock:
-            self.messages.append(rec)
+        if self.keep != 0:
+            with self._lock:
+                self._messages.append(rec)
         if self.on_message is not None:
             self.on_message(rec)
 
-    # -- lifecycle ---------------------------------------------------------
+    # -- connections (event loop) ----------------------------------------------
 
-    def _factory(self) -> _KumoSMTP:
-        assert self._loop is not None
-        return _KumoSMTP(
-            self,
-            data_size_limit=None,
-            enable_SMTPUTF8=True,
-            decode_data=False,
-            hostname="kumopy",
-            tls_context=self.tls_context,
-            auth_require_tls=True,
-            loop=self._loop,
-        )
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        sock = writer.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self._active >= self.max_connections:
+            # kumod's best effort, outside write_response
+            with contextlib.suppress(Exception):
+                writer.write(f"421 4.3.2 {self.listener_hostname} too many concurrent sessions. "
+                             "Try later\r\n".encode())
+                await asyncio.wait_for(writer.drain(), 2.0)
+            with contextlib.suppress(Exception):
+                writer.close()
+            return
+        self._active += 1
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            peer = _sockaddr(writer.get_extra_info("peername"))
+            mine = _sockaddr(writer.get_extra_info("sockname"))
+            await Connection(self, reader, writer, peer, mine).run()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            self._active -= 1
+            if task is not None:
+                self._tasks.discard(task)
+
+    def _exception_handler(self, loop: asyncio.AbstractEventLoop,
+                           context: dict[str, Any]) -> None:
+        error = context.get("exception")
+        if isinstance(error, ssl.SSLError | ConnectionError):
+            return  # the connection already reported it
+        what = f"{type(error).__name__}: {error}" if error is not None else ""
+        self.log(" ".join(p for p in (str(context.get("message", "")), what) if p))
 
     async def _open(self) -> None:
         loop = asyncio.get_running_loop()
-        self._server = await loop.create_server(self._factory, self.host, self.port)
+        loop.set_exception_handler(self._exception_handler)
+        self._server = await asyncio.start_server(self._handle, self.host, self.port,
+                                                  limit=64 * 1024)
         sock = self._server.sockets[0]
         self.port = int(sock.getsockname()[1])
+
+    # -- lifecycle ---------------------------------------------------------------
 
     def start(self, timeout: float = 10.0) -> SmtpServer:
         """Start listening on a background thread; returns self."""
@@ -453,15 +322,21 @@ class SmtpServer:
         async def close() -> None:
             if self._server is not None:
                 self._server.close()
-                await self._server.wait_closed()
+            tasks = list(self._tasks)
+            for task in tasks:
+                task.cancel()
+            if tasks:
+                await asyncio.wait(tasks, timeout=3)
+            if self._server is not None:
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._server.wait_closed(), 2)
 
-        try:
-            asyncio.run_coroutine_threadsafe(close(), loop).result(5)
-        except Exception:
-            pass
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(close(), loop).result(8)
         loop.call_soon_threadsafe(loop.stop)
         self._thread.join(5)
         self._thread = None
+        self.executor.shutdown(wait=False, cancel_futures=True)
 
     def __enter__(self) -> SmtpServer:
         return self.start()
@@ -478,11 +353,10 @@ class SmtpServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self._lock:
-                if len(self.messages) >= count:
-                    return list(self.messages)
+                if len(self._messages) >= count:
+                    return list(self._messages)
             time.sleep(0.01)
-        with self._lock:
-            return list(self.messages)
+        return self.messages
 
 
 def _tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
@@ -495,6 +369,57 @@ def _tls_context(cert: str | None, key: str | None) -> ssl.SSLContext | None:
         context.load_cert_chain(cert, key)
     except (OSError, ssl.SSLError) as e:
         raise CliError(f"cannot load the TLS certificate {cert} / key {key}: {e}") from None
+    return context
+
+
+def _listener_tls_context(server: SmtpServer) -> ssl.SSLContext | None:
+    """The certificate and key the policy's listener names
+    (`tls_certificate` / `tls_private_key` as file paths, through --map, or
+    `{ key_data = '...' }`), or None when it names none."""
+    params = server.reception.listener_params(f"{server.host}:{server.port}")
+    cert, key = params.get("tls_certificate"), params.get("tls_private_key")
+    if cert is None and key is None:
+        return None
+
+    def pem(source: Any, what: str) -> str:
+        if isinstance(source, str):
+            return server.policy.map_path(source)
+        if isinstance(source, Mapping) and isinstance(source.get("key_data"), str):
+            path = os.path.join(tmp, what)
+            Path(path).write_text(source["key_data"])
+            return path
+        raise CliError(f"listener {what}: kumopy serve reads a file path or key_data, "
+                       f"not {source!r}")
+
+    with tempfile.TemporaryDirectory(prefix="kumopy-tls-") as tmp:
+        if cert is None or key is None:
+            return None  # kumod then makes the missing half; kumopy a whole new pair
+        cert_path, key_path = pem(cert, "tls_certificate"), pem(key, "tls_private_key")
+        return _tls_context(cert_path, key_path)
+
+
+def _self_signed_context(hostname: str) -> ssl.SSLContext | None:
+    """What kumod does without a certificate: a self-signed one for the
+    listener's hostname, made at start-up (here with the openssl command;
+    None when it is not installed, and STARTTLS then gets 454)."""
+    openssl = shutil.which("openssl")
+    if openssl is None:
+        return None
+    with tempfile.TemporaryDirectory(prefix="kumopy-tls-") as tmp:
+        cert, key = os.path.join(tmp, "cert.pem"), os.path.join(tmp, "key.pem")
+        name = hostname if hostname.isascii() and hostname.isprintable() else "localhost"
+        try:
+            subprocess.run(
+                [openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                 "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30",
+                 "-subj", f"/CN={name}", "-addext", f"subjectAltName=DNS:{name}",
+                 "-keyout", key, "-out", cert],
+                check=True, capture_output=True, timeout=30,
+            )
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(cert, key)
+        except (OSError, subprocess.SubprocessError, ssl.SSLError):
+            return None
     return context
 
 
@@ -518,13 +443,17 @@ def _listen_arg(text: str) -> tuple[str, int]:
 @click.option("--hostname", default=None,
               help="The listener hostname (default: the policy's listener, else this host).")
 @click.option("--tls-cert", default=None, type=click.Path(exists=True, dir_okay=False),
-              help="PEM certificate for STARTTLS (with --tls-key).")
+              help="PEM certificate for STARTTLS (with --tls-key) [default: a self-signed "
+              "one for the listener's hostname, as kumod makes].")
 @click.option("--tls-key", default=None, type=click.Path(exists=True, dir_okay=False),
               help="PEM private key for STARTTLS.")
+@click.option("--workers", type=click.IntRange(min=1, max=256), default=DEFAULT_WORKERS,
+              show_default=True,
+              help="Worker threads running the policy's events, each with its own Lua state.")
 @click.option("-v", "--verbose", is_flag=True, help="Print every event fired.")
 @common_options
 def serve(policy: str, listen: str, record_dir: str | None, hostname: str | None,
-          tls_cert: str | None, tls_key: str | None, verbose: bool) -> None:
+          tls_cert: str | None, tls_key: str | None, workers: int, verbose: bool) -> None:
     """Run an ESMTP listener that enforces POLICY's SMTP server events.
 
     Clients get the replies kumod would send, rejections included; messages
@@ -533,31 +462,49 @@ def serve(policy: str, listen: str, record_dir: str | None, hostname: str | None
     policy ran) and DIR/<id>.json (sender, recipients, queue, disposition,
     metadata).  One line per accepted message goes to stdout:
     `<id> queue=<queue> <disposition> from=<sender> to=<recipients>`.
+    The listener's limits and timeouts are kumod's (max_message_size,
+    line_length_hard_limit, client_timeout, ...), set in the policy's
+    kumo.start_esmtp_listener or smtp_server_get_dynamic_parameters.
     Stop with Ctrl-C.
     """
     host, port = _listen_arg(listen)
-    if not verbose:
-        # aiosmtpd's own log ("unrecognised: FOO"): kumod-style replies say it all
-        logging.getLogger("mail.log").setLevel(logging.ERROR)
+    # the event loop hands each command to a worker thread and back: a short
+    # GIL switch interval keeps those hand-offs from waiting 5 ms each
+    sys.setswitchinterval(0.0005)
     loaded = load_policy(policy)
     context = _tls_context(tls_cert, tls_key)
+    out_lock = threading.Lock()
 
     def on_event(record: EventRecord) -> None:
         if verbose:
             echo_err(f"kumopy: event: {record}")
 
     def on_message(rec: RecordedMessage) -> None:
-        echo(f"{rec.id} queue={rec.queue} {rec.disposition} from=<{rec.sender}> "
-             f"to={','.join('<' + r + '>' for r in rec.recipients)}")
+        line = (f"{rec.id} queue={rec.queue} {rec.disposition} from=<{rec.sender}> "
+                f"to={','.join('<' + r + '>' for r in rec.recipients)}")
+        with out_lock:
+            echo(line)
 
-    server = SmtpServer(loaded, host=host, port=port, record_dir=record_dir,
-                        hostname=hostname, tls_context=context,
-                        on_event=on_event, on_message=on_message)
+    def on_log(text: str) -> None:
+        with out_lock:
+            echo_err(f"kumopy: serve: {text}")
+
+    try:
+        server = SmtpServer(loaded, host=host, port=port, record_dir=record_dir,
+                            hostname=hostname, tls_context=context, on_event=on_event,
+                            on_message=on_message, on_log=on_log, workers=workers,
+                            keep=0, history=200)
+    except ValueError as e:
+        raise CliError(f"{policy}: listener parameters: {e}") from None
+    if server.tls_context is None:
+        server.tls_context = (_listener_tls_context(server)
+                              or _self_signed_context(server.listener_hostname))
     try:
         server.start()
     except OSError as e:
         raise CliError(f"cannot listen on {listen}: {e.strerror or e}") from None
     echo_err(f"kumopy: serving {policy} on {server.host}:{server.port} (Ctrl-C to stop)")
+    logging.getLogger("asyncio").setLevel(logging.CRITICAL)
     try:
         while True:
             time.sleep(0.5)
@@ -565,3 +512,4 @@ def serve(policy: str, listen: str, record_dir: str | None, hostname: str | None
         pass
     finally:
         server.stop()
+        sys.stdout.flush()

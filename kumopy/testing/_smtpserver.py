@@ -21,8 +21,11 @@ class SmtpServerFactory:
     `kumo_smtp_server(policy)` (a Policy already loaded, e.g. with
     `kumo_policy(...)`).  Returns the running `SmtpServer`: `server.port`,
     `server.messages` (recorded messages), `server.sessions` (each with
-    its `events` and `transcript`), `server.record_dir`.  Servers stop at
-    the end of the test; an unexpected error inside kumopy fails it."""
+    its `events` and `transcript`), `server.record_dir`; the newest 1,000
+    sessions and messages are kept.  Listener limits and timeouts come from
+    the policy's listener or `params=` (e.g. `{"client_timeout": "2s"}`).
+    Servers stop at the end of the test; an unexpected error inside kumopy
+    fails it."""
 
     def __init__(self, policies: PolicyFactory, tmp_path: Path) -> None:
         self._policies = policies

@@ -103,7 +103,8 @@ kumo.on('smtp_server_message_received', function(msg, conn_meta)
 end)
 
 kumo.on('smtp_server_rewrite_response', function(status, response, command, conn_meta)
-  if status == 550 and command and command:find '^RCPT' then
+  -- kumod passes the command line as the client sent it (smtplib: 'rcpt TO:<...>')
+  if status == 550 and command and command:upper():find '^RCPT' then
     return nil, response .. ' (see https://example.com/policy)'
   end
 end)
