@@ -122,3 +122,13 @@ def test_json_shapes_and_text_format() -> None:
     assert "# HELP plain_total a plain counter\n# TYPE plain_total counter\nplain_total 3\n" in text
     assert 'two_labels{a="x",b="y"} 1\n' in text
     assert 'latency_bucket{le="+Inf"} 1\n' in text and "latency_count 1\n" in text
+
+
+def test_library_docs_metrics_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import re
+
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "library.md").read_text()
+    section = doc[doc.index("## Metrics") :]
+    (code,) = re.findall(r"```python\n(.*?)```", section, re.S)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))
+    exec(compile(code, "docs/library.md: Metrics", "exec"), {"__name__": "__doc_example__"})

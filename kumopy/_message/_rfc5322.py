@@ -793,6 +793,9 @@ def parse_with(data: bytes, parser: Callable[[bytes, int], tuple[T, int]]) -> T:
         value, end = parser(data, 0)
     except _Fail as e:
         raise HeaderParseError(_explain(data, e.pos, e.context)) from None
+    except RecursionError:
+        # kumod's recursive parser would overflow its stack; kumopy refuses
+        raise HeaderParseError(_explain(data, 0, "comment (nested too deeply)")) from None
     if end != len(data):
         raise HeaderParseError(_explain(data, end, "Eof"))
     return value
@@ -804,6 +807,10 @@ def _explain(data: bytes, pos: int, context: str) -> str:
     line_end = data.find(b"\n", pos)
     line = data[line_start : line_end if line_end >= 0 else len(data)].rstrip(b"\r")
     col = pos - line_start
+    if len(line) > 160:  # show the neighbourhood of a very long line
+        start = max(col - 80, 0)
+        line = line[start : start + 160]
+        col -= start
     shown = line.decode("utf-8", "replace")
     return f"Error at line {line_no}, in {context}:\n{shown}\n{' ' * col}^\n\n"
 
