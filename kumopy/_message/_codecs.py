@@ -8,13 +8,58 @@ from __future__ import annotations
 import base64
 import binascii
 
-from ._rfc5322 import qp_decode
-
 __all__ = ["b64_decode", "b64_encode", "b64_encoded_len", "qp_decode", "qp_encode"]
 
 _LIMIT = 76
 _B64_ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/")
 _B64_IGNORE = frozenset(b" \r\n\t")
+_HEX = frozenset(b"0123456789abcdefABCDEF")
+
+
+def qp_decode(data: bytes) -> bytes:
+    """Robust quoted-printable decoding as the quoted_printable crate does
+    it: bytes outside tab, CR, LF and 0x20..0x7e dropped, trailing space
+    of each line dropped, `=` at a line end joining lines, a bad escape
+    kept as written, lines joined with CRLF."""
+    text = bytes(c for c in data if c in (9, 10, 13) or 0x20 <= c <= 0x7E)
+    out = bytearray()
+    lines = text.split(b"\n")
+    if lines and lines[-1] == b"":
+        lines.pop()
+        trailing_newline = True
+    else:
+        trailing_newline = False
+    pending_break = False
+    for raw_line in lines:
+        line = raw_line[:-1] if raw_line.endswith(b"\r") else raw_line
+        line = line.rstrip(b" \t\r\n\x0b\x0c")
+        if pending_break:
+            out += b"\r\n"
+        pending_break = True
+        k = 0
+        n = len(line)
+        while k < n:
+            c = line[k]
+            if c != 0x3D:
+                out.append(c)
+                k += 1
+                continue
+            if k + 1 >= n:  # soft line break
+                pending_break = False
+                break
+            if k + 2 >= n:
+                out += line[k : k + 2]
+                k += 2
+                break
+            hi, lo = line[k + 1], line[k + 2]
+            if hi in _HEX and lo in _HEX:
+                out.append(int(line[k + 1 : k + 3], 16))
+            else:
+                out += line[k : k + 3]
+            k += 3
+    if trailing_newline:
+        out += b"\r\n"
+    return bytes(out)
 
 
 def _needs_encoding(c: int) -> bool:

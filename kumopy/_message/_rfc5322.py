@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from ._charset import CharsetError, decode_charset
+from ._codecs import qp_decode
 
 __all__ = [
     "AddrSpec",
@@ -36,7 +37,6 @@ __all__ = [
     "parse_msg_id_list",
     "parse_unstructured",
     "parse_with",
-    "qp_decode",
 ]
 
 T = TypeVar("T")
@@ -89,7 +89,6 @@ MIME_TOKEN = frozenset(c for c in _CHAR if c != 0x20 and c not in _CTL and c not
 ATTRIBUTE_CHAR = frozenset(c for c in MIME_TOKEN if c not in b"*'%")
 _OBS_UTEXT = _set((0x00, 0x00)) | _OBS_NO_WS_CTL | _VCHAR
 _WSP = frozenset(b" \t")
-_HEX = frozenset(b"0123456789abcdefABCDEF")
 _TOKEN_NO_STAR = TOKEN - {0x2A}
 _VCHAR_NO_Q = _VCHAR - {0x3F}
 
@@ -292,52 +291,6 @@ def _ocfws(s: bytes, i: int) -> int:
 
 
 # -- RFC 2047 encoded words ---------------------------------------------------
-
-
-def qp_decode(data: bytes) -> bytes:
-    """Robust quoted-printable decoding as the quoted_printable crate does
-    it: bytes outside tab, CR, LF and 0x20..0x7e dropped, trailing space
-    of each line dropped, `=` at a line end joining lines, a bad escape
-    kept as written, lines joined with CRLF."""
-    text = bytes(c for c in data if c in (9, 10, 13) or 0x20 <= c <= 0x7E)
-    out = bytearray()
-    lines = text.split(b"\n")
-    if lines and lines[-1] == b"":
-        lines.pop()
-        trailing_newline = True
-    else:
-        trailing_newline = False
-    pending_break = False
-    for raw_line in lines:
-        line = raw_line[:-1] if raw_line.endswith(b"\r") else raw_line
-        line = line.rstrip(b" \t\r\n\x0b\x0c")
-        if pending_break:
-            out += b"\r\n"
-        pending_break = True
-        k = 0
-        n = len(line)
-        while k < n:
-            c = line[k]
-            if c != 0x3D:
-                out.append(c)
-                k += 1
-                continue
-            if k + 1 >= n:  # soft line break
-                pending_break = False
-                break
-            if k + 2 >= n:
-                out += line[k : k + 2]
-                k += 2
-                break
-            hi, lo = line[k + 1], line[k + 2]
-            if hi in _HEX and lo in _HEX:
-                out.append(int(line[k + 1 : k + 3], 16))
-            else:
-                out += line[k : k + 3]
-            k += 3
-    if trailing_newline:
-        out += b"\r\n"
-    return bytes(out)
 
 
 def _b64_strict(text: bytes) -> bytes:
