@@ -9,7 +9,13 @@ from pathlib import Path
 import pytest
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "messages.md"
-SECTIONS = ("## The message object", "## Connection metadata", "## DKIM signing")
+SECTIONS = (
+    "## The message object",
+    "## Connection metadata",
+    "## MIME parts: `msg:parse_mime` and `kumo.mimepart`",
+    "## Injecting from a policy: `kumo.api.inject`",
+    "## DKIM signing",
+)
 
 
 def _examples() -> list[tuple[str, str]]:

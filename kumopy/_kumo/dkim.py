@@ -190,18 +190,41 @@ def load_private_key(data: bytes) -> PrivateKey:
     raise ValueError("failed to load private key: " + ". ".join(errors))
 
 
-@dataclass
-class _KeyCache:
-    entries: dict[Any, tuple[float, PrivateKey]]
+class _Caches:
+    """kumod's dkim_key_cache and dkim_signer_cache (lruttl, 1024 each)."""
+
+    def __init__(self, process: Any) -> None:
+        from .metrics import LruTtlCache, registry
+
+        self.keys: LruTtlCache[PrivateKey] = LruTtlCache(process, "dkim_key_cache", 1024)
+        self.signers: LruTtlCache[Signer] = LruTtlCache(process, "dkim_signer_cache", 1024)
+        self.metrics = registry(process)
+        for name, help in _COUNTERS.items():
+            self.metrics.counter(name, help)
+        for name, help in _HISTOGRAMS.items():
+            self.metrics.histogram(name, help)
 
 
-def _load_key(state: LuaState, config: SignerConfig) -> PrivateKey:
+_COUNTERS = {
+    "dkim_signer_cache_hit": "how many dkim signer requests hit the cache",
+    "dkim_signer_cache_miss": "how many dkim signer requests missed the cache",
+    "dkim_signer_cache_lookup_count": "how many dkim signer cache lookups happened",
+    "dkim_signer_key_cache_hit": "how many dkim key requests hit the key cache",
+    "dkim_signer_key_cache_miss": "how many dkim key requests missed the key cache",
+    "dkim_signer_key_cache_lookup_count": "how many dkim key cache lookups happened",
+}
+_HISTOGRAMS = {
+    "dkim_signer_key_fetch": "how long it takes to obtain a dkim key",
+    "dkim_signer_creation": "how many seconds it takes to create a signer on a cache miss",
+}
+
+
+def caches(process: Any) -> _Caches:
+    return process.service("dkim.caches", lambda: _Caches(process))  # type: ignore[no-any-return]
+
+
+def _read_key(state: LuaState, config: SignerConfig) -> PrivateKey:
     process = state.process
-    cache = process.service("dkim.keys", lambda: _KeyCache({}))
-    now = process.clock.now()
-    hit = cache.entries.get(config.key)
-    if hit is not None and hit[0] > now:
-        return hit[1]
     kind, value = config.key
     if kind == "file":
         real = process.map_path(value)
@@ -217,10 +240,23 @@ def _load_key(state: LuaState, config: SignerConfig) -> PrivateKey:
     else:
         data = value
     try:
-        key = load_private_key(data)
+        return load_private_key(data)
     except ValueError as e:
         raise KumoError(f"{_key_debug(config.key)}: {e}") from None
-    cache.entries[config.key] = (now + config.ttl, key)
+
+
+def _load_key(state: LuaState, config: SignerConfig) -> PrivateKey:
+    from .metrics import Timer
+
+    c = caches(state.process)
+    c.metrics.inc("dkim_signer_key_cache_lookup_count")
+
+    def fetch() -> PrivateKey:
+        with Timer(c.metrics, "dkim_signer_key_fetch", _HISTOGRAMS["dkim_signer_key_fetch"]):
+            return _read_key(state, config)
+
+    key, fresh = c.keys.get_or_try_insert(config.key, lambda _: config.ttl, fetch)
+    c.metrics.inc("dkim_signer_key_cache_miss" if fresh else "dkim_signer_key_cache_hit")
     return key
 
 
@@ -300,12 +336,23 @@ class Signer(Userdata):
 
 
 def _signer_ctor(state: LuaState, params: Any = None) -> Signer:
+    from .metrics import Timer
+
     config = parse_config(state, params)
-    # kumod: load the key, then configure_kumo_dkim's checks in its order
-    key = _load_key(state, config)
-    if config.refused:
-        raise KumoError(f"{config.refused[0]} is not currently supported for RSA keys")
-    return Signer(config, key)
+    c = caches(state.process)
+    c.metrics.inc("dkim_signer_cache_lookup_count")
+
+    def create() -> Signer:
+        with Timer(c.metrics, "dkim_signer_creation", _HISTOGRAMS["dkim_signer_creation"]):
+            # kumod: load the key, then configure_kumo_dkim's checks in its order
+            key = _load_key(state, config)
+            if config.refused:
+                raise KumoError(f"{config.refused[0]} is not currently supported for RSA keys")
+            return Signer(config, key)
+
+    signer, fresh = c.signers.get_or_try_insert(config, lambda _: config.ttl, create)
+    c.metrics.inc("dkim_signer_cache_miss" if fresh else "dkim_signer_cache_hit")
+    return signer
 
 
 def _set_signing_threads(state: LuaState, n: Any = None) -> None:

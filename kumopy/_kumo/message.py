@@ -374,8 +374,18 @@ _MESSAGE_METHODS: dict[str, Callable[..., Any]] = {
     "shrink": lambda state, msg: False,
     "shrink_data": lambda state, msg: False,
 }
+def _parse_mime(state: LuaState, msg: Message) -> Any:
+    from .._message._mimepart import MimePart
+    from .mimepart import part_ref
+
+    try:
+        return part_ref(MimePart.parse(msg.data))
+    except ValueError as e:
+        raise KumoError(str(e)) from None
+
+
+_MESSAGE_METHODS["parse_mime"] = _parse_mime
 for _name in (
-    "parse_mime",
     "arc_verify",
     "arc_seal",
     "parse_rfc3464",

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import KumoError
 from .._runtime.userdata import Userdata
-from ._address import EnvelopeAddress, HeaderAddressList
+from ._address import AddressError, EnvelopeAddress, HeaderAddress, HeaderAddressList
 from ._headers import (
     RawHeader,
     emit_header,
@@ -398,13 +398,31 @@ class Message(_MetaMixin, Userdata):
             self.retain_headers(lambda i, _h: i not in remove)
 
     def address_header(self, name: str) -> HeaderAddressList | None:
-        raw = self.first_header_raw(name)
-        if raw is None:
-            return None
-        text = unstructured(raw)
-        if text is None:
-            text = raw.decode("utf-8", "replace")
-        return HeaderAddressList.parse(text)
+        """kumod's get_address_header: the first header of that name parsed
+        as an RFC 5322 address list (kumopy/_message/_rfc5322.py)."""
+        from ._address import HeaderGroup
+        from ._mimeheader import MailParsingError, parse_header_block
+        from ._rfc5322 import Group
+
+        try:
+            headers, _, _ = parse_header_block(self._data)
+            hdr = headers.get_first(name)
+            if hdr is None:
+                return None
+            parsed = hdr.as_address_list()
+        except MailParsingError as e:
+            raise AddressError(str(e)) from None
+        entries: list[HeaderAddress | HeaderGroup] = []
+        for a in parsed:
+            if isinstance(a, Group):
+                members = tuple(
+                    HeaderAddress(m.name, m.address.local_part, m.address.domain)
+                    for m in a.entries
+                )
+                entries.append(HeaderGroup(a.name or None, members))
+            else:
+                entries.append(HeaderAddress(a.name, a.address.local_part, a.address.domain))
+        return HeaderAddressList(entries)
 
     def from_header(self) -> HeaderAddressList | None:
         return self.address_header("From")

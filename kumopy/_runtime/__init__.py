@@ -123,7 +123,12 @@ class LuaState:
         self._make_function = self.api[b"make_function"]
         self._tostring = self.api[b"tostring"]
         self.api[b"extend_userdata"](
-            Userdata(), self._ud_index, self._ud_newindex, self._ud_len, self._ud_pairs
+            Userdata(),
+            self._ud_index,
+            self._ud_newindex,
+            self._ud_len,
+            self._ud_pairs,
+            self._ud_tostring,
         )
         # package.path: kumod's order (share first, then the policy
         # directory), in front of Lua's default path.
@@ -490,6 +495,14 @@ class LuaState:
             return self.rt.table_from(keys), self.rt.table_from(values)
         except Exception as e:
             return self._error_reply(e, "userdata pairs")
+
+    def _ud_tostring(self, obj: Any) -> Any:
+        try:
+            if isinstance(obj, Userdata):
+                return obj.lua_tostring(self)
+            return encode(str(obj))
+        except Exception as e:
+            return self._error_reply(e, "userdata tostring")
 
     def set_line_hook(self, fn: Callable[[str, int], None] | None) -> None:
         if fn is None:

@@ -391,8 +391,12 @@ api.tostring = tostring
 -- host gives them indexing, assignment, `#` and `pairs` through these
 -- Python callables, whose failures come back as (ERR, message) and are
 -- raised here as string errors at the policy's line.
-function api.extend_userdata(sample, index_fn, newindex_fn, len_fn, pairs_fn)
+function api.extend_userdata(sample, index_fn, newindex_fn, len_fn, pairs_fn, tostring_fn)
   local mt = getmetatable_raw(sample)
+  -- tostring() as bytes (a message or MIME part need not be UTF-8)
+  mt.__tostring = function(o)
+    return check(tostring_fn(o))
+  end
   -- (the hot path of every regex_set_map lookup: check() inlined)
   mt.__index = function(o, k)
     local v, e = index_fn(o, k)

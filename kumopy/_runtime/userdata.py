@@ -40,6 +40,10 @@ class Userdata:
     def lua_items(self, state: LuaState) -> Iterator[tuple[Any, Any]]:
         raise KumoError(f"{self.lua_type_name} cannot be iterated with pairs")
 
+    def lua_tostring(self, state: LuaState) -> bytes:
+        """What Lua's tostring() gives (bytes: need not be UTF-8)."""
+        return str(self).encode("utf-8", "surrogateescape")
+
     def to_data(self) -> Any:
         """Plain Python data for serialisation (JSON, memoize keys)."""
         raise KumoError(
