@@ -160,7 +160,7 @@ class Policy:
         self.last_call: CallResult | None = None
         #: per-thread: the Lua state in use and the globals check in progress
         self._local = threading.local()
-        self._services_lock = threading.Lock()
+        self._services_lock = threading.RLock()  # factories may need other services
         self._new_globals = None
         #: process-wide config epoch (kumo.bump_config_epoch)
         self.config_epoch = 0
