@@ -17,6 +17,8 @@ The public API is small:
 
 from __future__ import annotations
 
+import logging as _logging
+
 __version__ = "0.1.0"
 
 from ._clock import Clock, FakeClock, SystemClock
@@ -26,6 +28,12 @@ from ._policy import CallResult, LogEntry, Policy, ValidationReport
 from ._reception import Reception, Reply, Session
 from ._regex import RegexSetError, RegexSetMap
 from ._smtp import EnhancedStatusCode, QueueName, Response
+
+# kumopy logs through the "kumopy" loggers (kumo.log_* under "kumopy.lua")
+# and leaves output to the program: no handler but this one, which keeps
+# Python's last-resort handler from printing kumopy's records to stderr
+# when the program has not configured logging.  The CLI configures its own.
+_logging.getLogger("kumopy").addHandler(_logging.NullHandler())
 
 __all__ = [
     "BudgetExceeded",

@@ -883,7 +883,7 @@ def test_rewrite_handler_error_is_logged_and_original_kept(rewrite_policy: Path)
     assert len(result.stdout.splitlines()) == 3
     assert "Traceback" not in result.stderr
     assert result.err_lines[0] == (
-        "argument 2: ERROR smtp_client_rewrite_delivery_status event failed: "
+        "'451 explode now': ERROR smtp_client_rewrite_delivery_status event failed: "
         f"{rewrite_policy}:{line_of(rewrite_policy, 'handler exploded')}: handler exploded "
         "(in event 'smtp_client_rewrite_delivery_status'). Preserving original DSN"
     )
@@ -916,10 +916,32 @@ def test_rewrite_raise_errors_stops_at_first_error(rewrite_policy: Path) -> None
     assert result.stdout.splitlines() == [
         "552 4.2.2 over quota (kumomta: status was rewritten from 450 -> 552)"
     ]
+    # one position, the policy's line; the input is named after it
     assert result.one_error_line() == (
-        f"kumopy: error: argument 2: {rewrite_policy}:{line_of(rewrite_policy, 'exploded')}: "
+        f"kumopy: error: {rewrite_policy}:{line_of(rewrite_policy, 'exploded')}: "
         "handler exploded "
-        "(in event 'smtp_client_rewrite_delivery_status')"
+        "(in event 'smtp_client_rewrite_delivery_status') while rewriting '451 explode'"
+    )
+
+
+def test_rewrite_raise_errors_names_the_input_line_after_the_policy_line(
+    rewrite_policy: Path, write: Write
+) -> None:
+    responses = write("responses.txt", "450 4.2.2 over quota\n451 explode\n")
+    result = invoke(["rewrite", rewrite_policy, "-i", responses, "--raise-errors"])
+    assert result.code == EXIT_FAILURE
+    assert result.one_error_line() == (
+        f"kumopy: error: {rewrite_policy}:{line_of(rewrite_policy, 'exploded')}: "
+        "handler exploded (in event 'smtp_client_rewrite_delivery_status') "
+        f"while rewriting {responses}:2"
+    )
+
+
+def test_rewrite_malformed_argument_is_quoted_not_numbered(rewrite_policy: Path) -> None:
+    result = invoke(["rewrite", rewrite_policy, "450 fine", "hello"])
+    assert result.code == EXIT_PARTIAL
+    assert result.one_error_line() == (
+        "not an SMTP response (expected a 3-digit code followed by ' ' or '-'): 'hello'"
     )
 
 
@@ -928,7 +950,8 @@ def test_rewrite_bad_pattern_names_file_line_and_event(rewrite_policy: Path) -> 
     assert result.code == EXIT_FAILURE
     line = result.one_error_line()
     number = line_of(rewrite_policy, "[unclosed")
-    assert line.startswith(f"kumopy: error: argument 1: {rewrite_policy}:{number}: ")
+    assert line.startswith(f"kumopy: error: {rewrite_policy}:{number}: ")
+    assert "argument" not in line
     assert "malformed pattern" in line
 
 
@@ -959,7 +982,7 @@ def test_rewrite_prints_and_logs_go_to_stderr(rewrite_policy: Path) -> None:
     assert result.stdout == "553 noisy (kumomta: status was rewritten from 450 -> 553)\n"
     assert result.err_lines == [
         "noise from print",
-        f"argument 1: WARNING {rewrite_policy}:"
+        f"'450 noisy': WARNING {rewrite_policy}:"
         f"{line_of(rewrite_policy, 'log_warn')}: noise from log_warn",
     ]
 
