@@ -5,7 +5,8 @@ The public API is small:
 * `Policy` loads a policy file into an embedded Lua 5.4 and dispatches
   events to its handlers with kumod's rules;
 * `PolicyError` (and `BudgetExceeded`, `PolicyMemoryError`) report Lua
-  failures with file, line and traceback;
+  failures with file, line and traceback; `UnknownEventError` an event
+  name that neither kumod nor the policy knows (a misspelling);
 * `FakeClock` (also in `kumopy.testing`) drives memoize TTLs in tests;
 * `Response` and `QueueName` are the SMTP response and queue name of the
   rewrite event; `RegexSetMap` is the engine of `kumo.regex_set_map`;
@@ -23,6 +24,7 @@ __version__ = "0.1.0"
 
 from ._clock import Clock, FakeClock, SystemClock
 from ._errors import BudgetExceeded, GlobalLeakError, PolicyError, PolicyMemoryError
+from ._events import UnknownEventError
 from ._message import ConnectionMeta, EnvelopeAddress, Message, MessageError
 from ._policy import CallResult, LogEntry, Policy, ValidationReport
 from ._reception import Reception, Reply, Session
@@ -58,6 +60,7 @@ __all__ = [
     "Response",
     "Session",
     "SystemClock",
+    "UnknownEventError",
     "ValidationReport",
     "__version__",
 ]

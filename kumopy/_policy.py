@@ -28,7 +28,15 @@ from typing import Any, TypeVar
 
 from ._clock import Clock, SystemClock
 from ._errors import GlobalLeakError, KumoError, PolicyError, hide_frames_of_policy_errors
-from ._events import EVENTS, Handler, HandlerRegistry, event_spec, suggest_event
+from ._events import (
+    EVENTS,
+    Handler,
+    HandlerRegistry,
+    UnknownEventError,
+    event_spec,
+    is_fired_by_kumod,
+    suggest_event,
+)
 from ._kumo import catalogue
 from ._kumo import constructors as _constructors
 from ._kumo.config import ServerConfig
@@ -341,7 +349,9 @@ class Policy:
 
         Multiple events call their handlers in order until one returns at
         least one value; a Single event's handler result is used as is.
-        Raises `PolicyError` (with `.event` set) when a handler fails.
+        Raises `PolicyError` (with `.event` set) when a handler fails, and
+        `UnknownEventError` when `event` is neither an event kumod fires nor
+        a name the policy registered a handler for (a misspelling).
         """
         # the hot path of every event (log replay runs it per record): no
         # context manager, no per-call closures
@@ -355,10 +365,15 @@ class Policy:
             raise
 
     def _dispatch_in(self, state: LuaState, event: str, args: tuple[Any, ...]) -> CallResult:
-        state.globals[b"_KUMO_CURRENT_EVENT"] = event.encode("utf-8")
         registry = state.handlers
         assert registry is not None
         handlers = registry.get(event)
+        if not handlers and event not in EVENTS and not is_fired_by_kumod(event):
+            # neither kumod nor the policy knows the name: a misspelling,
+            # never a silent "no handler" (checked before the state counts
+            # the event as dispatched)
+            raise UnknownEventError(event, registry.events())
+        state.globals[b"_KUMO_CURRENT_EVENT"] = event.encode("utf-8")
         to_lua = state.to_lua
         lua_args = [encode(a) if a.__class__ is str else to_lua(a) for a in args]
         spec = EVENTS.get(event)
@@ -394,7 +409,9 @@ class Policy:
 
     def call(self, event: str, *args: Any) -> Any:
         """Fire `event` and return the handler's first value as Python
-        (None for nil, for no value, or when no handler is registered)."""
+        (None for nil, for no value, or when no handler is registered for
+        an event kumod fires).  Raises like `dispatch`, so a misspelt event
+        name is an `UnknownEventError`, never None."""
         return self.dispatch(event, *args).value
 
 

@@ -652,15 +652,34 @@ def test_call_integer_out_of_range_is_a_usage_error(call_policy: Path) -> None:
     assert "outside Lua's 64-bit range" in result.stderr
 
 
-def test_call_without_handler(call_policy: Path) -> None:
+def test_call_of_a_misspelt_event_is_an_error_not_null(call_policy: Path) -> None:
+    # was: null on stdout, a note, exit 0 (a false green)
     result = invoke(["call", call_policy, "smtp_server_message_recieved"])
+    assert result.code == EXIT_USAGE
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert (
+        "'smtp_server_message_recieved' is not an event KumoMTA fires and the policy "
+        "registers no handler for it (did you mean 'smtp_server_message_received'?)"
+    ) in result.stderr
+    assert invoke(["call", call_policy, "nope", "--all"]).code == EXIT_USAGE
+
+
+def test_call_of_a_known_event_without_handler_is_null(call_policy: Path) -> None:
+    result = invoke(["call", call_policy, "smtp_server_message_received"])
     assert result.code == EXIT_OK
     assert result.stdout.strip() == "null"
     assert result.one_error_line() == (
-        "kumopy: note: no handler registered for 'smtp_server_message_recieved' "
-        "(did you mean 'smtp_server_message_received'?)"
+        "kumopy: note: no handler registered for 'smtp_server_message_received'"
     )
-    assert invoke(["call", call_policy, "nope", "--all"]).stdout.strip() == "[]"
+    assert invoke(["call", call_policy, "init", "--all"]).stdout.strip() == "[]"
+
+
+def test_call_of_a_custom_event_the_policy_registers(call_policy: Path) -> None:
+    # any name kumo.on accepts can be fired by kumod (kumo.spawn_task, log
+    # hooks, custom_lua constructors, keysource events): registered is enough
+    result = invoke(["call", call_policy, "echo", "--compact", "1"])
+    assert (result.code, result.stdout.strip()) == (EXIT_OK, "[1]")
 
 
 def test_call_multiple_event_chain(call_policy: Path) -> None:

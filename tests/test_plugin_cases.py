@@ -329,6 +329,34 @@ def test_malformed_cases_fail_with_a_message(project):
     )
 
 
+def test_a_case_naming_a_misspelt_event_fails(project):
+    # was: passed (no handler -> nil, which equals returns_nil)
+    cases(
+        project,
+        HEADER
+        + textwrap.dedent("""
+        [[event]]
+        event = "get_queue_confg"
+        args = ["nil.example"]
+        returns_nil = true
+
+        [[event]]
+        event = "get_queue_config"
+        args = ["nil.example"]
+        returns_nil = true
+        """),
+    )
+    result = run(project)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_rules.kumo.toml:6: [[][[]event]] case *get_queue_confg(*)*",
+            "'get_queue_confg' is not an event KumoMTA fires and the policy registers no "
+            "handler for it (did you mean 'get_queue_config'?)",
+        ]
+    )
+
+
 def test_a_malformed_file_is_a_collection_error(project):
     cases(project, 'polcy = "x"\n', name="test_typo")
     cases(project, "[[rewrite]\n", name="test_syntax")

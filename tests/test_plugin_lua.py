@@ -280,3 +280,27 @@ def test_each_item_runs_in_a_fresh_process(pytester):
         """,
     )
     run(pytester).assert_outcomes(passed=2)
+
+
+def test_fire_of_a_misspelt_event_fails_the_test(project):
+    lua(
+        project,
+        "typo_test",
+        """
+        local t = require 'kumopy.testing'
+        t.load_policy()
+
+        function test_typo()
+          local v = t.fire('get_queue_confg', 'nil.example')
+          assert(v == nil)
+        end
+        """,
+    )
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "typo_test.lua:5: 'get_queue_confg' is not an event KumoMTA fires and the policy "
+            "registers no handler for it (did you mean 'get_queue_config'?)",
+        ]
+    )

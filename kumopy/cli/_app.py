@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from typing import Any
 
@@ -11,7 +10,7 @@ import click
 
 from .. import __version__
 from .._errors import PolicyError
-from .._events import EVENTS, EventSpec, event_spec, suggest_event
+from .._events import EVENTS, EventSpec, UnknownEventError, closest_name, event_spec, suggest_event
 from .._lint import probe_policy_maps
 from .._policy import Policy
 from ._common import (
@@ -210,17 +209,23 @@ def call(policy: str, event: str, args: tuple[str, ...], all_values: bool, strin
     stdout: the first returned value (null for nil or nothing), or with
     --all every returned value as an array.  kumo objects are shown as
     their data; functions and other userdata as strings like "<function>".
-    When no handler is registered for EVENT, or every handler of a Multiple
-    event returned nothing, stdout gets null ([] with --all), stderr a
-    note, and the exit status is 0.
+    When no handler is registered for an EVENT kumod fires, or every
+    handler of a Multiple event returned nothing, stdout gets null ([]
+    with --all), stderr a note, and the exit status is 0.  An EVENT that
+    kumod never fires and the policy registers no handler for (a
+    misspelling) is a usage error, with a suggestion.
 
-    Exit status: 0 the handler ran (or none is registered), 1 it raised.
+    Exit status: 0 the handler ran (or none is registered), 1 it raised,
+    2 wrong command line (including an unknown EVENT).
     """
     ctx = click.get_current_context()
     values = list(args) if strings else _parse_json_args(args, ctx)
     with prints_to_stderr():
         loaded = load_policy(policy)
-        result = loaded.dispatch(event, *values)
+        try:
+            result = loaded.dispatch(event, *values)
+        except UnknownEventError as e:
+            raise click.BadParameter(str(e), ctx=ctx, param_hint="'EVENT'") from None
         note = None if result.handled else _no_handler(loaded, event)
     if note is not None:
         echo_err(f"kumopy: note: {note}")
@@ -229,14 +234,14 @@ def call(policy: str, event: str, args: tuple[str, ...], all_values: bool, strin
 
 
 def _no_handler(policy: Policy, event: str) -> str:
+    """The note for an event kumod fires that produced no value."""
     if policy.handlers(event):
         return f"no handler of '{event}' returned a value"
     message = f"no handler registered for '{event}'"
-    registered = policy.events()
-    close = difflib.get_close_matches(event, registered, n=1, cutoff=0.75)
-    hint = close[0] if close else suggest_event(event)
-    if hint is not None and hint != event:
-        message += f" (did you mean '{hint}'?)"
+    # a handler registered under a near name is probably the misspelling
+    hint = closest_name(event, policy.events())
+    if hint is not None:
+        message += f" (the policy registers '{hint}': a misspelling?)"
     return message
 
 

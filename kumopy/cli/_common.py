@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import click
 
 from .._errors import PolicyError
+from .._events import UnknownEventError, closest_name
 from .._policy import DEFAULT_BUDGET_SECONDS, DEFAULT_SHARE_DIR, Policy
 
 __all__ = [
@@ -237,8 +238,10 @@ def load_rewrite_policy(path: str) -> Policy:
         loaded = load_policy(path)
         registered = bool(loaded.handlers(REWRITE_EVENT))
     if not registered:
+        hint = closest_name(REWRITE_EVENT, loaded.events())
+        also = f" (it registers '{hint}': a misspelling?)" if hint is not None else ""
         echo_err(f"kumopy: warning: {path} registers no {REWRITE_EVENT} handler; "
-                 "every response is kept")
+                 f"every response is kept{also}")
     return loaded
 
 
@@ -453,6 +456,8 @@ class KumopyGroup(click.Group):
             if settings(ctx).debug:
                 details = traceback.format_exc().rstrip("\n") + "\n" + e.describe()
             raise CliError(str(e), details=details) from None
+        except UnknownEventError as e:
+            raise CliError(str(e)) from None
         except (KeyboardInterrupt, BrokenPipeError):
             raise  # click reports these itself (Aborted! / quiet exit)
         except Exception as e:
