@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import _validate
 from ._clock import Clock, SystemClock
 from ._errors import GlobalLeakError, KumoError, PolicyError, hide_frames_of_policy_errors
 from ._events import (
@@ -33,9 +34,7 @@ from ._events import (
     Handler,
     HandlerRegistry,
     UnknownEventError,
-    event_spec,
     is_fired_by_kumod,
-    suggest_event,
 )
 from ._kumo import catalogue
 from ._kumo import constructors as _constructors
@@ -43,8 +42,16 @@ from ._kumo.config import ServerConfig
 from ._runtime import LuaState, encode
 from ._smtp import ConversionError, QueueName, Response, rewrite_failure_message, to_u16
 from ._text import is_utf8
+from ._validate import ProbeCall, ValidationReport
 
-__all__ = ["DEFAULT_SHARE_DIR", "CallResult", "LogEntry", "Policy", "ValidationReport"]
+__all__ = [
+    "DEFAULT_SHARE_DIR",
+    "CallResult",
+    "LogEntry",
+    "Policy",
+    "ProbeCall",
+    "ValidationReport",
+]
 
 DEFAULT_SHARE_DIR = "/opt/kumomta/share"
 DEFAULT_BUDGET_SECONDS = 5.0
@@ -93,19 +100,6 @@ class CallResult:
     def value(self) -> Any:
         """The first returned value, or None (nil / nothing)."""
         return self.values[0] if self.values else None
-
-
-@dataclass
-class ValidationReport:
-    """The outcome of `Policy.validate()` (kumod --validate)."""
-
-    ok: bool
-    events: list[str]
-    warnings: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    #: what the start-up handlers asked kumod to start (listeners, spools,
-    #: logs, ...), as `ServerConfig.to_dict()`
-    server: dict[str, Any] = field(default_factory=dict)
 
 
 def _normalise(path: str) -> str:
@@ -417,35 +411,21 @@ class Policy:
 
     # -- kumod entry points ------------------------------------------------
 
-    def validate(self) -> ValidationReport:
+    def validate(self, *, probe: bool = True) -> ValidationReport:
         """What `kumod --validate` does after loading: run the `pre_init`,
         `init` and `validate_config` handlers, then fail if any raised or
         called `kumo.validation_failed()`.  Configuration calls (listeners,
         spools, logs, ...) are checked and recorded, never started; the
         report's `server` (and `self.server_config`) says what would have
         been started.  Load the policy with `validating=True` so
-        `_VALIDATING_CONFIG` is set while its top level runs."""
-        errors: list[str] = []
-        # read before any handler runs: a failing handler drops the state,
-        # and asking afterwards would run the policy's top level again
-        events = self.events()
-        for event in ("pre_init", "init", "validate_config"):
-            try:
-                self.dispatch(event)
-            except PolicyError as e:
-                errors.append(str(e))
-                break
-        if self.validation_failed:
-            errors.append("Validation failed (kumo.validation_failed() was called)")
-        warnings = [w for name in events if (w := _event_warning(name))]
-        warnings.extend(
-            f"{where}: uses the global `kumo`, which kumod does not define; "
-            "add `local kumo = require 'kumo'` at the top of the file"
-            for where in self.global_kumo_uses
-        )
-        server = self.server_config
-        warnings.extend(server.warnings)
-        return ValidationReport(not errors, events, warnings, errors, server.to_dict())
+        `_VALIDATING_CONFIG` is set while its top level runs.
+
+        Then, unless `probe` is false, the probe calls kumod does not make
+        (`kumopy._validate.PROBES`): each probed event the policy handles
+        is fired once with documented arguments, so that rules which cannot
+        load or compile fail validation instead of every later call; they
+        are listed in the report's `probes`, and their failures are errors."""
+        return _validate.validate(self, probe=probe)
 
     # -- configuration resolution (kumopy._kumo.config / .constructors) -------
 
@@ -606,15 +586,3 @@ class Policy:
         LOGGER.error("%s", message)
         if self.capture_output:
             self.output.append(LogEntry(logging.ERROR, "kumod", 0, message))
-
-
-def _event_warning(name: str) -> str | None:
-    if event_spec(name) is not None:
-        return None
-    hint = suggest_event(name)
-    if hint is not None:
-        return f"'{name}' is not a KumoMTA event (did you mean '{hint}'?)"
-    return (
-        f"'{name}' is not a KumoMTA event; it only runs if something fires it "
-        "(kumo.spawn_task, a custom_lua constructor, a log hook)"
-    )

@@ -13,6 +13,7 @@ from .._errors import PolicyError
 from .._events import EVENTS, EventSpec, UnknownEventError, closest_name, event_spec, suggest_event
 from .._lint import probe_policy_maps
 from .._policy import Policy
+from .._validate import run_probes
 from ._common import (
     EXIT_FAILURE,
     CliError,
@@ -24,6 +25,7 @@ from ._common import (
     json_line,
     load_policy,
     prints_to_stderr,
+    quiet_kumopy_records,
 )
 from ._explain import explain
 from ._inject import inject
@@ -71,18 +73,27 @@ def _kind(name: str) -> str:
 @click.argument("policy", type=POLICY)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--fail-on-warning", is_flag=True, help="Exit 1 when there are warnings.")
+@click.option("--no-probe", is_flag=True,
+              help="Make no probe call: check only what kumod --validate checks.")
 @common_options
-def validate(policy: str, as_json: bool, fail_on_warning: bool) -> None:
-    """Check a policy the way `kumod --validate` does.
+def validate(policy: str, as_json: bool, fail_on_warning: bool, no_probe: bool) -> None:
+    """Check a policy the way `kumod --validate` does, then probe it.
 
     Loads POLICY with `_VALIDATING_CONFIG` set, runs its pre_init, init and
     validate_config handlers, and fails if one raised or called
-    kumo.validation_failed().
+    kumo.validation_failed().  Then, unless --no-probe, makes the probe
+    calls kumod does not make: smtp_client_rewrite_delivery_status('451
+    4.0.0 kumopy validate probe', 'example.com', nil, nil, 'example.com')
+    when the policy handles it, so that rules which cannot load or compile
+    (a missing file, a pattern Rust's regex refuses) fail validation
+    instead of every delivery; a failure there is an error.  The
+    regex_set_maps the policy built are then linted (as warnings).
 
     stdout lists the registered events, one per line: NAME, Single or
-    Multiple, and where each handler was registered.  Warnings (event names
-    KumoMTA does not know, uses of the global `kumo` that kumod does not
-    define) and errors go to stderr, followed by the verdict.
+    Multiple, and where each handler was registered; then what the policy
+    would start and the probe calls made.  stderr has the errors, then the
+    warnings (event names KumoMTA does not know, uses of the global `kumo`
+    that kumod does not define, lint findings), then the verdict.
 
     Exit status: 0 valid, 1 not valid (or the policy does not load).
     """
@@ -93,15 +104,20 @@ def validate(policy: str, as_json: bool, fail_on_warning: bool) -> None:
             # is an error inside pre_init/init): list them before any handler
             handlers = {name: [h.location for h in loaded.handlers(name)]
                         for name in loaded.events()}
-            report = loaded.validate()
+            report = loaded.validate(probe=False)
+            if report.ok and not no_probe:
+                # a probe failure is reported once, as an error: kumopy's own
+                # log line about it (memoize's) would only repeat it
+                with quiet_kumopy_records():
+                    run_probes(loaded, report)
     except PolicyError as e:
         if as_json:
             echo(json_line({"policy": policy, "ok": False, "events": [], "warnings": [],
-                            "errors": [str(e)]}))
+                            "errors": [str(e)], "probes": []}))
         raise
     # --- begin: lint the regex_set_maps the policy builds (kumopy lint; docs/lint.md).
     # kumod --validate accepts these maps, so findings are warnings here.
-    if report.ok:
+    if report.ok and not no_probe:
         with prints_to_stderr():
             for where, findings in probe_policy_maps(loaded):
                 report.warnings.extend(
@@ -118,7 +134,8 @@ def validate(policy: str, as_json: bool, fail_on_warning: bool) -> None:
         ]
         echo(json_line({"policy": policy, "ok": ok, "events": events,
                         "warnings": report.warnings, "errors": report.errors,
-                        "server": report.server}))
+                        "server": report.server,
+                        "probes": [p.to_dict() for p in report.probes]}))
     else:
         width = max((len(name) for name in handlers), default=0)
         for name, locations in handlers.items():
@@ -129,10 +146,16 @@ def validate(policy: str, as_json: bool, fail_on_warning: bool) -> None:
             echo("# what the policy would start (nothing is started):")
             for line in started:
                 echo(line)
-        for warning in report.warnings:
-            echo_err(f"kumopy: warning: {warning}")
+        if report.probes:
+            echo("")
+            echo("# probe calls (after init; --no-probe skips them):")
+            for probe in report.probes:
+                outcome = json_line(probe.value) if probe.ok else "failed (see the error)"
+                echo(f"{probe.call_text()} -> {'nil' if outcome == 'null' else outcome}")
         for error in report.errors:
             echo_err(f"kumopy: error: {error}")
+        for warning in report.warnings:
+            echo_err(f"kumopy: warning: {warning}")
         counts = (f"{_plural(len(handlers), 'event')}, {_plural(len(report.warnings), 'warning')}, "
                   f"{_plural(len(report.errors), 'error')}")
         verdict = "valid" if ok else "validation failed"

@@ -46,6 +46,7 @@ __all__ = [
     "load_policy",
     "log_context",
     "prints_to_stderr",
+    "quiet_kumopy_records",
     "settings",
 ]
 
@@ -389,6 +390,26 @@ def log_context(where: str | None) -> Iterator[None]:
         yield
     finally:
         _HANDLER.where = previous
+
+
+class _DropKumopyRecords(logging.Filter):
+    """Let through only what the policy itself logs (kumo.log_*)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.startswith("kumopy.lua")
+
+
+@contextmanager
+def quiet_kumopy_records() -> Iterator[None]:
+    """Inside the block, stderr shows no log record of kumopy's own (what
+    the policy logs with kumo.log_* still shows): for work whose failures
+    are reported otherwise, such as validate's probe calls."""
+    quiet = _DropKumopyRecords()
+    _HANDLER.addFilter(quiet)
+    try:
+        yield
+    finally:
+        _HANDLER.removeFilter(quiet)
 
 
 class _Collector(logging.Handler):
