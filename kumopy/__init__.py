@@ -26,7 +26,7 @@ from ._clock import Clock, FakeClock, SystemClock
 from ._errors import BudgetExceeded, GlobalLeakError, PolicyError, PolicyMemoryError
 from ._events import UnknownEventError
 from ._message import ConnectionMeta, EnvelopeAddress, Message, MessageError
-from ._policy import CallResult, LogEntry, Policy, ValidationReport
+from ._policy import CallResult, LogEntry, Policy, ProbeCall, ValidationReport
 from ._reception import Reception, Reply, Session
 from ._regex import RegexSetError, RegexSetMap
 from ._smtp import EnhancedStatusCode, QueueName, Response
@@ -52,6 +52,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "PolicyMemoryError",
+    "ProbeCall",
     "QueueName",
     "Reception",
     "RegexSetError",

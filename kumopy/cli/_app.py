@@ -14,6 +14,7 @@ from .._events import EVENTS, EventSpec, UnknownEventError, closest_name, event_
 from .._lint import probe_policy_maps
 from .._policy import Policy
 from .._validate import run_probes
+from .._version import follows
 from ._common import (
     EXIT_FAILURE,
     CliError,
@@ -27,6 +28,7 @@ from ._common import (
     prints_to_stderr,
     quiet_kumopy_records,
 )
+from ._completion import complete_event
 from ._explain import explain
 from ._inject import inject
 from ._lint import lint
@@ -43,7 +45,8 @@ CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 
 
 @click.group(cls=KumopyGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, "-V", "--version", prog_name="kumopy")
+@click.version_option(__version__, "-V", "--version", prog_name="kumopy",
+                      message=f"%(prog)s %(version)s\n{follows()}")
 @common_options
 def cli() -> None:
     """Run KumoMTA Lua policies without kumod.
@@ -211,7 +214,7 @@ def _parse_json_args(raw: tuple[str, ...], ctx: click.Context) -> list[Any]:
 
 @cli.command(context_settings=CONTEXT_SETTINGS, short_help="Fire one event, print the result.")
 @click.argument("policy", type=POLICY)
-@click.argument("event")
+@click.argument("event", shell_complete=complete_event)
 @click.argument("args", metavar="[ARG]...", nargs=-1)
 @click.option("--all", "all_values", is_flag=True,
               help="Print every value the handler returned, as a JSON array.")
@@ -320,7 +323,7 @@ def _event_line(spec: EventSpec) -> str:
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS, short_help="List the events KumoMTA fires.")
-@click.argument("names", metavar="[NAME]...", nargs=-1)
+@click.argument("names", metavar="[NAME]...", nargs=-1, shell_complete=complete_event)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of event objects.")
 @click.option("-l", "--long", "long_", is_flag=True, help="Add each event's summary.")
 @common_options
