@@ -34,6 +34,7 @@ from ._events import (
     Handler,
     HandlerRegistry,
     UnknownEventError,
+    closest_name,
     is_fired_by_kumod,
 )
 from ._kumo import catalogue
@@ -171,7 +172,7 @@ class Policy:
         self._services: dict[str, Any] = {}
         #: test doubles for kumo functions kumopy does not run (network
         #: clients): dotted name -> Python callable (see docs/library.md)
-        self.fakes: dict[str, Callable[..., Any]] = dict(fakes or {})
+        self.fakes: dict[str, Callable[..., Any]] = _checked_fakes(fakes or {})
         if dns_zones is not None:
             from ._kumo.dns import configure_test_resolver
 
@@ -586,3 +587,27 @@ class Policy:
         LOGGER.error("%s", message)
         if self.capture_output:
             self.output.append(LogEntry(logging.ERROR, "kumod", 0, message))
+
+
+def _checked_fakes(fakes: Mapping[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+    """`fakes` by the name the kumo function looks itself up under (without
+    `kumo.`); a name that cannot be faked is an error, so a typo cannot
+    silently leave the real (unsupported) function in place."""
+    from ._kumo.fakes import FAKEABLE
+
+    out: dict[str, Callable[..., Any]] = {}
+    for name, fake in fakes.items():
+        short = name[len("kumo."):] if name.startswith("kumo.") else name
+        if short not in FAKEABLE:
+            listed = ", ".join(FAKEABLE)
+            if short in catalogue():
+                raise ValueError(f"fakes: kumo.{short} cannot be faked; the functions that "
+                                 f"can be are the network clients: {listed}")
+            hint = closest_name(short, FAKEABLE)
+            also = f" (did you mean '{hint}'?)" if hint is not None else ""
+            raise ValueError(f"fakes: {name!r} is not a kumo function{also}; the functions "
+                             f"that can be faked are: {listed}")
+        if not callable(fake):
+            raise TypeError(f"fakes: the fake for {name!r} is not callable")
+        out[short] = fake
+    return out

@@ -44,7 +44,9 @@ end)
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("-p", "kumopy.testing.plugin", *QUIET, *args)
+    # these projects opt in to collection (test_plugin_optin.py tests the rule)
+    return pytester.runpytest("-p", "kumopy.testing.plugin", "-o", "kumo_collect=true", *QUIET,
+                              *args)
 
 
 @pytest.fixture

@@ -45,7 +45,9 @@ return mod
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("-p", "kumopy.testing.plugin", *QUIET, *args)
+    # these projects opt in to collection (test_plugin_optin.py tests the rule)
+    return pytester.runpytest("-p", "kumopy.testing.plugin", "-o", "kumo_collect=true", *QUIET,
+                              *args)
 
 
 @pytest.fixture
