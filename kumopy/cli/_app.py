@@ -36,6 +36,7 @@ from ._replay import replay_command
 from ._resolve import resolve_egress_path, resolve_queue_config
 from ._rewrite import rewrite
 from ._serve import serve
+from ._stubs import stubs
 
 __all__ = ["cli", "main"]
 
@@ -367,6 +368,7 @@ cli.add_command(resolve_egress_path)
 cli.add_command(replay_command)
 cli.add_command(lint)
 cli.add_command(explain)
+cli.add_command(stubs)
 
 
 def main(argv: list[str] | None = None) -> None:
