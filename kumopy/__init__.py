@@ -5,7 +5,8 @@ The public API is small:
 * `Policy` loads a policy file into an embedded Lua 5.4 and dispatches
   events to its handlers with kumod's rules;
 * `PolicyError` (and `BudgetExceeded`, `PolicyMemoryError`) report Lua
-  failures with file, line and traceback;
+  failures with file, line and traceback; `UnknownEventError` an event
+  name that neither kumod nor the policy knows (a misspelling);
 * `FakeClock` (also in `kumopy.testing`) drives memoize TTLs in tests;
 * `Response` and `QueueName` are the SMTP response and queue name of the
   rewrite event; `RegexSetMap` is the engine of `kumo.regex_set_map`;
@@ -17,15 +18,24 @@ The public API is small:
 
 from __future__ import annotations
 
+import logging as _logging
+
 __version__ = "0.1.0"
 
 from ._clock import Clock, FakeClock, SystemClock
 from ._errors import BudgetExceeded, GlobalLeakError, PolicyError, PolicyMemoryError
+from ._events import UnknownEventError
 from ._message import ConnectionMeta, EnvelopeAddress, Message, MessageError
-from ._policy import CallResult, LogEntry, Policy, ValidationReport
+from ._policy import CallResult, LogEntry, Policy, ProbeCall, ValidationReport
 from ._reception import Reception, Reply, Session
 from ._regex import RegexSetError, RegexSetMap
 from ._smtp import EnhancedStatusCode, QueueName, Response
+
+# kumopy logs through the "kumopy" loggers (kumo.log_* under "kumopy.lua")
+# and leaves output to the program: no handler but this one, which keeps
+# Python's last-resort handler from printing kumopy's records to stderr
+# when the program has not configured logging.  The CLI configures its own.
+_logging.getLogger("kumopy").addHandler(_logging.NullHandler())
 
 __all__ = [
     "BudgetExceeded",
@@ -42,6 +52,7 @@ __all__ = [
     "Policy",
     "PolicyError",
     "PolicyMemoryError",
+    "ProbeCall",
     "QueueName",
     "Reception",
     "RegexSetError",
@@ -50,6 +61,7 @@ __all__ = [
     "Response",
     "Session",
     "SystemClock",
+    "UnknownEventError",
     "ValidationReport",
     "__version__",
 ]

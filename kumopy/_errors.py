@@ -156,7 +156,17 @@ class KumoError(Exception):
 
     The dispatcher turns it into a Lua error (a string) at the policy line
     that called the function, exactly like an mlua callback error in kumod.
+    When `positioned` is true the message already starts with the Lua
+    position of the real failure (an error of Lua code the function called
+    back, such as a memoized loader), and no second position is added.
     """
+
+    positioned: bool = False
+
+    def __init__(self, message: str = "", *, positioned: bool = False) -> None:
+        super().__init__(message)
+        if positioned:
+            self.positioned = True
 
 
 class UnsupportedError(KumoError):

@@ -16,12 +16,23 @@ KumoMTA's rules (crates/kumo-server-common `kumo.on`, crates/config
 from __future__ import annotations
 
 import difflib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ._errors import KumoError
 
-__all__ = ["EVENTS", "EventSpec", "Handler", "HandlerRegistry", "event_spec", "suggest_event"]
+__all__ = [
+    "EVENTS",
+    "EventSpec",
+    "Handler",
+    "HandlerRegistry",
+    "UnknownEventError",
+    "closest_name",
+    "event_spec",
+    "is_fired_by_kumod",
+    "suggest_event",
+]
 
 
 @dataclass(frozen=True)
@@ -253,6 +264,45 @@ def suggest_event(name: str) -> str | None:
     """The closest catalogue name, for did-you-mean warnings."""
     close = difflib.get_close_matches(name, EVENTS.keys(), n=1, cutoff=0.75)
     return close[0] if close else None
+
+
+def closest_name(name: str, candidates: Iterable[str]) -> str | None:
+    """The candidate closest to `name` (a likely misspelling), or None."""
+    close = difflib.get_close_matches(name, [c for c in candidates if c != name], n=1,
+                                      cutoff=0.75)
+    return close[0] if close else None
+
+
+class UnknownEventError(LookupError):
+    """An event was named that KumoMTA never fires and the policy registers
+    no handler for: almost always a misspelling.
+
+    kumod fires the events of the catalogue (and `log_disposition_<hook>`)
+    itself; any other name runs only when something fires it by that name
+    (`kumo.spawn_task`, a log hook's `filter_event`, a custom_lua
+    constructor, a keysource `event_name`), and that needs a handler
+    registered under it.  `event` is the name, `suggestion` the closest
+    known or registered name (or None).
+    """
+
+    def __init__(self, event: str, registered: Iterable[str] = ()) -> None:
+        self.event = event
+        self.suggestion = closest_name(event, [*EVENTS, *registered])
+        message = (
+            f"'{event}' is not an event KumoMTA fires and the policy registers no handler "
+            "for it"
+        )
+        if self.suggestion is not None:
+            message += f" (did you mean '{self.suggestion}'?)"
+        super().__init__(message)
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def is_fired_by_kumod(name: str) -> bool:
+    """Whether kumod fires `name` itself (the catalogue, log disposition hooks)."""
+    return name in EVENTS or event_spec(name) is not None
 
 
 @dataclass(frozen=True)

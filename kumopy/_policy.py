@@ -30,17 +30,33 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from . import _validate
 from ._clock import Clock, SystemClock
 from ._errors import GlobalLeakError, KumoError, PolicyError, hide_frames_of_policy_errors
-from ._events import EVENTS, Handler, HandlerRegistry, event_spec, suggest_event
+from ._events import (
+    EVENTS,
+    Handler,
+    HandlerRegistry,
+    UnknownEventError,
+    closest_name,
+    is_fired_by_kumod,
+)
 from ._kumo import catalogue
 from ._kumo import constructors as _constructors
 from ._kumo.config import ServerConfig
 from ._runtime import LuaState, encode
 from ._smtp import ConversionError, QueueName, Response, rewrite_failure_message, to_u16
 from ._text import is_utf8
+from ._validate import ProbeCall, ValidationReport
 
-__all__ = ["DEFAULT_SHARE_DIR", "CallResult", "LogEntry", "Policy", "ValidationReport"]
+__all__ = [
+    "DEFAULT_SHARE_DIR",
+    "CallResult",
+    "LogEntry",
+    "Policy",
+    "ProbeCall",
+    "ValidationReport",
+]
 
 DEFAULT_SHARE_DIR = "/opt/kumomta/share"
 DEFAULT_BUDGET_SECONDS = 5.0
@@ -89,19 +105,6 @@ class CallResult:
     def value(self) -> Any:
         """The first returned value, or None (nil / nothing)."""
         return self.values[0] if self.values else None
-
-
-@dataclass
-class ValidationReport:
-    """The outcome of `Policy.validate()` (kumod --validate)."""
-
-    ok: bool
-    events: list[str]
-    warnings: list[str] = field(default_factory=list)
-    errors: list[str] = field(default_factory=list)
-    #: what the start-up handlers asked kumod to start (listeners, spools,
-    #: logs, ...), as `ServerConfig.to_dict()`
-    server: dict[str, Any] = field(default_factory=dict)
 
 
 def _normalise(path: str) -> str:
@@ -176,7 +179,7 @@ class Policy:
         self._services: dict[str, Any] = {}
         #: test doubles for kumo functions kumopy does not run (network
         #: clients): dotted name -> Python callable (see docs/library.md)
-        self.fakes: dict[str, Callable[..., Any]] = dict(fakes or {})
+        self.fakes: dict[str, Callable[..., Any]] = _checked_fakes(fakes or {})
         if dns_zones is not None:
             from ._kumo.dns import configure_test_resolver
 
@@ -367,7 +370,9 @@ class Policy:
 
         Multiple events call their handlers in order until one returns at
         least one value; a Single event's handler result is used as is.
-        Raises `PolicyError` (with `.event` set) when a handler fails.
+        Raises `PolicyError` (with `.event` set) when a handler fails, and
+        `UnknownEventError` when `event` is neither an event kumod fires nor
+        a name the policy registered a handler for (a misspelling).
         """
         # the hot path of every event (log replay runs it per record): no
         # context manager, no per-call closures
@@ -381,10 +386,15 @@ class Policy:
             raise
 
     def _dispatch_in(self, state: LuaState, event: str, args: tuple[Any, ...]) -> CallResult:
-        state.globals[b"_KUMO_CURRENT_EVENT"] = event.encode("utf-8")
         registry = state.handlers
         assert registry is not None
         handlers = registry.get(event)
+        if not handlers and event not in EVENTS and not is_fired_by_kumod(event):
+            # neither kumod nor the policy knows the name: a misspelling,
+            # never a silent "no handler" (checked before the state counts
+            # the event as dispatched)
+            raise UnknownEventError(event, registry.events())
+        state.globals[b"_KUMO_CURRENT_EVENT"] = event.encode("utf-8")
         to_lua = state.to_lua
         lua_args = [encode(a) if a.__class__ is str else to_lua(a) for a in args]
         spec = EVENTS.get(event)
@@ -420,41 +430,29 @@ class Policy:
 
     def call(self, event: str, *args: Any) -> Any:
         """Fire `event` and return the handler's first value as Python
-        (None for nil, for no value, or when no handler is registered)."""
+        (None for nil, for no value, or when no handler is registered for
+        an event kumod fires).  Raises like `dispatch`, so a misspelt event
+        name is an `UnknownEventError`, never None."""
         return self.dispatch(event, *args).value
 
 
     # -- kumod entry points ------------------------------------------------
 
-    def validate(self) -> ValidationReport:
+    def validate(self, *, probe: bool = True) -> ValidationReport:
         """What `kumod --validate` does after loading: run the `pre_init`,
         `init` and `validate_config` handlers, then fail if any raised or
         called `kumo.validation_failed()`.  Configuration calls (listeners,
         spools, logs, ...) are checked and recorded, never started; the
         report's `server` (and `self.server_config`) says what would have
         been started.  Load the policy with `validating=True` so
-        `_VALIDATING_CONFIG` is set while its top level runs."""
-        errors: list[str] = []
-        # read before any handler runs: a failing handler drops the state,
-        # and asking afterwards would run the policy's top level again
-        events = self.events()
-        for event in ("pre_init", "init", "validate_config"):
-            try:
-                self.dispatch(event)
-            except PolicyError as e:
-                errors.append(str(e))
-                break
-        if self.validation_failed:
-            errors.append("Validation failed (kumo.validation_failed() was called)")
-        warnings = [w for name in events if (w := _event_warning(name))]
-        warnings.extend(
-            f"{where}: uses the global `kumo`, which kumod does not define; "
-            "add `local kumo = require 'kumo'` at the top of the file"
-            for where in self.global_kumo_uses
-        )
-        server = self.server_config
-        warnings.extend(server.warnings)
-        return ValidationReport(not errors, events, warnings, errors, server.to_dict())
+        `_VALIDATING_CONFIG` is set while its top level runs.
+
+        Then, unless `probe` is false, the probe calls kumod does not make
+        (`kumopy._validate.PROBES`): each probed event the policy handles
+        is fired once with documented arguments, so that rules which cannot
+        load or compile fail validation instead of every later call; they
+        are listed in the report's `probes`, and their failures are errors."""
+        return _validate.validate(self, probe=probe)
 
     # -- configuration resolution (kumopy._kumo.config / .constructors) -------
 
@@ -617,13 +615,25 @@ class Policy:
             self.output.append(LogEntry(logging.ERROR, "kumod", 0, message))
 
 
-def _event_warning(name: str) -> str | None:
-    if event_spec(name) is not None:
-        return None
-    hint = suggest_event(name)
-    if hint is not None:
-        return f"'{name}' is not a KumoMTA event (did you mean '{hint}'?)"
-    return (
-        f"'{name}' is not a KumoMTA event; it only runs if something fires it "
-        "(kumo.spawn_task, a custom_lua constructor, a log hook)"
-    )
+def _checked_fakes(fakes: Mapping[str, Callable[..., Any]]) -> dict[str, Callable[..., Any]]:
+    """`fakes` by the name the kumo function looks itself up under (without
+    `kumo.`); a name that cannot be faked is an error, so a typo cannot
+    silently leave the real (unsupported) function in place."""
+    from ._kumo.fakes import FAKEABLE
+
+    out: dict[str, Callable[..., Any]] = {}
+    for name, fake in fakes.items():
+        short = name[len("kumo."):] if name.startswith("kumo.") else name
+        if short not in FAKEABLE:
+            listed = ", ".join(FAKEABLE)
+            if short in catalogue():
+                raise ValueError(f"fakes: kumo.{short} cannot be faked; the functions that "
+                                 f"can be are the network clients: {listed}")
+            hint = closest_name(short, FAKEABLE)
+            also = f" (did you mean '{hint}'?)" if hint is not None else ""
+            raise ValueError(f"fakes: {name!r} is not a kumo function{also}; the functions "
+                             f"that can be faked are: {listed}")
+        if not callable(fake):
+            raise TypeError(f"fakes: the fake for {name!r} is not callable")
+        out[short] = fake
+    return out

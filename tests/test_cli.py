@@ -652,15 +652,34 @@ def test_call_integer_out_of_range_is_a_usage_error(call_policy: Path) -> None:
     assert "outside Lua's 64-bit range" in result.stderr
 
 
-def test_call_without_handler(call_policy: Path) -> None:
+def test_call_of_a_misspelt_event_is_an_error_not_null(call_policy: Path) -> None:
+    # was: null on stdout, a note, exit 0 (a false green)
     result = invoke(["call", call_policy, "smtp_server_message_recieved"])
+    assert result.code == EXIT_USAGE
+    assert result.stdout == ""
+    assert "Traceback" not in result.stderr
+    assert (
+        "'smtp_server_message_recieved' is not an event KumoMTA fires and the policy "
+        "registers no handler for it (did you mean 'smtp_server_message_received'?)"
+    ) in result.stderr
+    assert invoke(["call", call_policy, "nope", "--all"]).code == EXIT_USAGE
+
+
+def test_call_of_a_known_event_without_handler_is_null(call_policy: Path) -> None:
+    result = invoke(["call", call_policy, "smtp_server_message_received"])
     assert result.code == EXIT_OK
     assert result.stdout.strip() == "null"
     assert result.one_error_line() == (
-        "kumopy: note: no handler registered for 'smtp_server_message_recieved' "
-        "(did you mean 'smtp_server_message_received'?)"
+        "kumopy: note: no handler registered for 'smtp_server_message_received'"
     )
-    assert invoke(["call", call_policy, "nope", "--all"]).stdout.strip() == "[]"
+    assert invoke(["call", call_policy, "init", "--all"]).stdout.strip() == "[]"
+
+
+def test_call_of_a_custom_event_the_policy_registers(call_policy: Path) -> None:
+    # any name kumo.on accepts can be fired by kumod (kumo.spawn_task, log
+    # hooks, custom_lua constructors, keysource events): registered is enough
+    result = invoke(["call", call_policy, "echo", "--compact", "1"])
+    assert (result.code, result.stdout.strip()) == (EXIT_OK, "[1]")
 
 
 def test_call_multiple_event_chain(call_policy: Path) -> None:
@@ -883,7 +902,7 @@ def test_rewrite_handler_error_is_logged_and_original_kept(rewrite_policy: Path)
     assert len(result.stdout.splitlines()) == 3
     assert "Traceback" not in result.stderr
     assert result.err_lines[0] == (
-        "argument 2: ERROR smtp_client_rewrite_delivery_status event failed: "
+        "'451 explode now': ERROR smtp_client_rewrite_delivery_status event failed: "
         f"{rewrite_policy}:{line_of(rewrite_policy, 'handler exploded')}: handler exploded "
         "(in event 'smtp_client_rewrite_delivery_status'). Preserving original DSN"
     )
@@ -916,10 +935,32 @@ def test_rewrite_raise_errors_stops_at_first_error(rewrite_policy: Path) -> None
     assert result.stdout.splitlines() == [
         "552 4.2.2 over quota (kumomta: status was rewritten from 450 -> 552)"
     ]
+    # one position, the policy's line; the input is named after it
     assert result.one_error_line() == (
-        f"kumopy: error: argument 2: {rewrite_policy}:{line_of(rewrite_policy, 'exploded')}: "
+        f"kumopy: error: {rewrite_policy}:{line_of(rewrite_policy, 'exploded')}: "
         "handler exploded "
-        "(in event 'smtp_client_rewrite_delivery_status')"
+        "(in event 'smtp_client_rewrite_delivery_status') while rewriting '451 explode'"
+    )
+
+
+def test_rewrite_raise_errors_names_the_input_line_after_the_policy_line(
+    rewrite_policy: Path, write: Write
+) -> None:
+    responses = write("responses.txt", "450 4.2.2 over quota\n451 explode\n")
+    result = invoke(["rewrite", rewrite_policy, "-i", responses, "--raise-errors"])
+    assert result.code == EXIT_FAILURE
+    assert result.one_error_line() == (
+        f"kumopy: error: {rewrite_policy}:{line_of(rewrite_policy, 'exploded')}: "
+        "handler exploded (in event 'smtp_client_rewrite_delivery_status') "
+        f"while rewriting {responses}:2"
+    )
+
+
+def test_rewrite_malformed_argument_is_quoted_not_numbered(rewrite_policy: Path) -> None:
+    result = invoke(["rewrite", rewrite_policy, "450 fine", "hello"])
+    assert result.code == EXIT_PARTIAL
+    assert result.one_error_line() == (
+        "not an SMTP response (expected a 3-digit code followed by ' ' or '-'): 'hello'"
     )
 
 
@@ -928,7 +969,8 @@ def test_rewrite_bad_pattern_names_file_line_and_event(rewrite_policy: Path) -> 
     assert result.code == EXIT_FAILURE
     line = result.one_error_line()
     number = line_of(rewrite_policy, "[unclosed")
-    assert line.startswith(f"kumopy: error: argument 1: {rewrite_policy}:{number}: ")
+    assert line.startswith(f"kumopy: error: {rewrite_policy}:{number}: ")
+    assert "argument" not in line
     assert "malformed pattern" in line
 
 
@@ -959,7 +1001,7 @@ def test_rewrite_prints_and_logs_go_to_stderr(rewrite_policy: Path) -> None:
     assert result.stdout == "553 noisy (kumomta: status was rewritten from 450 -> 553)\n"
     assert result.err_lines == [
         "noise from print",
-        f"argument 1: WARNING {rewrite_policy}:"
+        f"'450 noisy': WARNING {rewrite_policy}:"
         f"{line_of(rewrite_policy, 'log_warn')}: noise from log_warn",
     ]
 

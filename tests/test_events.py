@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from kumopy import PolicyError
+from kumopy import PolicyError, UnknownEventError
 from kumopy._events import EVENTS, MULTIPLE_EVENTS, suggest_event
 
 MULTIPLE = {
@@ -225,3 +225,56 @@ def test_python_values_convert_to_lua_and_back(load):
     assert p.dispatch("t", {"name": "x", "list": [1, 2, 3], "n": 1, "f": 1.5}).values == (
         "x", 2, 3, "integer", "float", False)
     assert p.call("table") == {"a": 1, "b": [1, 2, 3], "c": {}}
+
+
+# --------------------------------------------------------------------------
+# Unknown events: an error wherever a user names one
+# --------------------------------------------------------------------------
+
+
+def test_a_misspelt_event_is_an_error_not_none(load):
+    p = load("kumo.on('smtp_client_rewrite_delivery_status', function() return 550 end)")
+    with pytest.raises(UnknownEventError) as info:
+        p.call("smtp_client_rewrite_delivery_stats", "450 x", "d", None, None, "d")
+    e = info.value
+    assert e.event == "smtp_client_rewrite_delivery_stats"
+    assert e.suggestion == "smtp_client_rewrite_delivery_status"
+    assert str(e) == (
+        "'smtp_client_rewrite_delivery_stats' is not an event KumoMTA fires and the policy "
+        "registers no handler for it (did you mean 'smtp_client_rewrite_delivery_status'?)"
+    )
+    with pytest.raises(UnknownEventError):
+        p.dispatch("nonsense")
+    assert isinstance(info.value, LookupError) and not isinstance(info.value, PolicyError)
+
+
+def test_custom_events_the_policy_registers_are_fired(load):
+    p = load("kumo.on('my_task', function(x) return x * 2 end)")
+    assert p.call("my_task", 21) == 42
+
+
+def test_the_suggestion_includes_the_policys_own_events(load):
+    p = load("kumo.on('refresh_tenant_cache', function() end)")
+    with pytest.raises(UnknownEventError) as info:
+        p.call("refresh_tenant_cach")
+    assert info.value.suggestion == "refresh_tenant_cache"
+    with pytest.raises(UnknownEventError) as info:
+        p.call("zzz")
+    assert info.value.suggestion is None
+    assert str(info.value).endswith("registers no handler for it")
+
+
+@pytest.mark.parametrize("event", ["get_queue_config", "log_disposition_webhook", "main"])
+def test_known_events_without_handler_are_unhandled_not_errors(load, event):
+    result = load("").dispatch(event)
+    assert not result.handled and result.value is None
+
+
+def test_an_unknown_event_does_not_count_as_dispatched(load):
+    # kumo.on is an error once an event has run in the state; a refused
+    # name never ran, so a lazy registration still works afterwards
+    p = load("kumo.on('main', function() end)")
+    with pytest.raises(UnknownEventError):
+        p.dispatch("nope")
+    p.state.rt.execute("require('kumo').on('later', function() return 1 end)")
+    assert p.call("later") == 1

@@ -96,3 +96,19 @@ def test_errors(policy: Path, tmp_path: Path) -> None:
     broken.write_text("syntax error here")
     r = _invoke(["explain", str(broken), "451 x"])
     assert r.exit_code == EXIT_FAILURE and r.stderr.startswith("kumopy: error:")
+
+
+def test_a_policy_without_the_rewrite_handler_is_an_error(tmp_path: Path) -> None:
+    # was: "registers no handler", the response unchanged, exit 0
+    path = tmp_path / "init.lua"
+    path.write_text(
+        "local kumo = require 'kumo'\n"
+        "kumo.on('smtp_client_rewrite_delivery_stats', function() return 550 end)\n"
+    )
+    r = _invoke(["explain", str(path), "450 4.1.1 user unknown"])
+    assert r.exit_code == EXIT_FAILURE
+    assert r.stdout == ""
+    assert (
+        f"kumopy: error: {path} registers no smtp_client_rewrite_delivery_status handler "
+        "(it registers 'smtp_client_rewrite_delivery_stats': a misspelling?)"
+    ) in r.stderr

@@ -316,3 +316,56 @@ def test_scalar_argument_keys_match_the_json_of_the_arguments(args):
     values = [a.decode("utf-8") if isinstance(a, bytes) else a for a in args]
     subject = None if not values else values[0] if len(values) == 1 else values
     assert key == (None, json.dumps(subject, separators=(",", ":"), ensure_ascii=False))
+
+
+# --------------------------------------------------------------------------
+# How a failed population reads (one position, the memoized function's name)
+# --------------------------------------------------------------------------
+
+_FAILING = """
+local load_rules = kumo.memoize(function(domain)
+  local rules = kumo.json_load('/nonexistent/rules.json')
+  return rules
+end, {name = 'rules_for', ttl = '5 minutes', capacity = 4})
+kumo.on('t', function(domain)
+  local rules = load_rules(domain)
+  return rules
+end)
+kumo.on('p', function(domain)
+  local ok, err = pcall(load_rules, domain)
+  return err
+end)
+"""
+
+
+def test_a_failed_population_has_one_position_the_failing_line(load):
+    p = load(_FAILING)
+    with pytest.raises(PolicyError) as info:
+        p.call("t", "example.com")
+    text = str(info.value)
+    assert info.value.line == 2  # the json_load line, not the caller's (line 6)
+    assert text.count("init.lua:") == 1, text
+    assert "init.lua:2: reading file /nonexistent/rules.json" in text
+    # what a policy sees inside pcall has the same single position
+    seen = p.call("p", "example.com")
+    assert seen.count("init.lua:") == 1 and "init.lua:2: reading file" in seen, seen
+
+
+def test_a_failed_population_is_logged_by_the_memoized_name(load, caplog):
+    p = load(_FAILING)
+    with caplog.at_level("ERROR", logger="kumopy"), pytest.raises(PolicyError):
+        p.call("t", "example.com")
+    [record] = [r for r in caplog.records if r.name.startswith("kumopy")]
+    message = record.getMessage()
+    assert "'rules_for'" in message, message
+    assert '"example.com"' in message  # the arguments it was called with
+    assert "null" not in message and message.count("init.lua:") == 1, message
+
+
+def test_a_population_without_arguments_does_not_show_the_cache_key(load, caplog):
+    p = load(_FAILING.replace("= load_rules(domain)", "= load_rules()"))
+    with caplog.at_level("ERROR", logger="kumopy"), pytest.raises(PolicyError):
+        p.call("t")
+    [record] = [r for r in caplog.records if r.name.startswith("kumopy")]
+    assert "null" not in record.getMessage()
+    assert "'rules_for'" in record.getMessage()

@@ -435,7 +435,7 @@ def test_assert_event_passes_and_returns_the_result(project):
                                   returns={"domain": "a.example", "tenant": "t"})
             assert result.handler.line == 18
             assert_event(policy, "get_queue_config", "b.example", values=[{"domain": "b.example"}])
-            assert_event(policy, "no_such_event", handled=False, returns=None)
+            assert_event(policy, "get_egress_source", "s", handled=False, returns=None)
             assert_event(policy, "get_queue_config", "c")
         """,
     )
@@ -494,6 +494,35 @@ def test_assert_event_failures(project):
         ]
     )
     result.stdout.fnmatch_lines(["*returned {'domain': 'a.example'}, expected True"])
+
+
+def test_assert_event_on_a_misspelt_event_fails_whatever_it_expects(project):
+    # was: passed (no handler -> nil, which equals the expected nil)
+    write_test(
+        project,
+        """
+        from kumopy.testing import assert_event, assert_raises_in_event
+
+        def test_nil_expected(kumo_policy):
+            assert_event(kumo_policy(), "get_queue_confg", "a.example", returns=None)
+
+        def test_unhandled_expected(kumo_policy):
+            assert_event(kumo_policy(), "no_such_event", handled=False)
+
+        def test_error_expected(kumo_policy):
+            assert_raises_in_event(kumo_policy(), "get_queue_confg", "broken.example")
+        """,
+    )
+    result = run(project)
+    result.assert_outcomes(failed=3)
+    result.stdout.fnmatch_lines(
+        [
+            "*KumoAssertionError: 'get_queue_confg' is not an event KumoMTA fires and the "
+            "policy registers no handler for it (did you mean 'get_queue_config'?)",
+        ]
+    )
+    result.stdout.fnmatch_lines(["*'no_such_event' is not an event KumoMTA fires*"])
+    assert "Traceback" not in result.stdout.str()
 
 
 def test_assert_raises_in_event(project):

@@ -44,7 +44,9 @@ end)
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("-p", "kumopy.testing.plugin", *QUIET, *args)
+    # these projects opt in to collection (test_plugin_optin.py tests the rule)
+    return pytester.runpytest("-p", "kumopy.testing.plugin", "-o", "kumo_collect=true", *QUIET,
+                              *args)
 
 
 @pytest.fixture
@@ -325,6 +327,34 @@ def test_malformed_cases_fail_with_a_message(project):
             "a [[][[]rewrite]] case needs `code`, `line`, `unchanged` or `raises`",
             "an [[][[]event]] case needs `event`, the event name",
             "response 'abc' is not an SMTP reply: *",
+        ]
+    )
+
+
+def test_a_case_naming_a_misspelt_event_fails(project):
+    # was: passed (no handler -> nil, which equals returns_nil)
+    cases(
+        project,
+        HEADER
+        + textwrap.dedent("""
+        [[event]]
+        event = "get_queue_confg"
+        args = ["nil.example"]
+        returns_nil = true
+
+        [[event]]
+        event = "get_queue_config"
+        args = ["nil.example"]
+        returns_nil = true
+        """),
+    )
+    result = run(project)
+    result.assert_outcomes(failed=1, passed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*test_rules.kumo.toml:6: [[][[]event]] case *get_queue_confg(*)*",
+            "'get_queue_confg' is not an event KumoMTA fires and the policy registers no "
+            "handler for it (did you mean 'get_queue_config'?)",
         ]
     )
 

@@ -45,7 +45,9 @@ return mod
 
 
 def run(pytester: pytest.Pytester, *args: str) -> pytest.RunResult:
-    return pytester.runpytest("-p", "kumopy.testing.plugin", *QUIET, *args)
+    # these projects opt in to collection (test_plugin_optin.py tests the rule)
+    return pytester.runpytest("-p", "kumopy.testing.plugin", "-o", "kumo_collect=true", *QUIET,
+                              *args)
 
 
 @pytest.fixture
@@ -167,7 +169,8 @@ def test_error_values_and_helpers_failures(project):
         ]
     )
     result.stdout.fnmatch_lines(
-        ["helpers_test.lua:9: *policy/init.lua:15: no queue for broken.example*"]
+        # one position (the handler's line); the test's line is in the traceback
+        ["*policy/init.lua:15: no queue for broken.example*", "*helpers_test.lua:9: in function*"]
     )
     result.stdout.fnmatch_lines(["helpers_test.lua:13: table: 0x*"])
 
@@ -279,3 +282,27 @@ def test_each_item_runs_in_a_fresh_process(pytester):
         """,
     )
     run(pytester).assert_outcomes(passed=2)
+
+
+def test_fire_of_a_misspelt_event_fails_the_test(project):
+    lua(
+        project,
+        "typo_test",
+        """
+        local t = require 'kumopy.testing'
+        t.load_policy()
+
+        function test_typo()
+          local v = t.fire('get_queue_confg', 'nil.example')
+          assert(v == nil)
+        end
+        """,
+    )
+    result = run(project)
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "typo_test.lua:5: 'get_queue_confg' is not an event KumoMTA fires and the policy "
+            "registers no handler for it (did you mean 'get_queue_config'?)",
+        ]
+    )

@@ -15,7 +15,7 @@ event = "x"
 returns = 1
 
 [[event]]
-event = "y"
+event = "get_queue_config"
 handled = false
 """
 

@@ -93,8 +93,8 @@ def test_values_are_opaque() -> None:
 
 def test_bytes_subjects_and_pairs() -> None:
     m = RegexSetMap([("^x", 1), (r"\d+", 2)])
-    assert m.patterns == ("^x", r"\d+")
-    assert m.values == (1, 2)
+    assert m.patterns == (r"\d+", "^x")
+    assert m.values == (2, 1)
     assert m.lookup(b"x") == 1
     assert m.lookup(bytearray(b"abc 42")) == 2
     with pytest.raises(TypeError):
@@ -116,17 +116,31 @@ def test_immutable_and_repr() -> None:
 # --------------------------------------------------------------------------
 
 
-def test_first_matching_rule_in_insertion_order_wins() -> None:
+def test_first_matching_pattern_in_sorted_order_wins_whatever_the_rule_order() -> None:
+    # kumod's order is a randomly seeded HashMap's, so the order of the rules
+    # in the source table means nothing there; kumopy's one rule: sorted
+    # pattern text, whatever order the rules were given in
     rules = {r"5\.1\.1": "bad-mailbox", r"^550 ": "generic", "unknown": "unknown"}
     subject = "550 5.1.1 user unknown"
-    assert RegexSetMap(rules).lookup(subject) == "bad-mailbox"
-    reordered = dict(reversed(list(rules.items())))
-    assert RegexSetMap(reordered).lookup(subject) == "unknown"
+    forward = RegexSetMap(rules)
+    backward = RegexSetMap(dict(reversed(list(rules.items()))))
+    pairs = RegexSetMap(list(rules.items())[::-1])
+    assert forward.lookup(subject) == backward.lookup(subject) == pairs.lookup(subject)
+    assert forward.lookup(subject) == "bad-mailbox"  # '5' (0x35) < '^' (0x5E) < 'u'
+    assert forward.patterns == backward.patterns == (r"5\.1\.1", r"^550 ", "unknown")
+    assert forward.values == ("bad-mailbox", "generic", "unknown")
 
 
-def test_matches_lists_every_match_in_rule_order() -> None:
+def test_sorted_order_is_code_point_order() -> None:
+    m = RegexSetMap({"quota": 550, "over": 552, "Over": 553, "\u00e9t\u00e9": 554, "eq": 555})
+    assert m.patterns == ("Over", "eq", "over", "quota", "\u00e9t\u00e9")
+    assert m.lookup("over quota") == 552
+    assert m.lookup("Over quota") == 553
+
+
+def test_matches_lists_every_match_in_sorted_order() -> None:
     m = RegexSetMap({"^550": "a", "unknown": "b", "nothing": "c", r"\d": "d"})
-    assert m.matches("550 user unknown") == [("^550", "a"), ("unknown", "b"), (r"\d", "d")]
+    assert m.matches("550 user unknown") == [(r"\d", "d"), ("^550", "a"), ("unknown", "b")]
     assert m.matches("ok") == []
 
 
@@ -300,11 +314,11 @@ def test_rejected_like_rust(pattern: str, caret: str, message: str) -> None:
     )
 
 
-def test_error_names_the_first_bad_pattern_in_rule_order() -> None:
+def test_error_names_the_first_bad_pattern_in_sorted_order() -> None:
     with pytest.raises(RegexSetError) as info:
         RegexSetMap({"ok": 1, "bad(": 2, "(?=worse)": 3})
-    assert info.value.pattern == "bad("
-    assert "bad(" in str(info.value)
+    assert info.value.pattern == "(?=worse)"  # '(' sorts before 'b'
+    assert "(?=worse)" in str(info.value)
     assert isinstance(info.value, ValueError)
 
 
@@ -387,7 +401,9 @@ def test_linear_time_on_pathological_patterns() -> None:
     )
     attack = "a" * 60_000 + "b"
     assert m.matches(attack) == []
-    assert m.lookup("a" * 60_000) == "nested"
+    # '\\b' sorts before '^', so the boundaries rule wins where both match
+    assert m.lookup("a" * 60_000) == "boundaries"
+    assert m.matches("a" * 60_000) == [(r"\b(a+)+\b$", "boundaries"), (r"^(a+)+$", "nested")]
     assert m.lookup("a" * 60_000 + "c") == "alternation"
     # a non-ASCII subject takes the exact path of the word-boundary pattern
     assert m.matches("é" + "a" * 30_000) == []
@@ -424,7 +440,7 @@ def test_escaped_literal_matches_its_own_text(literal: str, before: str, after: 
 def test_first_match_is_first_of_matches(words: list[str], subject: str) -> None:
     rules = {rust_escape(w): i for i, w in enumerate(dict.fromkeys(words))}
     m = RegexSetMap(rules)
-    expected = [(p, v) for p, v in rules.items() if p.replace("\\", "") in subject]
+    expected = [(p, v) for p, v in sorted(rules.items()) if p.replace("\\", "") in subject]
     assert m.matches(subject) == expected
     assert m.lookup(subject) == (expected[0][1] if expected else None)
 

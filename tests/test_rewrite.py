@@ -213,6 +213,22 @@ def test_overlapping_patterns_pick_the_first_in_sorted_order(load):
     assert rsm.ambiguous("over quota")
 
 
+@pytest.mark.parametrize("order", ["forward", "backward"])
+def test_lua_and_python_maps_choose_the_same_winner(load, order):
+    from kumopy import RegexSetMap
+
+    rules = [("unknown", 550), (r"^450 ", 451), (r"4\.1\.1", 551), ("user", 552)]
+    if order == "backward":
+        rules.reverse()
+    table = ", ".join(f"[{p!r}] = {v}" for p, v in rules)
+    p = load(f"local m = kumo.regex_set_map.new({{{table}}})\n"
+             "kumo.on('t', function(s) return m[s] end)")
+    python = RegexSetMap(rules)
+    for subject in ("450 4.1.1 user unknown", "450 user unknown", "550 unknown", "ok"):
+        assert p.call("t", subject) == python.lookup(subject), subject
+    assert python.lookup("450 4.1.1 user unknown") == 551  # '4' < '^' < 'u'
+
+
 @pytest.mark.parametrize(
     "pattern, error",
     [

@@ -7,6 +7,7 @@ Regenerate with: `python -m kumopy._kumo.coverage > docs/api-coverage.md`
 from __future__ import annotations
 
 from .._events import EVENTS
+from .._version import KUMOMTA_COMMIT, KUMOMTA_COMMIT_DATE, KUMOMTA_RELEASE, KUMOMTA_RELEASE_DATE
 from . import catalogue
 from .names import OTHER_MODULES
 
@@ -64,10 +65,14 @@ _MESSAGE_EVENT_NOTE = (
     "`kumopy.ConnectionMeta` where kumod passes a message or connection metadata"
 )
 
-HEADER = """# kumo API coverage
+HEADER = f"""# kumo API coverage
 
 Generated from kumopy's own catalogue by `python -m kumopy._kumo.coverage`;
 `tests/test_api_coverage.py` fails when this page and the code disagree.
+
+kumopy follows KumoMTA {KUMOMTA_RELEASE} (released {KUMOMTA_RELEASE_DATE}); the
+names below are those of KumoMTA's main branch at commit {KUMOMTA_COMMIT}
+({KUMOMTA_COMMIT_DATE}), which the catalogue was checked against.
 
 Every name KumoMTA puts in the `kumo` module exists in kumopy's `kumo`
 table. A name marked **no** is a function that raises

@@ -33,7 +33,7 @@ from typing import TYPE_CHECKING, Any
 
 from cachetools import TLRUCache
 
-from .._errors import BudgetExceeded, KumoError, PolicyError, PolicyMemoryError
+from .._errors import BudgetExceeded, KumoError, PolicyError, PolicyMemoryError, split_position
 from . import _schema as s
 from ._args import function_arg
 from ._schema import REQUIRED, Field
@@ -100,6 +100,8 @@ class MemoizeParams:
 class _Outcome:
     value: Any = None
     error: str | None = None
+    #: the error message starts with the position of the Lua line that failed
+    positioned: bool = False
 
 
 class _Cache:
@@ -276,12 +278,16 @@ def _lookup(state: LuaState, cache: _Cache, fn: Any, args: tuple[Any, ...]) -> A
     if outcome is None:
         outcome = _populate(state, fn, args)
         if outcome.error is not None:
-            LOGGER.error("%s %s failed: %s", params.name, key[1], outcome.error)
+            # kumod logs "<name> <cache key> failed"; the key (`null` for no
+            # arguments) means nothing to a reader: name the function and
+            # the arguments it was called with
+            called = f" called with {key[1][1:-1] if len(args) > 1 else key[1]}" if args else ""
+            LOGGER.error("memoized function '%s'%s failed: %s", params.name, called, outcome.error)
         if params.capacity > 0:
             with cache.lock:
                 cache.entries[key] = outcome
     if outcome.error is not None:
-        raise KumoError(outcome.error)
+        raise KumoError(outcome.error, positioned=outcome.positioned)
     return state.cache_value_to_lua(outcome.value)
 
 
@@ -291,7 +297,7 @@ def _populate(state: LuaState, fn: Any, args: tuple[Any, ...]) -> _Outcome:
     except (BudgetExceeded, PolicyMemoryError):
         raise  # never cached: the handler is being stopped
     except PolicyError as e:
-        return _Outcome(error=e.message)
+        return _Outcome(error=e.message, positioned=split_position(e.message)[0] is not None)
     try:
         if not results:
             return _Outcome(None)

@@ -7,11 +7,12 @@ Patterns use Rust regex syntax and are rejected exactly where the Rust
 crate rejects them (`compiling rules: ...`).
 
 Deterministic choice: kumod returns the value of the lowest-index matching
-pattern, and its index order comes from a randomly seeded hash map, so when
-patterns with different values match the same subject its answer can
-change between restarts.  kumopy orders the patterns by their text (sorted
-by code point) and returns the first match in that order.  `matches()` on
-the Python object lists every matching pattern.
+pattern, and its index order comes from a randomly seeded hash map (mlua
+collects the table into a `HashMap<String, Value>`), so when patterns with
+different values match the same subject its answer can change between
+restarts.  kumopy applies `RegexSetMap`'s one rule: the first matching
+pattern in sorted order of the pattern text.  `matches()` on the Python
+object lists every matching pattern.
 
 Values follow memoize's rules (tables come back as MemoizedTable userdata),
 and the map itself is memoizable, as in kumod.
@@ -143,7 +144,7 @@ def new(state: LuaState, rules: Any = None) -> LuaRegexSetMap:
                 raise KumoError(f"error converting Lua {lua_type_name(k)} to String")
             items[key] = state.to_cache_value(v)
     try:
-        built = LuaRegexSetMap(dict(sorted(items.items())))
+        built = LuaRegexSetMap(items)
     except RegexSetError as e:
         raise KumoError(str(e)) from None
     except ValueError as e:

@@ -7,12 +7,17 @@ by `kumopy._regex.syntax` (Rust syntax and semantics) and matched together
 by one RE2 set (linear time in the subject, about a microsecond per lookup
 whatever the number of patterns).
 
-Choice among several matching patterns: kumod takes the lowest index in its
-`RegexSet`, but the order of that set is the iteration order of a randomly
-seeded Rust `HashMap`, so its winner is unspecified.  kumopy instead takes
-the first matching pattern in the order the rules were given (the order of
-the keys in the source table or JSON object).  `ambiguous()` tells whether
-a subject is one where kumod's answer could differ from run to run.
+Choice among several matching patterns (the one winner rule, shared by
+this class and `kumo.regex_set_map.new`, documented in docs/rewrite.md):
+kumod takes the lowest index in its `RegexSet`, and that order is the
+iteration order of the `HashMap<String, Value>` mlua builds from the Lua
+table, which Rust seeds randomly for every map.  So kumod's winner is
+unspecified, and the order of the rules in the table or JSON file means
+nothing to it.  kumopy takes the first matching pattern in sorted order of
+the pattern text (code point order), whatever order the rules were given
+in, so its answer is reproducible and never suggests that rule order
+matters.  `ambiguous()` tells whether a subject is one where kumod's answer
+could differ from run to run.
 
 A few patterns have no exact RE2 form for every subject (Unicode word
 boundaries on non-ASCII text, rewrites that would be too large): RE2 then
@@ -173,11 +178,12 @@ class RegexSetMap:
     `lookup(subject)` searches every pattern (unanchored, like Rust's
     `RegexSet`) and returns the value of a matching one, or None.
 
-    When several patterns match, the value of the first of them in the
-    order the rules were given to the constructor is returned.
-
-    (kumod's own choice among several matches depends on a randomly seeded
-    hash order; see `ambiguous`.)  The object is immutable; values are
+    The rules are kept in sorted order of the pattern text (`patterns`,
+    `values`, `items()` and `matches()` list them so), and when several
+    patterns match, the value of the first of them in that order is
+    returned, whatever order the rules were given in.  (kumod's own choice
+    among several matches depends on a randomly seeded hash order; see
+    `ambiguous`.)  The object is immutable; values are
     opaque and returned as given.  Construction fails with `RegexSetError`
     (`compiling rules: ...`) for any pattern the Rust crate would refuse,
     and for rule sets whose NFA would exceed the crate's default size limit
@@ -226,8 +232,11 @@ class RegexSetMap:
             problem = utf8_error(key)
             if problem is not None:
                 raise ValueError(f"regex_set_map key {key!r} is not valid UTF-8 ({problem})")
+        # the one winner rule: sorted pattern text (keys are unique and valid
+        # UTF-8, so code point order is also the order of their UTF-8 bytes)
+        items.sort(key=_pattern_text)
         # Like the crate: every pattern is parsed (the first syntax error in
-        # rule order wins) before the size of the whole set is checked.
+        # that order wins) before the size of the whole set is checked.
         translations: list[Translation] = []
         too_large = False
         for key, _ in items:
@@ -271,7 +280,7 @@ class RegexSetMap:
 
     # -- matching -----------------------------------------------------------
     def _confirmed(self, data: bytes, first_only: bool) -> list[int]:
-        """Indexes of the matching patterns in rule order (only the first
+        """Indexes of the matching patterns in sorted order (only the first
         one with `first_only`)."""
         match = self._match
         if match is None:
@@ -305,13 +314,13 @@ class RegexSetMap:
         return out
 
     def lookup(self, subject: Subject) -> object | None:
-        """The value of the first (in rule order) pattern matching anywhere
-        in `subject`, or None."""
+        """The value of the first (in sorted pattern order) pattern matching
+        anywhere in `subject`, or None."""
         index = self.first_index(subject)
         return None if index is None else self._values[index]
 
     def first_index(self, subject: Subject) -> int | None:
-        """The index (in rule order) of the pattern `lookup` would take, or
+        """The index (in `patterns`) of the pattern `lookup` would take, or
         None: `lookup(s)` is `values[first_index(s)]`."""
         match = self._match
         if match is None:
@@ -335,7 +344,7 @@ class RegexSetMap:
         return self._values[found[0]] if found else default
 
     def matches(self, subject: Subject) -> list[tuple[str, object]]:
-        """Every matching (pattern, value), in rule order."""
+        """Every matching (pattern, value), in sorted pattern order."""
         found = self._confirmed(_subject_bytes(subject), False)
         return [(self._patterns[i], self._values[i]) for i in found]
 
@@ -352,12 +361,12 @@ class RegexSetMap:
     # -- introspection ----------------------------------------------------------
     @property
     def patterns(self) -> tuple[str, ...]:
-        """The patterns, in rule order."""
+        """The patterns, sorted."""
         return self._patterns
 
     @property
     def values(self) -> tuple[object, ...]:
-        """The values, in rule order."""
+        """The values, in the order of `patterns`."""
         return self._values
 
     def items(self) -> list[tuple[str, object]]:
@@ -373,6 +382,10 @@ class RegexSetMap:
         shown = ", ".join(repr(p) for p in self._patterns[:3])
         more = ", ..." if len(self._patterns) > 3 else ""
         return f"<RegexSetMap {len(self._patterns)} patterns [{shown}{more}]>"
+
+
+def _pattern_text(item: tuple[str, object]) -> str:
+    return item[0]
 
 
 def _same(a: object, b: object) -> bool:

@@ -28,6 +28,7 @@ from .._errors import (
     PolicyError,
     PolicyMemoryError,
     hide_frames_of_policy_errors,
+    split_position,
 )
 from .userdata import CacheKey, MemoizedTable, Userdata
 
@@ -187,15 +188,21 @@ class LuaState:
         entry.__name__ = f"kumo.{name}"
         return entry
 
-    def _error_reply(self, e: Exception, what: str) -> tuple[Any, bytes]:
+    def _error_reply(self, e: Exception, what: str) -> tuple[Any, ...]:
         """The (ERR, message) pair the Lua side turns into a Lua error at
         the policy's line, for an exception raised by Python code that Lua
         called (a kumo function or a userdata metamethod)."""
         if isinstance(e, KumoError):
+            if e.positioned:
+                return _ERR, encode(str(e)), 0  # raised as is: no second position
             return _ERR, encode(str(e))
         if isinstance(e, PolicyMemoryError):
             return _ERR, b"not enough memory"
         if isinstance(e, PolicyError):
+            # Lua code called back by a kumo function failed: its message
+            # already names the failing line, keep that one position only
+            if split_position(e.message)[0] is not None:
+                return _ERR, encode(e.message), 0
             return _ERR, encode(e.message)
         # a bug in kumopy: keep it visible
         self.internal_error = e

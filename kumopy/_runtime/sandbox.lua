@@ -344,10 +344,12 @@ end
 
 -- A Python callable as a real Lua function: a failure reported by the
 -- host (first value ERR, second the message) becomes a Lua error at the
--- line of the policy that made the call.
+-- line of the policy that made the call (a third value 0: the message
+-- already carries the position of the Lua code that failed).
 local function check(first, ...)
   if rawequal(first, ERR) then
-    error((...), 2)
+    local message, level = ...
+    error(message, level or 2)
   end
   return first, ...
 end

@@ -3,7 +3,6 @@
 
 from __future__ import annotations
 
-import difflib
 import json
 from typing import Any
 
@@ -11,9 +10,11 @@ import click
 
 from .. import __version__
 from .._errors import PolicyError
-from .._events import EVENTS, EventSpec, event_spec, suggest_event
+from .._events import EVENTS, EventSpec, UnknownEventError, closest_name, event_spec, suggest_event
 from .._lint import probe_policy_maps
 from .._policy import Policy
+from .._validate import run_probes
+from .._version import follows
 from ._common import (
     EXIT_FAILURE,
     CliError,
@@ -25,7 +26,9 @@ from ._common import (
     json_line,
     load_policy,
     prints_to_stderr,
+    quiet_kumopy_records,
 )
+from ._completion import complete_event
 from ._explain import explain
 from ._inject import inject
 from ._lint import lint
@@ -33,6 +36,7 @@ from ._replay import replay_command
 from ._resolve import resolve_egress_path, resolve_queue_config
 from ._rewrite import rewrite
 from ._serve import serve
+from ._stubs import stubs
 
 __all__ = ["cli", "main"]
 
@@ -42,7 +46,8 @@ CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 
 
 @click.group(cls=KumopyGroup, context_settings=CONTEXT_SETTINGS)
-@click.version_option(__version__, "-V", "--version", prog_name="kumopy")
+@click.version_option(__version__, "-V", "--version", prog_name="kumopy",
+                      message=f"%(prog)s %(version)s\n{follows()}")
 @common_options
 def cli() -> None:
     """Run KumoMTA Lua policies without kumod.
@@ -72,18 +77,27 @@ def _kind(name: str) -> str:
 @click.argument("policy", type=POLICY)
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--fail-on-warning", is_flag=True, help="Exit 1 when there are warnings.")
+@click.option("--no-probe", is_flag=True,
+              help="Make no probe call: check only what kumod --validate checks.")
 @common_options
-def validate(policy: str, as_json: bool, fail_on_warning: bool) -> None:
-    """Check a policy the way `kumod --validate` does.
+def validate(policy: str, as_json: bool, fail_on_warning: bool, no_probe: bool) -> None:
+    """Check a policy the way `kumod --validate` does, then probe it.
 
     Loads POLICY with `_VALIDATING_CONFIG` set, runs its pre_init, init and
     validate_config handlers, and fails if one raised or called
-    kumo.validation_failed().
+    kumo.validation_failed().  Then, unless --no-probe, makes the probe
+    calls kumod does not make: smtp_client_rewrite_delivery_status('451
+    4.0.0 kumopy validate probe', 'example.com', nil, nil, 'example.com')
+    when the policy handles it, so that rules which cannot load or compile
+    (a missing file, a pattern Rust's regex refuses) fail validation
+    instead of every delivery; a failure there is an error.  The
+    regex_set_maps the policy built are then linted (as warnings).
 
     stdout lists the registered events, one per line: NAME, Single or
-    Multiple, and where each handler was registered.  Warnings (event names
-    KumoMTA does not know, uses of the global `kumo` that kumod does not
-    define) and errors go to stderr, followed by the verdict.
+    Multiple, and where each handler was registered; then what the policy
+    would start and the probe calls made.  stderr has the errors, then the
+    warnings (event names KumoMTA does not know, uses of the global `kumo`
+    that kumod does not define, lint findings), then the verdict.
 
     Exit status: 0 valid, 1 not valid (or the policy does not load).
     """
@@ -94,15 +108,20 @@ def validate(policy: str, as_json: bool, fail_on_warning: bool) -> None:
             # is an error inside pre_init/init): list them before any handler
             handlers = {name: [h.location for h in loaded.handlers(name)]
                         for name in loaded.events()}
-            report = loaded.validate()
+            report = loaded.validate(probe=False)
+            if report.ok and not no_probe:
+                # a probe failure is reported once, as an error: kumopy's own
+                # log line about it (memoize's) would only repeat it
+                with quiet_kumopy_records():
+                    run_probes(loaded, report)
     except PolicyError as e:
         if as_json:
             echo(json_line({"policy": policy, "ok": False, "events": [], "warnings": [],
-                            "errors": [str(e)]}))
+                            "errors": [str(e)], "probes": []}))
         raise
     # --- begin: lint the regex_set_maps the policy builds (kumopy lint; docs/lint.md).
     # kumod --validate accepts these maps, so findings are warnings here.
-    if report.ok:
+    if report.ok and not no_probe:
         with prints_to_stderr():
             for where, findings in probe_policy_maps(loaded):
                 report.warnings.extend(
@@ -119,7 +138,8 @@ def validate(policy: str, as_json: bool, fail_on_warning: bool) -> None:
         ]
         echo(json_line({"policy": policy, "ok": ok, "events": events,
                         "warnings": report.warnings, "errors": report.errors,
-                        "server": report.server}))
+                        "server": report.server,
+                        "probes": [p.to_dict() for p in report.probes]}))
     else:
         width = max((len(name) for name in handlers), default=0)
         for name, locations in handlers.items():
@@ -130,10 +150,16 @@ def validate(policy: str, as_json: bool, fail_on_warning: bool) -> None:
             echo("# what the policy would start (nothing is started):")
             for line in started:
                 echo(line)
-        for warning in report.warnings:
-            echo_err(f"kumopy: warning: {warning}")
+        if report.probes:
+            echo("")
+            echo("# probe calls (after init; --no-probe skips them):")
+            for probe in report.probes:
+                outcome = json_line(probe.value) if probe.ok else "failed (see the error)"
+                echo(f"{probe.call_text()} -> {'nil' if outcome == 'null' else outcome}")
         for error in report.errors:
             echo_err(f"kumopy: error: {error}")
+        for warning in report.warnings:
+            echo_err(f"kumopy: warning: {warning}")
         counts = (f"{_plural(len(handlers), 'event')}, {_plural(len(report.warnings), 'warning')}, "
                   f"{_plural(len(report.errors), 'error')}")
         verdict = "valid" if ok else "validation failed"
@@ -189,7 +215,7 @@ def _parse_json_args(raw: tuple[str, ...], ctx: click.Context) -> list[Any]:
 
 @cli.command(context_settings=CONTEXT_SETTINGS, short_help="Fire one event, print the result.")
 @click.argument("policy", type=POLICY)
-@click.argument("event")
+@click.argument("event", shell_complete=complete_event)
 @click.argument("args", metavar="[ARG]...", nargs=-1)
 @click.option("--all", "all_values", is_flag=True,
               help="Print every value the handler returned, as a JSON array.")
@@ -210,17 +236,23 @@ def call(policy: str, event: str, args: tuple[str, ...], all_values: bool, strin
     stdout: the first returned value (null for nil or nothing), or with
     --all every returned value as an array.  kumo objects are shown as
     their data; functions and other userdata as strings like "<function>".
-    When no handler is registered for EVENT, or every handler of a Multiple
-    event returned nothing, stdout gets null ([] with --all), stderr a
-    note, and the exit status is 0.
+    When no handler is registered for an EVENT kumod fires, or every
+    handler of a Multiple event returned nothing, stdout gets null ([]
+    with --all), stderr a note, and the exit status is 0.  An EVENT that
+    kumod never fires and the policy registers no handler for (a
+    misspelling) is a usage error, with a suggestion.
 
-    Exit status: 0 the handler ran (or none is registered), 1 it raised.
+    Exit status: 0 the handler ran (or none is registered), 1 it raised,
+    2 wrong command line (including an unknown EVENT).
     """
     ctx = click.get_current_context()
     values = list(args) if strings else _parse_json_args(args, ctx)
     with prints_to_stderr():
         loaded = load_policy(policy)
-        result = loaded.dispatch(event, *values)
+        try:
+            result = loaded.dispatch(event, *values)
+        except UnknownEventError as e:
+            raise click.BadParameter(str(e), ctx=ctx, param_hint="'EVENT'") from None
         note = None if result.handled else _no_handler(loaded, event)
     if note is not None:
         echo_err(f"kumopy: note: {note}")
@@ -229,14 +261,14 @@ def call(policy: str, event: str, args: tuple[str, ...], all_values: bool, strin
 
 
 def _no_handler(policy: Policy, event: str) -> str:
+    """The note for an event kumod fires that produced no value."""
     if policy.handlers(event):
         return f"no handler of '{event}' returned a value"
     message = f"no handler registered for '{event}'"
-    registered = policy.events()
-    close = difflib.get_close_matches(event, registered, n=1, cutoff=0.75)
-    hint = close[0] if close else suggest_event(event)
-    if hint is not None and hint != event:
-        message += f" (did you mean '{hint}'?)"
+    # a handler registered under a near name is probably the misspelling
+    hint = closest_name(event, policy.events())
+    if hint is not None:
+        message += f" (the policy registers '{hint}': a misspelling?)"
     return message
 
 
@@ -292,7 +324,7 @@ def _event_line(spec: EventSpec) -> str:
 
 
 @cli.command(context_settings=CONTEXT_SETTINGS, short_help="List the events KumoMTA fires.")
-@click.argument("names", metavar="[NAME]...", nargs=-1)
+@click.argument("names", metavar="[NAME]...", nargs=-1, shell_complete=complete_event)
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array of event objects.")
 @click.option("-l", "--long", "long_", is_flag=True, help="Add each event's summary.")
 @common_options
@@ -336,6 +368,7 @@ cli.add_command(resolve_egress_path)
 cli.add_command(replay_command)
 cli.add_command(lint)
 cli.add_command(explain)
+cli.add_command(stubs)
 
 
 def main(argv: list[str] | None = None) -> None:

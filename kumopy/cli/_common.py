@@ -27,6 +27,7 @@ from typing import Any, TypeVar
 import click
 
 from .._errors import PolicyError
+from .._events import UnknownEventError, closest_name
 from .._policy import DEFAULT_BUDGET_SECONDS, DEFAULT_SHARE_DIR, Policy
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "load_policy",
     "log_context",
     "prints_to_stderr",
+    "quiet_kumopy_records",
     "settings",
 ]
 
@@ -237,8 +239,10 @@ def load_rewrite_policy(path: str) -> Policy:
         loaded = load_policy(path)
         registered = bool(loaded.handlers(REWRITE_EVENT))
     if not registered:
+        hint = closest_name(REWRITE_EVENT, loaded.events())
+        also = f" (it registers '{hint}': a misspelling?)" if hint is not None else ""
         echo_err(f"kumopy: warning: {path} registers no {REWRITE_EVENT} handler; "
-                 "every response is kept")
+                 f"every response is kept{also}")
     return loaded
 
 
@@ -388,6 +392,26 @@ def log_context(where: str | None) -> Iterator[None]:
         _HANDLER.where = previous
 
 
+class _DropKumopyRecords(logging.Filter):
+    """Let through only what the policy itself logs (kumo.log_*)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name.startswith("kumopy.lua")
+
+
+@contextmanager
+def quiet_kumopy_records() -> Iterator[None]:
+    """Inside the block, stderr shows no log record of kumopy's own (what
+    the policy logs with kumo.log_* still shows): for work whose failures
+    are reported otherwise, such as validate's probe calls."""
+    quiet = _DropKumopyRecords()
+    _HANDLER.addFilter(quiet)
+    try:
+        yield
+    finally:
+        _HANDLER.removeFilter(quiet)
+
+
 class _Collector(logging.Handler):
     def __init__(self) -> None:
         super().__init__(logging.ERROR)
@@ -453,6 +477,8 @@ class KumopyGroup(click.Group):
             if settings(ctx).debug:
                 details = traceback.format_exc().rstrip("\n") + "\n" + e.describe()
             raise CliError(str(e), details=details) from None
+        except UnknownEventError as e:
+            raise CliError(str(e)) from None
         except (KeyboardInterrupt, BrokenPipeError):
             raise  # click reports these itself (Aborted! / quiet exit)
         except Exception as e:

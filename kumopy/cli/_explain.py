@@ -7,9 +7,18 @@ from typing import Any
 import click
 
 from .._errors import PolicyError
+from .._events import closest_name
 from .._kumo.regex_set_map import LuaRegexSetMap, observe_lookups
 from .._smtp import MalformedResponse, QueueName, Response
-from ._common import EXIT_FAILURE, common_options, echo, json_line, load_policy, prints_to_stderr
+from ._common import (
+    EXIT_FAILURE,
+    CliError,
+    common_options,
+    echo,
+    json_line,
+    load_policy,
+    prints_to_stderr,
+)
 
 __all__ = ["explain"]
 
@@ -35,8 +44,9 @@ def explain(policy: str, response: str, queue: str, as_json: bool) -> None:
     matching patterns map to different values kumod's choice changes
     between restarts); then the final response line.
 
-    Exit status: 0 done, 1 the policy failed to load or the handler
-    failed, 2 wrong command line.
+    Exit status: 0 done, 1 the policy failed to load, registers no
+    smtp_client_rewrite_delivery_status handler, or the handler failed,
+    2 wrong command line.
     """
     try:
         original = Response.parse(response)
@@ -54,6 +64,10 @@ def explain(policy: str, response: str, queue: str, as_json: bool) -> None:
     with prints_to_stderr():
         loaded = load_policy(policy)
         registered = bool(loaded.handlers(EVENT))
+        if not registered:
+            # nothing to explain: every response would be kept, which must
+            # not pass for an answer (the handler is often misspelt)
+            raise CliError(f"{policy} registers no {EVENT} handler{_misspelt(loaded.events())}")
         error: str | None = None
         with observe_lookups(observe):
             try:
@@ -76,7 +90,7 @@ def explain(policy: str, response: str, queue: str, as_json: bool) -> None:
     if as_json:
         echo(json_line({
             "response": original.to_single_line(), "queue": queue_name.format(),
-            "offered": original.code != 250 and registered, "lookups": rows,
+            "offered": original.code != 250, "lookups": rows,
             "code": result.code, "result": final, "error": error,
         }))
     else:
@@ -86,8 +100,6 @@ def explain(policy: str, response: str, queue: str, as_json: bool) -> None:
              f"campaign {campaign or '-'}, routing domain {routing})")
         if original.code == 250:
             echo("kumod never offers a 250 response to the event")
-        elif not registered:
-            echo(f"{policy} registers no {EVENT} handler")
         elif not rows:
             echo("the handler made no regex_set_map lookup")
         for n, row in enumerate(rows, start=1):
@@ -105,3 +117,9 @@ def explain(policy: str, response: str, queue: str, as_json: bool) -> None:
         echo(f"result:   {final}")
     if error is not None:
         raise click.exceptions.Exit(EXIT_FAILURE)
+
+
+def _misspelt(registered: list[str]) -> str:
+    """A hint naming a registered event that looks like a misspelling."""
+    hint = closest_name(EVENT, registered)
+    return f" (it registers '{hint}': a misspelling?)" if hint is not None else ""

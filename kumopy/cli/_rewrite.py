@@ -32,6 +32,7 @@ __all__ = ["rewrite"]
 
 EVENT = REWRITE_EVENT
 _SHOWN = 120  # characters of a bad input line quoted in the error
+_LABEL = 60  # characters of a command-line response quoted before its log lines
 
 
 @dataclass
@@ -51,7 +52,7 @@ class _Counts:
         )
 
 
-def _lines(stream: IO[bytes], name: str) -> Iterator[tuple[str, int, str]]:
+def _lines(stream: IO[bytes], name: str) -> Iterator[tuple[str | None, int, str]]:
     for number, raw in enumerate(stream, start=1):
         if raw.endswith(b"\n"):
             raw = raw[:-1]
@@ -64,10 +65,12 @@ def _lines(stream: IO[bytes], name: str) -> Iterator[tuple[str, int, str]]:
 
 def _inputs(
     responses: tuple[str, ...], input_path: str | None
-) -> Iterator[tuple[str, int, str]]:
-    """(where, position, text) of every response to rewrite."""
+) -> Iterator[tuple[str | None, int, str]]:
+    """(where, position, text) of every response to rewrite: `where` is
+    FILE:LINE for a line of an input file, None for a command-line argument
+    (the response text itself then names it)."""
     for i, text in enumerate(responses, start=1):
-        yield f"argument {i}", i, text
+        yield None, i, text
     if input_path is None:
         return
     if input_path == "-":
@@ -84,8 +87,8 @@ def _inputs(
             raise CliError(f"cannot read {input_path}: {e.strerror or e}") from None
 
 
-def _quote(text: str) -> str:
-    shown = text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
+def _quote(text: str, limit: int = _SHOWN) -> str:
+    shown = text if len(text) <= limit else text[:limit] + "..."
     return repr(shown)
 
 
@@ -150,10 +153,12 @@ def rewrite(policy: str, responses: tuple[str, ...], input_path: str | None, que
             original = Response.parse(text)
         except MalformedResponse as e:
             counts.malformed += 1
-            echo_err(f"{where}: not an SMTP response ({e.reason}): {_quote(text)}")
+            prefix = f"{where}: " if where is not None else ""
+            echo_err(f"{prefix}not an SMTP response ({e.reason}): {_quote(text)}")
             continue
+        label = where if where is not None else _quote(text, _LABEL)
         with prints_to_stderr():
-            result, error = _rewrite_one(loaded, original, queue_name, where, raise_errors)
+            result, error = _rewrite_one(loaded, original, queue_name, label, raise_errors)
         changed = result.code != original.code
         if error is not None:
             counts.handler_errors += 1
@@ -181,11 +186,14 @@ def rewrite(policy: str, responses: tuple[str, ...], input_path: str | None, que
 
 def _rewrite_one(policy: Policy, response: Response, queue: QueueName, where: str,
                  raise_errors: bool) -> tuple[Response, str | None]:
-    """The rewritten response, and the error kumod would have logged."""
+    """The rewritten response, and the error kumod would have logged.
+    `where` names the input (FILE:LINE, or the quoted response): it prefixes
+    what is logged meanwhile, and follows the policy's own position in the
+    error of --raise-errors."""
     with log_context(where), collect_errors() as errors:
         try:
             result = policy.rewrite_delivery_status(response, queue, raise_errors=raise_errors)
         except PolicyError as e:
             details = e.describe() if settings().debug else None
-            raise CliError(f"{where}: {e}", details=details) from None
+            raise CliError(f"{e} while rewriting {where}", details=details) from None
     return result, (errors[0] if errors else None)

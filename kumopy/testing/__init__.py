@@ -2,8 +2,9 @@
 
 Installing kumopy installs the pytest plugin (`kumopy.testing.plugin`):
 the `kumo_policy`, `kumo_clock`, `kumo_logs`, `kumo_calls` and
-`kumo_smtp_server` fixtures, `test_*.kumo.toml` case files, `*_test.lua`
-Lua tests, the leaked-global check and Lua line coverage.  This module
+`kumo_smtp_server` fixtures, `test_*.kumo.toml` case files and `*_test.lua`
+Lua tests (collected in projects that opt in), the leaked-global check and
+Lua line coverage.  This module
 holds what tests import: the assertion helpers, the types of the fixtures,
 and the helpers for the fake resolver, fakes and spawned tasks.  See
 docs/testing.md and docs/library.md.

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any, Final
 
 from .._errors import PolicyError
-from .._events import Handler
+from .._events import Handler, UnknownEventError
 from .._policy import CallResult, Policy
 from .._smtp import QueueName, Response, rewrite_event_args
 from ._harness import tracker_for
@@ -122,6 +122,12 @@ def _raised_report(
     return "\n".join(lines)
 
 
+def _unknown_report(policy: Policy, error: UnknownEventError) -> str:
+    registered = policy.events()
+    listed = ", ".join(registered) if registered else "none"
+    return f"{error}\n  the policy registers handlers for: {listed}"
+
+
 def assert_event(
     policy: Policy,
     event: str,
@@ -149,6 +155,9 @@ def assert_event(
         result = policy.dispatch(event, *args)
     except PolicyError as e:
         raise KumoAssertionError(_raised_report(policy, event, args, e, expectation)) from None
+    except UnknownEventError as e:
+        # a misspelt name must fail whatever was expected (nil, not handled)
+        raise KumoAssertionError(_unknown_report(policy, e)) from None
 
     problems: list[tuple[str, Any, Any]] = []
     if handled is not None and result.handled != handled:
@@ -198,6 +207,8 @@ def assert_raises_in_event(
     wanted = f" matching {pattern!r}" if pattern is not None else ""
     try:
         result = policy.dispatch(event, *args)
+    except UnknownEventError as e:
+        raise KumoAssertionError(_unknown_report(policy, e)) from None
     except PolicyError as e:
         if match is None or re.search(match, e.message) or re.search(match, str(e)):
             return e

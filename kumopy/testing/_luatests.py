@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from .._errors import KumoError, PolicyError
+from .._events import UnknownEventError
 from .._policy import Policy
 from .._runtime import LuaState, decode, encode, lua_type
 from ._asserts import same_value
@@ -76,6 +77,8 @@ def install_helpers(state: LuaState, test_file: Path, settings: KumoSettings) ->
         except PolicyError:
             policy._state = st  # keep running the test in its own state
             raise
+        except UnknownEventError as e:
+            raise KumoError(str(e)) from None
         return tuple(st.to_lua(v) for v in result.values)
 
     def rewrite(st: LuaState, response: Any, queue: Any = None) -> Any:

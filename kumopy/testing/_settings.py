@@ -22,6 +22,7 @@ import pytest
 __all__ = ["CovReport", "KumoSettings", "add_options", "parse_map_entry", "resolve_map"]
 
 TMP_PLACEHOLDER = "{tmp}"
+DEFAULT_LUA_TESTS = ("*_test.lua",)
 
 
 @dataclass(frozen=True)
@@ -48,8 +49,10 @@ class KumoSettings:
     coverage: bool = False
     cov_reports: tuple[CovReport, ...] = ()
     cov_sources: tuple[Path, ...] = ()
-    lua_test_patterns: tuple[str, ...] = ("*_test.lua",)
+    lua_test_patterns: tuple[str, ...] = DEFAULT_LUA_TESTS
     budget_seconds: float | None = None
+    #: collect Lua test files and case tables (the project opted in)
+    collect: bool = False
 
 
 def parse_map_entry(entry: str) -> tuple[str, str]:
@@ -140,8 +143,11 @@ def add_options(parser: pytest.Parser) -> None:
                   type="args", default=[])
     parser.addini("kumo_cov_source", "directories (or files) whose .lua files the coverage "
                   "report lists, even those that never ran", type="linelist", default=[])
-    parser.addini("kumo_lua_tests", "file name patterns of Lua test files",
-                  type="args", default=["*_test.lua"])
+    parser.addini("kumo_lua_tests", "file name patterns of Lua test files (default *_test.lua)",
+                  type="args", default=[])
+    parser.addini("kumo_collect", "collect Lua test files and test_*.kumo.toml case tables "
+                  "(default: only when kumo_policy or kumo_lua_tests is set)",
+                  type="bool", default=None)
     parser.addini("kumo_budget_seconds", "CPU budget of one handler call (default 5)",
                   type="string", default="")
 
@@ -196,6 +202,14 @@ def load_settings(config: pytest.Config) -> KumoSettings:
     except ValueError:
         raise pytest.UsageError(f"kumo_budget_seconds = {budget_text!r} is not a number") from None
 
+    lua_tests = tuple(config.getini("kumo_lua_tests"))
+    try:
+        explicit = config.getini("kumo_collect")
+    except (ValueError, pytest.UsageError) as e:
+        raise pytest.UsageError(f"kumo_collect: {e}; expected true or false") from None
+    # unset: a project that configured kumopy means its Lua tests and cases
+    collect = bool(explicit) if explicit is not None else (policy is not None or bool(lua_tests))
+
     return KumoSettings(
         base_dir=ini_base,
         policy=policy,
@@ -207,6 +221,7 @@ def load_settings(config: pytest.Config) -> KumoSettings:
         coverage=coverage,
         cov_reports=tuple(reports),
         cov_sources=tuple((ini_base / s).resolve() for s in config.getini("kumo_cov_source")),
-        lua_test_patterns=tuple(config.getini("kumo_lua_tests")),
+        lua_test_patterns=lua_tests or DEFAULT_LUA_TESTS,
         budget_seconds=budget,
+        collect=collect,
     )

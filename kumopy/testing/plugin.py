@@ -3,7 +3,9 @@
 Installing kumopy activates it; with PYTEST_DISABLE_PLUGIN_AUTOLOAD set,
 load it with `-p kumopy`.  It provides the `kumo_policy`, `kumo_clock`,
 `kumo_logs` and `kumo_calls` fixtures, collects `test_*.kumo.toml` case
-files and `*_test.lua` Lua tests, checks handlers for leaked globals, and
+files and `*_test.lua` Lua tests in projects that opt in (`kumo_collect`,
+a configured `kumo_policy` or `kumo_lua_tests`, or a conftest's
+`pytest_kumo_collect` hook), checks handlers for leaked globals, and
 measures Lua line coverage (`--kumo-cov`).  docs/testing.md is the manual.
 """
 
@@ -20,6 +22,7 @@ import pytest
 from .._clock import FakeClock
 from .._errors import PolicyError
 from .._policy import CallResult, LogEntry
+from . import _hooks
 from ._cases import CASE_SUFFIXES, KumoCaseFile, KumoCaseItem
 from ._coverage import LuaCoverage, summary_lines, write_json, write_lcov
 from ._harness import KumoCalls, KumoLogs, PolicyFactory
@@ -50,6 +53,8 @@ def pytest_addhooks(pluginmanager: pytest.PytestPluginManager) -> None:
     name = pluginmanager.get_name(sys.modules[__name__])
     if name != ENTRY_POINT_NAME and not pluginmanager.has_plugin(ENTRY_POINT_NAME):
         pluginmanager.set_blocked(ENTRY_POINT_NAME)
+    if not hasattr(pluginmanager.hook, "pytest_kumo_collect"):
+        pluginmanager.add_hookspecs(_hooks)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -93,12 +98,27 @@ def pytest_collect_file(
     file_path: Path, parent: pytest.Collector
 ) -> pytest.Collector | None:
     name = file_path.name
-    if name.startswith("test_") and name.endswith(CASE_SUFFIXES):
-        return KumoCaseFile.from_parent(parent, path=file_path)
     settings = parent.config.stash[SETTINGS_KEY]
-    if name.endswith(".lua") and any(fnmatch.fnmatch(name, p) for p in settings.lua_test_patterns):
-        return LuaTestFile.from_parent(parent, path=file_path)
+    if name.startswith("test_") and name.endswith(CASE_SUFFIXES):
+        if _collects(file_path, parent, settings.collect):
+            return KumoCaseFile.from_parent(parent, path=file_path)
+    elif name.endswith(".lua") and any(
+        fnmatch.fnmatch(name, p) for p in settings.lua_test_patterns
+    ):
+        if _collects(file_path, parent, settings.collect):
+            return LuaTestFile.from_parent(parent, path=file_path)
     return None
+
+
+def _collects(file_path: Path, parent: pytest.Collector, configured: bool) -> bool:
+    """Only projects that opt in get their Lua tests and case tables
+    collected (kumopy may be installed where unrelated projects run pytest):
+    a conftest's pytest_kumo_collect decides for its directories, else the
+    `kumo_collect` setting; a file named on the command line always is."""
+    if parent.session.isinitpath(file_path):
+        return True
+    verdict = parent.ihook.pytest_kumo_collect(file_path=file_path, config=parent.config)
+    return configured if verdict is None else bool(verdict)
 
 
 # -- fixtures --------------------------------------------------------------
