@@ -11,6 +11,7 @@ object (`enable_operators`).
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,7 +21,15 @@ from .._message._lua import bound_method
 from .._regex.setmap import utf8_error
 from .._runtime import decode
 from .._runtime.userdata import Userdata
-from ._args import lua_number_text, lua_type_name
+from ._args import (
+    EXPECTED_NUMBER,
+    EXPECTED_STRING,
+    OUT_OF_RANGE,
+    ArgConversionError,
+    lua_number_text,
+    lua_tonumber,
+    lua_type_name,
+)
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -31,6 +40,7 @@ __all__ = [
     "int_arg",
     "rust_string",
     "bytes_arg",
+    "float_arg",
     "usize_arg",
 ]
 
@@ -68,7 +78,7 @@ class LibObject(Userdata):
 
 def _method(state: LuaState, cls: type[LibObject], key: bytes) -> Any:
     impl = cls.methods[decode(key)]
-    return bound_method(state, cls, key, lambda st, this, *args: impl(this, st, *args))
+    return bound_method(state, cls, key, lambda st, this, *args: impl(this, st, *args), impl)
 
 
 def enable_operators(state: LuaState) -> None:
@@ -127,42 +137,63 @@ def rust_string(value: Any, what: str = "String") -> str:
         if not value.isascii():
             problem = utf8_error(value)
             if problem is not None:
-                raise KumoError(f"error converting Lua string to {what} ({problem})")
+                raise ArgConversionError(value, what, problem)
         return decode(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return lua_number_text(value)
-    raise KumoError(f"error converting Lua {lua_type_name(value)} to {what}")
+    raise ArgConversionError(value, what, EXPECTED_STRING)
 
 
-def bytes_arg(value: Any, what: str = "String") -> bytes:
+def bytes_arg(value: Any, what: str = "string") -> bytes:
     """A Lua value converted to an `mlua::String` (raw bytes; numbers coerce)."""
     if isinstance(value, bytes):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return lua_number_text(value).encode()
-    raise KumoError(f"error converting Lua {lua_type_name(value)} to {what}")
+    raise ArgConversionError(value, what, EXPECTED_STRING)
 
 
 def int_arg(value: Any, what: str, lo: int, hi: int) -> int:
-    """A Lua value converted to a Rust integer type (`what` = "usize", ...)."""
-    if isinstance(value, bool) or value is None:
-        raise KumoError(f"error converting Lua {lua_type_name(value)} to {what}")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise KumoError(f"error converting Lua number to {what} (out of range)")
-        value = int(value)
-    elif isinstance(value, bytes):
-        try:
-            text = decode(value).strip()
-            number = float(text) if any(c in text for c in ".eEnN") else int(text, 0)
-        except ValueError:
-            raise KumoError(f"error converting Lua string to {what}") from None
-        return int_arg(number, what, lo, hi)
-    if not isinstance(value, int):
-        raise KumoError(f"error converting Lua {lua_type_name(value)} to {what}")
-    if not lo <= value <= hi:
-        raise KumoError(f"error converting Lua integer to {what} (out of range)")
-    return value
+    """A Lua value converted to a Rust integer type (`what` = "usize", ...)
+    the way mlua 0.11 converts it: integers and integral floats must be in
+    range; other floats are truncated toward zero (num-traits' cast) when
+    that lands in range; strings coerce as Lua coerces them."""
+    kind = lua_type_name(value)
+    number: Any = value
+    if isinstance(value, bytes):
+        number = lua_tonumber(value)
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        number = None
+    if number is None:
+        raise ArgConversionError(value, what, EXPECTED_NUMBER)
+    if isinstance(number, float):
+        if (
+            math.isfinite(number)
+            and number == math.floor(number)
+            and -(2.0**63) <= number < 2.0**63
+        ):
+            number = int(number)
+            if kind == "number":
+                kind = "integer"  # lua_tointegerx reads an integral float as an integer
+        elif math.isfinite(number) and lo - 1 < number < hi + 1:
+            return int(number)
+        else:
+            raise ArgConversionError(value, what, OUT_OF_RANGE, kind=kind)
+    if not lo <= number <= hi:
+        raise ArgConversionError(value, what, OUT_OF_RANGE, kind=kind)
+    return int(number)
+
+
+def float_arg(value: Any, what: str = "f64") -> float:
+    """A Lua value converted to a Rust float (numbers; strings coerce)."""
+    number: Any = None
+    if isinstance(value, bytes):
+        number = lua_tonumber(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = value
+    if number is None:
+        raise ArgConversionError(value, what, EXPECTED_NUMBER)
+    return float(number)
 
 
 def usize_arg(value: Any) -> int:

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._errors import KumoError
+from ._args import ArgConversionError
 from ._lib import bytes_arg, rust_string
 
 if TYPE_CHECKING:
@@ -153,9 +154,8 @@ def _charset_encode(
     name = rust_string(charset)
     value = rust_string(text)
     if ignore_errors is not None and not isinstance(ignore_errors, bool):
-        from ._args import lua_type_name
 
-        raise KumoError(f"error converting Lua {lua_type_name(ignore_errors)} to boolean")
+        raise ArgConversionError(ignore_errors, "boolean")
     codec = _charset(name)
     try:
         return value.encode(codec, "ignore" if ignore_errors is not False else "strict")

@@ -28,6 +28,7 @@ import stat
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._errors import KumoError
+from ._args import ArgConversionError
 from ._lib import LibObject, enable_operators, rust_string
 
 if TYPE_CHECKING:
@@ -112,9 +113,7 @@ def _glob_impl(cached: bool) -> Any:
         if not cached:
             return state.to_lua(glob_paths(state, pat, rel))
         if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float)):
-            from ._args import lua_type_name
-
-            raise KumoError(f"error converting Lua {lua_type_name(ttl)} to f32")
+            raise ArgConversionError(ttl, "f32")
         cache: dict[tuple[str, str | None], tuple[float, list[str]]] = state.process.service(
             "fs.glob", dict
         )
