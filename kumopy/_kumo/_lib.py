@@ -7,6 +7,12 @@ operators (`==`, `+`, `-`, `<close>`) on userdata are routed to `lua_eq`,
 `lua_add`, `lua_sub` and `lua_close`: the metamethods are added to the
 shared metatable of Python objects the first time a state creates such an
 object (`enable_operators`).
+
+Results count against the state's memory limit: `lua_size` estimates
+(from above) what a Python value takes once it is a Lua value, and
+`to_lua_checked` / `check_result` refuse a result that would take the state
+past its limit before it is built (`LuaState.check_alloc`), as Lua's own
+allocator refuses its allocations.
 """
 
 from __future__ import annotations
@@ -36,6 +42,9 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LibObject",
+    "check_result",
+    "lua_size",
+    "to_lua_checked",
     "enable_operators",
     "int_arg",
     "rust_string",
@@ -125,6 +134,60 @@ def enable_operators(state: LuaState) -> None:
         state.lua_function("__close", close),
     )
     del setup
+
+
+# -- memory accounting for results -----------------------------------------------
+
+#: Lua 5.4 on 64-bit, rounded up: a string's header, a table's header, one
+#: array slot or hash node (tables grow by doubling: counted twice)
+LUA_STRING_BYTES = 40
+LUA_TABLE_BYTES = 64
+LUA_SLOT_BYTES = 32
+LUA_NODE_BYTES = 64
+
+
+def lua_size(value: Any, limit: int | None = None) -> int:
+    """About how many bytes of Lua memory `value` (as `LuaState.to_lua`
+    converts it) takes, never less; stops counting past `limit`."""
+    total = 0
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if v is None or isinstance(v, bool | int | float):
+            continue
+        if isinstance(v, str | bytes | bytearray):
+            total += LUA_STRING_BYTES + len(v) * (
+                3 if isinstance(v, str) and not v.isascii() else 1
+            )
+        elif isinstance(v, dict):
+            total += LUA_TABLE_BYTES + LUA_NODE_BYTES * len(v)
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple):
+            total += LUA_TABLE_BYTES + LUA_SLOT_BYTES * len(v)
+            stack.extend(v)
+        if limit is not None and total > limit:
+            break
+    return total
+
+
+def _room(state: LuaState) -> int | None:
+    if state.max_memory is None:
+        return None
+    return state.max_memory - (state.rt.get_memory_used() or 0) + 1
+
+
+def check_result(state: LuaState, nbytes: int, what: str) -> None:
+    """Refuse to build a result of about `nbytes` bytes of Lua memory that
+    would take the state past its memory limit."""
+    state.check_alloc(nbytes, what)
+
+
+def to_lua_checked(state: LuaState, value: Any, what: str) -> Any:
+    """`state.to_lua(value)` after checking that it fits the memory limit."""
+    if state.max_memory is not None:
+        state.check_alloc(lua_size(value, _room(state)), what)
+    return state.to_lua(value)
 
 
 # -- argument conversion (mlua's FromLua shapes) -------------------------------

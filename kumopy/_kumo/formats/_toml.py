@@ -6,10 +6,11 @@ import datetime as _dt
 import enum
 import math
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Final
+
+import rtoml
 
 from ..._text import is_utf8
 from ._common import (
@@ -37,9 +38,13 @@ table ``{ ["$__toml_private_datetime"] = "1979-05-27T07:32:00Z" }``, so that
 is what :func:`parse_toml` returns for dates and times.
 """
 
+# rtoml's rendering of a toml-rs error: "<message> at line L column C"
 _TOML_POSITION: Final = re.compile(
-    r"^(?P<msg>.*) \(at (?:line (?P<line>\d+), column (?P<col>\d+)|end of document)\)$", re.DOTALL
+    r"^(?P<msg>.*) at line (?P<line>\d+) column (?P<col>\d+)$", re.DOTALL
 )
+#: deeper documents than this are refused before they reach Lua (toml-rs's
+#: own parser stops nesting far earlier; this guards the conversion)
+_MAX_DEPTH: Final = 1000
 
 
 class _TomlProblem(Exception):
@@ -72,11 +77,14 @@ def _toml_datetime_text(value: _dt.date | _dt.time) -> str:
     return _toml_time(value)
 
 
-def _from_tomllib(value: object, path: list[str]) -> object:
+def _from_toml(value: object, path: list[str], depth: int = 0) -> object:
+    """rtoml's values as mlua hands toml::Value to Lua."""
+    if depth > _MAX_DEPTH:
+        raise _TomlProblem("recursion limit exceeded\n")
     if isinstance(value, dict):
-        return {k: _from_tomllib(v, [*path, k]) for k, v in value.items()}
+        return {k: _from_toml(v, [*path, k], depth + 1) for k, v in value.items()}
     if isinstance(value, list):
-        return [_from_tomllib(item, path) for item in value]
+        return [_from_toml(item, path, depth + 1) for item in value]
     if isinstance(value, _dt.date | _dt.time):
         return {TOML_DATETIME_KEY: _toml_datetime_text(value)}
     if isinstance(value, int) and not isinstance(value, bool) and not _I64_MIN <= value <= _I64_MAX:
@@ -108,16 +116,13 @@ def _toml_snippet(text: str, index: int, message: str) -> str:
     )
 
 
-def _tomllib_problem(text: str, err: tomllib.TOMLDecodeError) -> str:
-    match = _TOML_POSITION.match(str(err))
+def _rtoml_problem(text: str, message: str) -> str:
+    match = _TOML_POSITION.match(message)
     if match is None:
-        return f"{err}\n"
-    if match["line"] is None:
-        index = len(text)
-    else:
-        lines = text.split("\n")
-        index = sum(len(part) + 1 for part in lines[: int(match["line"]) - 1])
-        index += int(match["col"]) - 1
+        return f"{message}\n"
+    lines = text.split("\n")
+    line = min(int(match["line"]), len(lines))
+    index = sum(len(part) + 1 for part in lines[: line - 1]) + int(match["col"]) - 1
     return _toml_snippet(text, index, match["msg"])
 
 
@@ -125,14 +130,16 @@ def parse_toml(text: str, *, source: str | None = None) -> object:
     """``kumo.toml_parse``: a TOML document as nested dicts and lists.
 
     Dates and times come back as ``{TOML_DATETIME_KEY: "<RFC 3339 text>"}``
-    (see :data:`TOML_DATETIME_KEY`).  Parsing uses Python's ``tomllib``, so:
-    only TOML 1.0 is accepted (kumod's toml 0.9 also takes TOML 1.1: inline
-    tables over several lines, ``\\xHH`` and ``\\e`` escapes, times without
-    seconds); date/time text is rebuilt with microsecond precision and an
-    offset of zero always prints as ``Z``; error messages have toml-rs's
-    layout (``TOML parse error at line L, column C`` plus the source line
-    and a caret) but tomllib's wording.  With ``source`` (a file name) a
-    non-UTF-8 text reproduces kumod's read failure.
+    (see :data:`TOML_DATETIME_KEY`).  Parsing is done by the Rust ``toml``
+    crate kumod uses (through ``rtoml``), so TOML 1.1 is accepted (inline
+    tables over several lines, ``\\xHH`` and ``\\e`` escapes, times
+    without seconds), nesting is bounded by the crate's recursion limit and
+    time is linear in the input.  Errors have toml-rs's layout (``TOML
+    parse error at line L, column C``, the source line and a caret, then
+    the crate's message); date/time text is rebuilt with microsecond
+    precision and an offset of zero always prints as ``Z``.  With
+    ``source`` (a file name) a non-UTF-8 text reproduces kumod's read
+    failure.
     """
     label = source if source is not None else _echo(text)
     if not is_utf8(text):
@@ -140,9 +147,9 @@ def parse_toml(text: str, *, source: str | None = None) -> object:
             raise FormatError(f"reading file {source}: stream did not contain valid UTF-8")
         raise FormatError(f"parsing {label} as toml: stream did not contain valid UTF-8")
     try:
-        return _from_tomllib(tomllib.loads(text), [])
-    except tomllib.TOMLDecodeError as err:
-        problem = _tomllib_problem(text, err)
+        return _from_toml(rtoml.loads(text), [])
+    except rtoml.TomlParsingError as err:
+        problem = _rtoml_problem(text, str(err))
     except _TomlProblem as err:
         problem = str(err)
     raise FormatError(f"parsing {label} as toml: {problem}")
