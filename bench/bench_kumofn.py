@@ -32,8 +32,8 @@ CASES: dict[str, str] = {
         "return kumo.regex.compile('(a|aa)+$'):is_match(string.rep('a', 10000) .. 'b')"
     ),
     "regex_set_map \\b 200 KB": (
-        "local m = kumo.regex_set_map.new({['\\\\b\\\\w+\\\\b'] = 1, ['^\\\\bx'] = 2})\n"
-        "return m[string.rep('\\u{e9}', 100000) .. ' x']"
+        "local m = kumo.regex_set_map.new({['(?:\\\\b[a-z\\u{e9}]{1,20}\\\\b\\\\s*){3}x'] = 1})\n"
+        "return m[string.rep('\\u{e9}\\u{e9} ', 66000) .. '\\u{e9}x']"
     ),
     "toml dotted key 100 KB": (
         "return kumo.toml_parse(string.rep('a.', 50000) .. 'a = 1') ~= nil"

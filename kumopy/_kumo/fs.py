@@ -91,7 +91,8 @@ def glob_paths(state: LuaState, pattern: str, relative_to: str | None) -> list[s
         prefix = "/".join(literal) or ("/" if one.startswith("/") else ".")
         rest = one[len("/".join(literal)) :].lstrip("/") if literal else one
         real_prefix = state.process.map_path(prefix)
-        for hit in _glob.glob(os.path.join(_glob.escape(real_prefix), rest), recursive=True):
+        walker = _Walker(state)
+        for hit in walker.glob(_glob.escape(real_prefix), rest):
             rel = os.path.relpath(hit, real_prefix)
             found.add(os.path.normpath(os.path.join(prefix, rel)) if prefix != "." else rel)
     out = []
@@ -104,6 +105,92 @@ def glob_paths(state: LuaState, pattern: str, relative_to: str | None) -> list[s
         else:
             out.append(path)
     return out
+
+
+#: how many directory entries one glob may look at
+GLOB_MAX_ENTRIES = 1_000_000
+
+
+class _Walker:
+    """Python's glob, except that `**` does not descend into symbolic links
+    to directories (as filenamegen's walk does not: a link back to a parent
+    directory made Python's glob run for ever) and that one call looks at
+    no more than GLOB_MAX_ENTRIES entries, checking the CPU budget as it
+    goes."""
+
+    def __init__(self, state: LuaState) -> None:
+        self.state = state
+        self.seen = 0
+
+    def _count(self, n: int = 1) -> None:
+        self.seen += n
+        if self.seen > GLOB_MAX_ENTRIES:
+            raise KumoError(
+                f"glob: more than {GLOB_MAX_ENTRIES} directory entries to look at; "
+                "narrow the pattern"
+            )
+        if self.seen % 1024 < n:
+            self.state.check_deadline()
+
+    def glob(self, root: str, rest: str) -> list[str]:
+        """Paths under `root` (already escaped) matching `rest`."""
+        parts = rest.split("/")
+        if "**" not in parts:
+            found = _glob.glob(os.path.join(root, rest))
+            self._count(len(found))
+            return found
+        i = parts.index("**")
+        head, tail = "/".join(parts[:i]), parts[i + 1 :]
+        bases = [root] if not head else _glob.glob(os.path.join(root, head))
+        out: list[str] = []
+        for base in bases:
+            real_base = base if head else _unescape(base)
+            if not os.path.isdir(real_base):
+                continue
+            for directory in self._tree(real_base):
+                if tail:
+                    out.extend(self.glob(_glob.escape(directory), "/".join(tail)))
+                else:
+                    out.append(directory)
+                    entries = self._entries(directory)
+                    out.extend(
+                        os.path.join(directory, e.name)
+                        for e in entries
+                        if not _hidden(e.name) and not e.is_dir(follow_symlinks=False)
+                    )
+        return out
+
+    def _entries(self, directory: str) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError:
+            return []
+        self._count(len(entries) + 1)
+        return entries
+
+    def _tree(self, top: str) -> list[str]:
+        """`top` and every directory below it, not through symbolic links
+        and not into hidden directories (as Python's `**` does)."""
+        out = [top]
+        stack = [top]
+        while stack:
+            directory = stack.pop()
+            for entry in self._entries(directory):
+                if not _hidden(entry.name) and entry.is_dir(follow_symlinks=False):
+                    path = os.path.join(directory, entry.name)
+                    out.append(path)
+                    stack.append(path)
+        return out
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def _unescape(path: str) -> str:
+    """The inverse of glob.escape."""
+    return path.replace("[*]", "*").replace("[?]", "?").replace("[[]", "[")
 
 
 def _glob_impl(cached: bool) -> Any:

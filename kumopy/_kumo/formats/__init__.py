@@ -25,15 +25,19 @@ JSON is reproduced closely:
 
 YAML goes through libyaml, the C library serde_yaml is a translation of
 (via PyYAML's extension), with serde_yaml's rules for turning nodes into
-values.  TOML is an approximation on ``tomllib`` (TOML 1.0, where kumod
-reads TOML 1.1) with toml-rs's output layout; see :func:`parse_toml`.
+values.  TOML is parsed by the Rust ``toml`` crate kumod uses (through
+``rtoml``); see :func:`parse_toml`.
+
+Parsers take a :class:`Meter`, which the caller uses to stop them when
+the Lua state's CPU budget or memory limit runs out (YAML aliases can
+expand a small document into a huge value).
 
 All failures raise :class:`FormatError`, whose text is the message kumod
 would report (``parsing <source> as json: expected value at line 1
 column 1``, ``reading file <path>: No such file or directory (os error 2)``).
 """
 
-from ._common import FormatError
+from ._common import UNMETERED, FormatError, Meter
 from ._json import encode_json, load_json, parse_json
 from ._json_comments import _strip_comments, strip_json_comments
 from ._toml import TOML_DATETIME_KEY, encode_toml, load_toml, parse_toml
@@ -41,7 +45,9 @@ from ._yaml import encode_yaml, load_yaml, parse_yaml
 
 __all__ = [
     "TOML_DATETIME_KEY",
+    "UNMETERED",
     "FormatError",
+    "Meter",
     "_strip_comments",
     "encode_json",
     "encode_toml",

@@ -4,6 +4,7 @@ echo, file reading, float printing and the guard against recursive tables."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Final
@@ -140,3 +141,32 @@ class _Guard:
 
     def __exit__(self, *exc: object) -> None:
         self.active.discard(self.key)
+
+
+class Meter:
+    """The work a parser does for a Lua state, reported every so often.
+
+    Parsers call `add(nbytes)` for every value they produce, with about the
+    bytes of Lua memory it will take; every `step` bytes the meter calls
+    `check(total)`, which raises to stop the parser (the state's CPU budget
+    or memory limit).  Alias expansion in YAML can produce far more values
+    than the document has bytes: this is what keeps it bounded.
+    """
+
+    __slots__ = ("total", "_next", "_step", "_check")
+
+    def __init__(self, check: Callable[[int], None] | None = None, step: int = 1 << 18) -> None:
+        self.total = 0
+        self._step = step
+        self._next = step
+        self._check = check
+
+    def add(self, nbytes: int) -> None:
+        self.total += nbytes
+        if self.total >= self._next and self._check is not None:
+            self._next = self.total + self._step
+            self._check(self.total)
+
+
+#: a meter that never stops anything
+UNMETERED = Meter()

@@ -10,7 +10,9 @@ from typing import Final
 from ._common import (
     _I64_MIN,
     _U64_MAX,
+    UNMETERED,
     FormatError,
+    Meter,
     _as_utf8,
     _echo,
     _format_float,
@@ -36,6 +38,8 @@ from ._json_comments import (
 # ---------------------------------------------------------------------------
 
 _RECURSION_LIMIT: Final = 128
+#: Lua memory of one array element or object entry, about (for the Meter)
+_VALUE_BYTES: Final = 64
 _I32_MAX: Final = 2**31 - 1
 _I32_MIN: Final = -(2**31)
 _POW10: Final = tuple(float(f"1e{exp}") for exp in range(309))
@@ -182,9 +186,10 @@ def _u64_overflows(significand: int, digit: int) -> bool:
 class _JsonParser:
     """serde_json's Deserializer driving serde_json::Value's visitor."""
 
-    def __init__(self, source: _JsonSource) -> None:
+    def __init__(self, source: _JsonSource, meter: Meter = UNMETERED) -> None:
         self._src = source
         self._remaining_depth = _RECURSION_LIMIT
+        self._meter = meter
 
     def document(self) -> object:
         value = self._value()
@@ -276,6 +281,7 @@ class _JsonParser:
                 if byte is None:
                     raise src.error("EOF while parsing a value")
             items.append(self._value())
+            self._meter.add(_VALUE_BYTES)
 
     def _end_array(self) -> None:
         src = self._src
@@ -329,6 +335,7 @@ class _JsonParser:
                 raise src.error("expected `:`")
             src.discard()
             entries[key] = self._value()
+            self._meter.add(_VALUE_BYTES + len(key))
 
     def _end_object(self) -> None:
         src = self._src
@@ -544,14 +551,14 @@ class _JsonParser:
         return value if positive else -value
 
 
-def _parse_json_bytes(raw: bytes, label: str) -> object:
+def _parse_json_bytes(raw: bytes, label: str, meter: Meter = UNMETERED) -> object:
     try:
-        return _JsonParser(_JsonSource(raw)).document()
+        return _JsonParser(_JsonSource(raw), meter).document()
     except _JsonError as err:
         raise FormatError(f"parsing {label} as json: {err.render()}") from None
 
 
-def parse_json(text: str, *, source: str | None = None) -> object:
+def parse_json(text: str, *, source: str | None = None, meter: Meter = UNMETERED) -> object:
     """``kumo.json_parse``: parse JSON with comments, as kumod does.
 
     Objects come back as dicts with sorted keys (serde_json's map is a
@@ -565,7 +572,8 @@ def parse_json(text: str, *, source: str | None = None) -> object:
     json_parse refuses a non-UTF-8 Lua string when converting its argument,
     before parsing).
     """
-    return _parse_json_bytes(_to_bytes(text), source if source is not None else _echo(text))
+    label = source if source is not None else _echo(text)
+    return _parse_json_bytes(_to_bytes(text), label, meter)
 
 
 def load_json(path: str) -> object:

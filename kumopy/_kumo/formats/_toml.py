@@ -16,7 +16,9 @@ from ..._text import is_utf8
 from ._common import (
     _I64_MAX,
     _I64_MIN,
+    UNMETERED,
     FormatError,
+    Meter,
     _as_utf8,
     _echo,
     _Guard,
@@ -126,7 +128,7 @@ def _rtoml_problem(text: str, message: str) -> str:
     return _toml_snippet(text, index, match["msg"])
 
 
-def parse_toml(text: str, *, source: str | None = None) -> object:
+def parse_toml(text: str, *, source: str | None = None, meter: Meter = UNMETERED) -> object:
     """``kumo.toml_parse``: a TOML document as nested dicts and lists.
 
     Dates and times come back as ``{TOML_DATETIME_KEY: "<RFC 3339 text>"}``
@@ -146,6 +148,7 @@ def parse_toml(text: str, *, source: str | None = None) -> object:
         if source is not None:
             raise FormatError(f"reading file {source}: stream did not contain valid UTF-8")
         raise FormatError(f"parsing {label} as toml: stream did not contain valid UTF-8")
+    meter.add(len(text))  # the parsed document takes at least as much
     try:
         return _from_toml(rtoml.loads(text), [])
     except rtoml.TomlParsingError as err:

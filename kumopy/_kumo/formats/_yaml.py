@@ -15,7 +15,9 @@ from yaml.scanner import Scanner
 
 from ._common import (
     _U64_MAX,
+    UNMETERED,
     FormatError,
+    Meter,
     _as_utf8,
     _echo,
     _format_float,
@@ -31,6 +33,8 @@ from ._common import (
 
 _YAML_NS: Final = "tag:yaml.org,2002:"
 _YAML_MAX_DEPTH: Final = 128
+#: Lua memory of one value, about (for the Meter)
+_NODE_BYTES: Final = 64
 _YAML_REPEAT_FACTOR: Final = 100
 _YAML_NULLS: Final = frozenset({"null", "Null", "NULL", "~"})
 _YAML_TRUE: Final = frozenset({"true", "True", "TRUE"})
@@ -102,6 +106,9 @@ class _YamlNode:
     plain: bool = False  # scalar written without quotes or block style
     children: list[_YamlNode] = field(default_factory=list)  # mapping: k, v, k, v...
     target: _YamlNode | None = None  # what an alias refers to
+    #: once converted: (value, alias jumps, metered bytes, deepest collection
+    #: below it), so that every alias of it costs one step, not a new walk
+    converted: tuple[object, int, int, int] | None = None
 
 
 class _YamlDocumentReader:
@@ -316,36 +323,70 @@ def _yaml_child_path(parent: str, key: str | int) -> str:
 class _YamlConverter:
     """serde_json::Value's visitor driven by serde_yaml's deserializer."""
 
-    def __init__(self, jump_limit: int) -> None:
+    def __init__(self, jump_limit: int, meter: Meter | None = None) -> None:
         self._jumps_left = jump_limit
+        self._meter = meter if meter is not None else Meter()
 
     def convert(self, node: _YamlNode, path: str = ".", depth: int = 0) -> object:
+        return self._convert(node, path, depth)[0]
+
+    def _convert(self, node: _YamlNode, path: str, depth: int) -> tuple[object, int]:
+        """The value of `node` and how deep (relative to `depth`) its
+        deepest collection lies (-1: none)."""
         while node.target is not None:
             self._jumps_left -= 1
             if self._jumps_left < 0:
                 raise _YamlFailure("repetition limit exceeded")
             node = node.target
+        cached = node.converted
+        if cached is not None and depth + cached[3] < _YAML_MAX_DEPTH:
+            # the same node again (through an alias): serde_yaml walks it
+            # again, counting its jumps; the value is the same
+            value, jumps, nbytes, deepest = cached
+            self._jumps_left -= jumps
+            if self._jumps_left < 0:
+                raise _YamlFailure("repetition limit exceeded")
+            self._meter.add(nbytes)
+            return value, deepest
+        jumps_before, bytes_before = self._jumps_left, self._meter.total
+        value, deepest = self._convert_node(node, path, depth)
+        node.converted = (
+            value,
+            jumps_before - self._jumps_left,
+            self._meter.total - bytes_before,
+            deepest,
+        )
+        return value, deepest
+
+    def _convert_node(self, node: _YamlNode, path: str, depth: int) -> tuple[object, int]:
         if node.tag is not None and node.tag.startswith("!"):
             # serde_yaml hands local tags to the visitor as an enum
             message = "invalid type: enum, expected any valid JSON value"
             raise _YamlFailure.at(message, node.mark, path)
+        # every value counts, the ones an alias repeats too ("billion laughs")
+        self._meter.add(_NODE_BYTES + len(node.text))
         if node.kind == "scalar":
             try:
-                return _yaml_scalar(node)
+                return _yaml_scalar(node), -1
             except _YamlValueError as err:
                 raise _YamlFailure.at(str(err), node.mark, path) from None
         if depth >= _YAML_MAX_DEPTH:
             raise _YamlFailure.at("recursion limit exceeded", node.mark)
+        deepest = 0
         if node.kind == "sequence":
-            return [
-                self.convert(item, _yaml_child_path(path, index), depth + 1)
-                for index, item in enumerate(node.children)
-            ]
+            items = []
+            for index, item in enumerate(node.children):
+                value, below = self._convert(item, _yaml_child_path(path, index), depth + 1)
+                items.append(value)
+                deepest = max(deepest, below + 1)
+            return items, deepest
         entries: dict[str, object] = {}
         for key_node, value_node in zip(node.children[::2], node.children[1::2], strict=True):
             key = self._key(key_node, path)
-            entries[key] = self.convert(value_node, _yaml_child_path(path, key), depth + 1)
-        return dict(sorted(entries.items()))
+            value, below = self._convert(value_node, _yaml_child_path(path, key), depth + 1)
+            entries[key] = value
+            deepest = max(deepest, below + 1)
+        return dict(sorted(entries.items())), deepest
 
     def _key(self, node: _YamlNode, path: str) -> str:
         while node.target is not None:
@@ -356,7 +397,7 @@ class _YamlConverter:
         return node.text
 
 
-def _parse_yaml_bytes(raw: bytes) -> object:
+def _parse_yaml_bytes(raw: bytes, meter: Meter = UNMETERED) -> object:
     reader = _YamlDocumentReader(raw)
     try:
         try:
@@ -370,7 +411,7 @@ def _parse_yaml_bytes(raw: bytes) -> object:
             return None
         # serde_yaml stops alias expansion ("billion laughs") at 100 jumps
         # per event of the document.
-        value = _YamlConverter(_YAML_REPEAT_FACTOR * reader.events).convert(root)
+        value = _YamlConverter(_YAML_REPEAT_FACTOR * reader.events, meter).convert(root)
         try:
             another = reader.document() is not None
         except yaml.YAMLError:
@@ -384,7 +425,7 @@ def _parse_yaml_bytes(raw: bytes) -> object:
         reader.close()
 
 
-def parse_yaml(text: str, *, source: str | None = None) -> object:
+def parse_yaml(text: str, *, source: str | None = None, meter: Meter = UNMETERED) -> object:
     """``kumo.serde.yaml_parse``: one YAML document through serde_json::Value.
 
     Plain scalars follow serde_yaml (YAML 1.2 style): ``null``/``~``/empty,
@@ -398,7 +439,7 @@ def parse_yaml(text: str, *, source: str | None = None) -> object:
     """
     label = source if source is not None else _echo(text)
     try:
-        return _parse_yaml_bytes(_to_bytes(text))
+        return _parse_yaml_bytes(_to_bytes(text), meter)
     except RecursionError:
         raise FormatError(f"parsing {label} as yaml: recursion limit exceeded") from None
     except _YamlFailure as err:
