@@ -190,7 +190,15 @@ def _rust_radix_int(text: str, radix: int) -> int | None:
         text = text[1:]
     if not _RADIX_DIGITS[radix].fullmatch(text):
         return None
+    if len(text.lstrip("0")) > _TOO_MANY_DIGITS[radix]:
+        # beyond any 128-bit integer (and beyond what int() converts)
+        return sign * _BEYOND_128_BITS
     return sign * int(text, radix)
+
+
+#: more digits than any 128-bit integer has, per radix
+_TOO_MANY_DIGITS: Final = {10: 40, 16: 33, 8: 44, 2: 129}
+_BEYOND_128_BITS: Final = 1 << 130
 
 
 def _digits_but_not_number(text: str) -> bool:
