@@ -19,6 +19,13 @@ A look-behind whose body repeats (`(?<=a+)`, `{2,3}`) is refused as
 fancy-regex refuses it (Python's `regex` would accept it); alternatives of
 different fixed sizes are allowed, as fancy-regex allows them.
 
+Patterns without fancy features (no backreference, look-around, atomic
+group or possessive repetition) match in linear time with RE2, as
+fancy-regex hands them to the regex crate (kumopy/_kumo/_linear_regex.py);
+the others backtrack in the `regex` package, bounded by BACKTRACK_SECONDS
+per call, after which the call fails with fancy-regex's
+`Error executing regex: Max limit for backtracking count exceeded`.
+
 Haystacks must be valid UTF-8 (mlua converts them to a Rust `String`).
 Compile errors read `Parsing error at position N: ...` with the `regex`
 package's wording.
@@ -485,8 +492,10 @@ def register(kumo: Namespace) -> None:
     kumo.function(
         "regex.compile",
         _compile,
-        notes="fancy-regex translated to the `regex` package (look-around, backreferences, "
-        "Rust `$` and replacement syntax); compile errors use the regex package's wording",
+        notes="patterns without fancy features match with RE2 in linear time, as fancy-regex "
+        "hands them to the regex crate; fancy ones (look-around, backreferences) use the `regex` "
+        "package, bounded in time (kumod's backtrack-limit error); compile errors use the regex "
+        "package's wording",
     )
     kumo.function("regex.escape", _escape)
 
