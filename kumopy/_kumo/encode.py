@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import KumoError
 from ._args import ArgConversionError
-from ._lib import bytes_arg, rust_string
+from ._lib import LUA_STRING_BYTES, bytes_arg, check_result, rust_string
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -167,6 +167,8 @@ def _encoder(name: str) -> Callable[..., Any]:
     def impl(state: LuaState, data: Any = None) -> Any:
         if not isinstance(data, bytes):
             raise KumoError("parameter must be a string")
+        # base32 and hex outgrow their input: check before encoding
+        check_result(state, 2 * len(data) + LUA_STRING_BYTES, f"the {name} text")
         return state.to_lua(encode(name, data))
 
     return impl

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._errors import KumoError
 from ._args import ArgConversionError
-from ._lib import LibObject, enable_operators, rust_string
+from ._lib import LibObject, check_result, enable_operators, rust_string, usize_arg
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -284,6 +284,27 @@ _MODES = {
 }
 
 
+_READ_CHUNK = 1 << 20
+
+
+def _read_within_limit(state: LuaState, f: Any, count: int | None) -> bytes:
+    """Up to `count` bytes (all: None) of `f`, read a chunk at a time so
+    that what is read always fits the state's memory limit (a device
+    such as /dev/zero never ends)."""
+    parts: list[bytes] = []
+    total = 0
+    while count is None or total < count:
+        want = _READ_CHUNK if count is None else min(_READ_CHUNK, count - total)
+        chunk = f.read(want)
+        if not chunk:
+            break
+        parts.append(bytes(chunk))
+        total += len(chunk)
+        check_result(state, total, "reading the file")
+        state.check_deadline()
+    return b"".join(parts)
+
+
 class AsyncFile(LibObject):
     """kumod's file handle (read, write, seek, flush, close)."""
 
@@ -300,11 +321,7 @@ class AsyncFile(LibObject):
     def read(self, state: LuaState, n: Any = None) -> bytes:
         f = self._file()
         try:
-            if n is None:
-                return bytes(f.read())
-            from ._lib import usize_arg
-
-            return bytes(f.read(usize_arg(n)))
+            return _read_within_limit(state, f, None if n is None else usize_arg(n))
         except OSError as e:
             raise _os_error(e) from None
 
