@@ -552,7 +552,7 @@ def test_parse_toml_error_layout() -> None:
         parse_toml("a = 1\nb = ")
     assert str(info.value) == (
         "parsing a = 1\nb =  as toml: TOML parse error at line 2, column 5\n"
-        "  |\n2 | b = \n  |     ^\nInvalid value\n"
+        "  |\n2 | b = \n  |     ^\nstring values must be quoted, expected literal string\n"
     )
     with pytest.raises(FormatError) as info:
         parse_toml("[a\n", source="x.toml")

@@ -7,10 +7,17 @@ operators (`==`, `+`, `-`, `<close>`) on userdata are routed to `lua_eq`,
 `lua_add`, `lua_sub` and `lua_close`: the metamethods are added to the
 shared metatable of Python objects the first time a state creates such an
 object (`enable_operators`).
+
+Results count against the state's memory limit: `lua_size` estimates
+(from above) what a Python value takes once it is a Lua value, and
+`to_lua_checked` / `check_result` refuse a result that would take the state
+past its limit before it is built (`LuaState.check_alloc`), as Lua's own
+allocator refuses its allocations.
 """
 
 from __future__ import annotations
 
+import math
 import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -20,17 +27,29 @@ from .._message._lua import bound_method
 from .._regex.setmap import utf8_error
 from .._runtime import decode
 from .._runtime.userdata import Userdata
-from ._args import lua_number_text, lua_type_name
+from ._args import (
+    EXPECTED_NUMBER,
+    EXPECTED_STRING,
+    OUT_OF_RANGE,
+    ArgConversionError,
+    lua_number_text,
+    lua_tonumber,
+    lua_type_name,
+)
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
 
 __all__ = [
     "LibObject",
+    "check_result",
+    "lua_size",
+    "to_lua_checked",
     "enable_operators",
     "int_arg",
     "rust_string",
     "bytes_arg",
+    "float_arg",
     "usize_arg",
 ]
 
@@ -68,7 +87,7 @@ class LibObject(Userdata):
 
 def _method(state: LuaState, cls: type[LibObject], key: bytes) -> Any:
     impl = cls.methods[decode(key)]
-    return bound_method(state, cls, key, lambda st, this, *args: impl(this, st, *args))
+    return bound_method(state, cls, key, lambda st, this, *args: impl(this, st, *args), impl)
 
 
 def enable_operators(state: LuaState) -> None:
@@ -117,6 +136,60 @@ def enable_operators(state: LuaState) -> None:
     del setup
 
 
+# -- memory accounting for results -----------------------------------------------
+
+#: Lua 5.4 on 64-bit, rounded up: a string's header, a table's header, one
+#: array slot or hash node (tables grow by doubling: counted twice)
+LUA_STRING_BYTES = 40
+LUA_TABLE_BYTES = 64
+LUA_SLOT_BYTES = 32
+LUA_NODE_BYTES = 64
+
+
+def lua_size(value: Any, limit: int | None = None) -> int:
+    """About how many bytes of Lua memory `value` (as `LuaState.to_lua`
+    converts it) takes, never less; stops counting past `limit`."""
+    total = 0
+    stack = [value]
+    while stack:
+        v = stack.pop()
+        if v is None or isinstance(v, bool | int | float):
+            continue
+        if isinstance(v, str | bytes | bytearray):
+            total += LUA_STRING_BYTES + len(v) * (
+                3 if isinstance(v, str) and not v.isascii() else 1
+            )
+        elif isinstance(v, dict):
+            total += LUA_TABLE_BYTES + LUA_NODE_BYTES * len(v)
+            stack.extend(v.keys())
+            stack.extend(v.values())
+        elif isinstance(v, list | tuple):
+            total += LUA_TABLE_BYTES + LUA_SLOT_BYTES * len(v)
+            stack.extend(v)
+        if limit is not None and total > limit:
+            break
+    return total
+
+
+def _room(state: LuaState) -> int | None:
+    if state.max_memory is None:
+        return None
+    return state.max_memory - (state.rt.get_memory_used() or 0) + 1
+
+
+def check_result(state: LuaState, nbytes: int, what: str) -> None:
+    """Refuse to build a result of about `nbytes` bytes of Lua memory that
+    would take the state past its memory limit."""
+    state.check_alloc(nbytes, what)
+
+
+def to_lua_checked(state: LuaState, value: Any, what: str) -> Any:
+    """`state.to_lua(value)` after checking that it fits the memory limit."""
+    if state.max_memory is not None:
+        state.check_alloc(lua_size(value, _room(state)), what)
+    return state.to_lua(value)
+
+
 # -- argument conversion (mlua's FromLua shapes) -------------------------------
 
 
@@ -127,42 +200,63 @@ def rust_string(value: Any, what: str = "String") -> str:
         if not value.isascii():
             problem = utf8_error(value)
             if problem is not None:
-                raise KumoError(f"error converting Lua string to {what} ({problem})")
+                raise ArgConversionError(value, what, problem)
         return decode(value)
     if isinstance(value, int | float) and not isinstance(value, bool):
         return lua_number_text(value)
-    raise KumoError(f"error converting Lua {lua_type_name(value)} to {what}")
+    raise ArgConversionError(value, what, EXPECTED_STRING)
 
 
-def bytes_arg(value: Any, what: str = "String") -> bytes:
+def bytes_arg(value: Any, what: str = "string") -> bytes:
     """A Lua value converted to an `mlua::String` (raw bytes; numbers coerce)."""
     if isinstance(value, bytes):
         return value
     if isinstance(value, int | float) and not isinstance(value, bool):
         return lua_number_text(value).encode()
-    raise KumoError(f"error converting Lua {lua_type_name(value)} to {what}")
+    raise ArgConversionError(value, what, EXPECTED_STRING)
 
 
 def int_arg(value: Any, what: str, lo: int, hi: int) -> int:
-    """A Lua value converted to a Rust integer type (`what` = "usize", ...)."""
-    if isinstance(value, bool) or value is None:
-        raise KumoError(f"error converting Lua {lua_type_name(value)} to {what}")
-    if isinstance(value, float):
-        if not value.is_integer():
-            raise KumoError(f"error converting Lua number to {what} (out of range)")
-        value = int(value)
-    elif isinstance(value, bytes):
-        try:
-            text = decode(value).strip()
-            number = float(text) if any(c in text for c in ".eEnN") else int(text, 0)
-        except ValueError:
-            raise KumoError(f"error converting Lua string to {what}") from None
-        return int_arg(number, what, lo, hi)
-    if not isinstance(value, int):
-        raise KumoError(f"error converting Lua {lua_type_name(value)} to {what}")
-    if not lo <= value <= hi:
-        raise KumoError(f"error converting Lua integer to {what} (out of range)")
-    return value
+    """A Lua value converted to a Rust integer type (`what` = "usize", ...)
+    the way mlua 0.11 converts it: integers and integral floats must be in
+    range; other floats are truncated toward zero (num-traits' cast) when
+    that lands in range; strings coerce as Lua coerces them."""
+    kind = lua_type_name(value)
+    number: Any = value
+    if isinstance(value, bytes):
+        number = lua_tonumber(value)
+    elif isinstance(value, bool) or not isinstance(value, int | float):
+        number = None
+    if number is None:
+        raise ArgConversionError(value, what, EXPECTED_NUMBER)
+    if isinstance(number, float):
+        if (
+            math.isfinite(number)
+            and number == math.floor(number)
+            and -(2.0**63) <= number < 2.0**63
+        ):
+            number = int(number)
+            if kind == "number":
+                kind = "integer"  # lua_tointegerx reads an integral float as an integer
+        elif math.isfinite(number) and lo - 1 < number < hi + 1:
+            return int(number)
+        else:
+            raise ArgConversionError(value, what, OUT_OF_RANGE, kind=kind)
+    if not lo <= number <= hi:
+        raise ArgConversionError(value, what, OUT_OF_RANGE, kind=kind)
+    return int(number)
+
+
+def float_arg(value: Any, what: str = "f64") -> float:
+    """A Lua value converted to a Rust float (numbers; strings coerce)."""
+    number: Any = None
+    if isinstance(value, bytes):
+        number = lua_tonumber(value)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        number = value
+    if number is None:
+        raise ArgConversionError(value, what, EXPECTED_NUMBER)
+    return float(number)
 
 
 def usize_arg(value: Any) -> int:

@@ -6,6 +6,12 @@ its functions.  An implementation is called as `impl(state, *lua_args)`
 with the raw Lua arguments (strings as bytes) and returns a Python value
 that lupa can hand to Lua (use `state.to_lua` for containers); it raises
 `KumoError` to raise a Lua error in the calling policy.
+
+Every function goes through `adapt_function` (kumopy/_kumo/_args.py) on
+registration: whatever its Python signature, Lua may call it with more or
+fewer arguments (mlua drops surplus ones and passes nil for missing ones),
+and a converter's `ArgConversionError` reads as mlua's
+`bad argument #N: ...`.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._errors import UnsupportedError
+from ._args import adapt_function
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -50,10 +57,11 @@ class Namespace:
     ) -> None:
         """Add `kumo.<name>` (and the same function under each alias, as
         kumod exposes `kumo.json_load` and `kumo.serde.json_load`)."""
+        adapted = adapt_function(impl)
         for n in (name, *aliases):
             if n in self.entries:
                 raise ValueError(f"kumo.{n} registered twice")
-            self.entries[n] = Entry(n, impl, self._module, notes=notes)
+            self.entries[n] = Entry(n, adapted, self._module, notes=notes)
 
     def value(self, name: str, value: Any, *, notes: str = "") -> None:
         self.entries[name] = Entry(name, value, self._module, notes=notes)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import KumoError
 from .._runtime import lua_type
 from .._runtime.userdata import Userdata
-from ._args import lua_type_name
+from ._args import ArgConversionError
 from ._lib import rust_string
 
 if TYPE_CHECKING:
@@ -169,7 +169,7 @@ def make_map(state: LuaState, rules: Any = None) -> CidrMap:
     if rules is None:
         return cmap
     if lua_type(rules) != "table":
-        raise KumoError(f"error converting Lua {lua_type_name(rules)} to HashMap<String, Value>")
+        raise ArgConversionError(rules, "HashMap<String, Value>")
     parsed = []
     for k, v in rules.items():
         nets = parse_cidr(rust_string(k))

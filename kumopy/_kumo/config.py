@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .._errors import KumoError
 from . import _schema as s
-from ._args import lua_type_name, string_arg
+from ._args import ArgConversionError, lua_type_name, string_arg
 from ._schema import REQUIRED, Field
 from .constructors import LISTENER_DOMAIN  # noqa: F401  (re-exported for docs)
 from .fs import expand_braces
@@ -545,7 +545,7 @@ def set_httpinject_recipient_rate_limit(state: LuaState, spec: Any = None, *_: A
 
 def set_timeq_spawn_reinsertion(state: LuaState, value: Any = None, *_: Any) -> None:
     if not isinstance(value, bool):
-        raise KumoError(f"error converting Lua {lua_type_name(value)} to boolean")
+        raise ArgConversionError(value, "boolean")
     server_config(state).warnings.append(
         "set_timeq_spawn_reinsertion is deprecated and has no effect; remove it from your "
         "configuration"
@@ -554,7 +554,7 @@ def set_timeq_spawn_reinsertion(state: LuaState, value: Any = None, *_: Any) -> 
 
 def suspend_delivery_when_spool_unhealthy(state: LuaState, value: Any = None, *_: Any) -> None:
     if not isinstance(value, bool):
-        raise KumoError(f"error converting Lua {lua_type_name(value)} to boolean")
+        raise ArgConversionError(value, "boolean")
     server_config(state).settings["suspend_delivery_when_spool_unhealthy"] = value
 
 
@@ -576,7 +576,7 @@ def set_config_monitor_globs(state: LuaState, globs: Any = None, *_: Any) -> Non
     if isinstance(tree, dict) and not tree:
         tree = []
     if not isinstance(tree, list) or not all(isinstance(g, str) for g in tree):
-        raise KumoError(f"error converting Lua {lua_type_name(globs)} to Vec<String>")
+        raise ArgConversionError(globs, "Vec<String>")
     server_config(state).monitor_globs = list(tree)
 
 

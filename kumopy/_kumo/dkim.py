@@ -32,7 +32,7 @@ from .._duration import NANOS_PER_SEC
 from .._errors import KumoError
 from .._runtime.userdata import Userdata
 from . import _schema as s
-from ._args import lua_type_name
+from ._args import ArgConversionError
 from ._schema import REQUIRED, Field
 
 if TYPE_CHECKING:
@@ -359,7 +359,7 @@ def _set_signing_threads(state: LuaState, n: Any = None) -> None:
     if isinstance(n, float) and n.is_integer():
         n = int(n)
     if isinstance(n, bool) or not isinstance(n, int) or n < 0:
-        raise KumoError(f"error converting Lua {lua_type_name(n)} to usize")
+        raise ArgConversionError(n, "usize")
     pool: dict[str, int | None] = state.process.service("dkim.pool", lambda: {"threads": None})
     if pool["threads"] is not None:
         raise KumoError("dkimsign pool is already configured")

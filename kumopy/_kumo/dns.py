@@ -37,7 +37,7 @@ import dns.zone
 
 from .._errors import KumoError
 from .._runtime import lua_type
-from ._args import lua_type_name
+from ._args import ArgConversionError
 from ._lib import rust_string
 
 if TYPE_CHECKING:
@@ -654,7 +654,7 @@ def _define_resolver(state: LuaState, name: Any = None, config: Any = None) -> N
 def _configure_resolver(state: LuaState, config: Any = None) -> None:
     svc = _service(state.process)
     if lua_type(config) != "table" and not isinstance(config, bytes):
-        raise KumoError(f"error converting Lua {lua_type_name(config)} to table")
+        raise ArgConversionError(config, "table")
     data = state.to_python(config)
     if isinstance(data, dict) and set(data) == {"Test"}:
         svc.default = _zones_from_lua(state, config[b"Test"], "TestResolverConfig")
@@ -666,7 +666,7 @@ def _setting(name: str) -> Any:
     def impl(state: LuaState, value: Any = None) -> None:
         if name == "set_mta_sts_enabled":
             if not isinstance(value, bool):
-                raise KumoError(f"error converting Lua {lua_type_name(value)} to boolean")
+                raise ArgConversionError(value, "boolean")
         elif name == "set_mx_concurrency_limit":
             from ._lib import usize_arg
 

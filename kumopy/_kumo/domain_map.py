@@ -22,10 +22,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from .._errors import KumoError
 from .._runtime import lua_type
 from .._runtime.userdata import Userdata
-from ._args import lua_type_name
+from ._args import ArgConversionError
 from ._lib import rust_string
 
 if TYPE_CHECKING:
@@ -127,7 +126,7 @@ def new(state: LuaState, rules: Any = None) -> DomainMap:
     if rules is None:
         return dmap
     if lua_type(rules) != "table":
-        raise KumoError(f"error converting Lua {lua_type_name(rules)} to HashMap<String, Value>")
+        raise ArgConversionError(rules, "HashMap<String, Value>")
     for k, v in rules.items():
         dmap.insert(rust_string(k), state.to_cache_value(v))
     return dmap

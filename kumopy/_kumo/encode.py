@@ -17,7 +17,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._errors import KumoError
-from ._lib import bytes_arg, rust_string
+from ._args import ArgConversionError
+from ._lib import LUA_STRING_BYTES, bytes_arg, check_result, rust_string
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -153,9 +154,8 @@ def _charset_encode(
     name = rust_string(charset)
     value = rust_string(text)
     if ignore_errors is not None and not isinstance(ignore_errors, bool):
-        from ._args import lua_type_name
 
-        raise KumoError(f"error converting Lua {lua_type_name(ignore_errors)} to boolean")
+        raise ArgConversionError(ignore_errors, "boolean")
     codec = _charset(name)
     try:
         return value.encode(codec, "ignore" if ignore_errors is not False else "strict")
@@ -167,6 +167,8 @@ def _encoder(name: str) -> Callable[..., Any]:
     def impl(state: LuaState, data: Any = None) -> Any:
         if not isinstance(data, bytes):
             raise KumoError("parameter must be a string")
+        # base32 and hex outgrow their input: check before encoding
+        check_result(state, 2 * len(data) + LUA_STRING_BYTES, f"the {name} text")
         return state.to_lua(encode(name, data))
 
     return impl

@@ -28,7 +28,8 @@ import stat
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._errors import KumoError
-from ._lib import LibObject, enable_operators, rust_string
+from ._args import ArgConversionError
+from ._lib import LibObject, check_result, enable_operators, rust_string, usize_arg
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -90,7 +91,8 @@ def glob_paths(state: LuaState, pattern: str, relative_to: str | None) -> list[s
         prefix = "/".join(literal) or ("/" if one.startswith("/") else ".")
         rest = one[len("/".join(literal)) :].lstrip("/") if literal else one
         real_prefix = state.process.map_path(prefix)
-        for hit in _glob.glob(os.path.join(_glob.escape(real_prefix), rest), recursive=True):
+        walker = _Walker(state)
+        for hit in walker.glob(_glob.escape(real_prefix), rest):
             rel = os.path.relpath(hit, real_prefix)
             found.add(os.path.normpath(os.path.join(prefix, rel)) if prefix != "." else rel)
     out = []
@@ -105,6 +107,92 @@ def glob_paths(state: LuaState, pattern: str, relative_to: str | None) -> list[s
     return out
 
 
+#: how many directory entries one glob may look at
+GLOB_MAX_ENTRIES = 1_000_000
+
+
+class _Walker:
+    """Python's glob, except that `**` does not descend into symbolic links
+    to directories (as filenamegen's walk does not: a link back to a parent
+    directory made Python's glob run for ever) and that one call looks at
+    no more than GLOB_MAX_ENTRIES entries, checking the CPU budget as it
+    goes."""
+
+    def __init__(self, state: LuaState) -> None:
+        self.state = state
+        self.seen = 0
+
+    def _count(self, n: int = 1) -> None:
+        self.seen += n
+        if self.seen > GLOB_MAX_ENTRIES:
+            raise KumoError(
+                f"glob: more than {GLOB_MAX_ENTRIES} directory entries to look at; "
+                "narrow the pattern"
+            )
+        if self.seen % 1024 < n:
+            self.state.check_deadline()
+
+    def glob(self, root: str, rest: str) -> list[str]:
+        """Paths under `root` (already escaped) matching `rest`."""
+        parts = rest.split("/")
+        if "**" not in parts:
+            found = _glob.glob(os.path.join(root, rest))
+            self._count(len(found))
+            return found
+        i = parts.index("**")
+        head, tail = "/".join(parts[:i]), parts[i + 1 :]
+        bases = [root] if not head else _glob.glob(os.path.join(root, head))
+        out: list[str] = []
+        for base in bases:
+            real_base = base if head else _unescape(base)
+            if not os.path.isdir(real_base):
+                continue
+            for directory in self._tree(real_base):
+                if tail:
+                    out.extend(self.glob(_glob.escape(directory), "/".join(tail)))
+                else:
+                    out.append(directory)
+                    entries = self._entries(directory)
+                    out.extend(
+                        os.path.join(directory, e.name)
+                        for e in entries
+                        if not _hidden(e.name) and not e.is_dir(follow_symlinks=False)
+                    )
+        return out
+
+    def _entries(self, directory: str) -> list[os.DirEntry[str]]:
+        try:
+            with os.scandir(directory) as it:
+                entries = list(it)
+        except OSError:
+            return []
+        self._count(len(entries) + 1)
+        return entries
+
+    def _tree(self, top: str) -> list[str]:
+        """`top` and every directory below it, not through symbolic links
+        and not into hidden directories (as Python's `**` does)."""
+        out = [top]
+        stack = [top]
+        while stack:
+            directory = stack.pop()
+            for entry in self._entries(directory):
+                if not _hidden(entry.name) and entry.is_dir(follow_symlinks=False):
+                    path = os.path.join(directory, entry.name)
+                    out.append(path)
+                    stack.append(path)
+        return out
+
+
+def _hidden(name: str) -> bool:
+    return name.startswith(".")
+
+
+def _unescape(path: str) -> str:
+    """The inverse of glob.escape."""
+    return path.replace("[*]", "*").replace("[?]", "?").replace("[[]", "[")
+
+
 def _glob_impl(cached: bool) -> Any:
     def impl(state: LuaState, pattern: Any = None, path: Any = None, ttl: Any = None) -> Any:
         pat = rust_string(pattern)
@@ -112,9 +200,7 @@ def _glob_impl(cached: bool) -> Any:
         if not cached:
             return state.to_lua(glob_paths(state, pat, rel))
         if ttl is not None and (isinstance(ttl, bool) or not isinstance(ttl, int | float)):
-            from ._args import lua_type_name
-
-            raise KumoError(f"error converting Lua {lua_type_name(ttl)} to f32")
+            raise ArgConversionError(ttl, "f32")
         cache: dict[tuple[str, str | None], tuple[float, list[str]]] = state.process.service(
             "fs.glob", dict
         )
@@ -198,6 +284,27 @@ _MODES = {
 }
 
 
+_READ_CHUNK = 1 << 20
+
+
+def _read_within_limit(state: LuaState, f: Any, count: int | None) -> bytes:
+    """Up to `count` bytes (all: None) of `f`, read a chunk at a time so
+    that what is read always fits the state's memory limit (a device
+    such as /dev/zero never ends)."""
+    parts: list[bytes] = []
+    total = 0
+    while count is None or total < count:
+        want = _READ_CHUNK if count is None else min(_READ_CHUNK, count - total)
+        chunk = f.read(want)
+        if not chunk:
+            break
+        parts.append(bytes(chunk))
+        total += len(chunk)
+        check_result(state, total, "reading the file")
+        state.check_deadline()
+    return b"".join(parts)
+
+
 class AsyncFile(LibObject):
     """kumod's file handle (read, write, seek, flush, close)."""
 
@@ -214,11 +321,7 @@ class AsyncFile(LibObject):
     def read(self, state: LuaState, n: Any = None) -> bytes:
         f = self._file()
         try:
-            if n is None:
-                return bytes(f.read())
-            from ._lib import usize_arg
-
-            return bytes(f.read(usize_arg(n)))
+            return _read_within_limit(state, f, None if n is None else usize_arg(n))
         except OSError as e:
             raise _os_error(e) from None
 

@@ -23,9 +23,9 @@ from .._message import (
 )
 from .._message._conformance import ConformanceError
 from .._message._lua import LUA_METHODS
-from .._message._scheduling import SchedulingError
+from .._message._scheduling import SchedulingError, parse_scheduling
 from .._runtime import decode, encode, lua_type
-from ._args import lua_type_name, string_arg
+from ._args import ArgConversionError, lua_type_name, string_arg
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -91,7 +91,7 @@ def _envelope_arg(state: LuaState, value: Any) -> EnvelopeAddress:
         return _address(decode(value))
     if isinstance(value, EnvelopeAddress):
         return value
-    raise KumoError(f"error converting Lua {lua_type_name(value)} to EnvelopeAddress")
+    raise ArgConversionError(value, "EnvelopeAddress")
 
 
 def _set_recipient(state: LuaState, msg: Message, value: Any = None) -> None:
@@ -102,7 +102,7 @@ def _set_recipient(state: LuaState, msg: Message, value: Any = None) -> None:
         items = [v for _, v in sorted(value.items(), key=lambda kv: _index(kv[0]))]
         msg.set_recipients([_envelope_arg(state, v) for v in items])
         return
-    raise KumoError(f"error converting Lua {lua_type_name(value)} to EnvelopeAddress")
+    raise ArgConversionError(value, "EnvelopeAddress")
 
 
 def _index(key: Any) -> float:
@@ -139,7 +139,7 @@ def _header_args(name: Any, value: Any, encode_flag: Any) -> tuple[str, bytes, b
     n = string_arg(name)
     v = _bytes_arg(value)
     if encode_flag is not None and not isinstance(encode_flag, bool):
-        raise KumoError(f"error converting Lua {lua_type_name(encode_flag)} to boolean")
+        raise ArgConversionError(encode_flag, "boolean")
     return n, v, bool(encode_flag)
 
 
@@ -187,7 +187,7 @@ def _optional_names(value: Any) -> list[str]:
     if value is None:
         return []
     if lua_type(value) != "table":
-        raise KumoError(f"error converting Lua {lua_type_name(value)} to Vec<String>")
+        raise ArgConversionError(value, "Vec<String>")
     return [string_arg(v) for _, v in sorted(value.items(), key=lambda kv: _index(kv[0]))]
 
 
@@ -220,12 +220,15 @@ def _import_scheduling_header(
 ) -> Any:
     n = string_arg(name)
     if not isinstance(remove, bool):
-        raise KumoError(f"error converting Lua {lua_type_name(remove)} to boolean")
+        raise ArgConversionError(remove, "boolean")
     return state.to_lua(_wrap(lambda: msg.import_scheduling_header(n, remove)))
 
 
 def _set_scheduling(state: LuaState, msg: Message, params: Any = None) -> Any:
     spec = state.to_python(params, serialize=True) if params is not None else None
+    if spec is not None and not isinstance(spec, dict):
+        # serde's complaint about a value that is not a table
+        return _wrap(lambda: parse_scheduling(spec))
     return state.to_lua(_wrap(lambda: msg.set_scheduling(spec)))
 
 
@@ -264,7 +267,7 @@ def _dkim_sign(state: LuaState, msg: Message, signer: Any = None) -> None:
     from .dkim import Signer
 
     if not isinstance(signer, Signer):
-        raise KumoError(f"error converting Lua {lua_type_name(signer)} to Signer")
+        raise ArgConversionError(signer, "Signer")
     try:
         msg.dkim_sign(signer)
     except KumoError:
@@ -318,7 +321,7 @@ def _set_sender(state: LuaState, msg: Message, value: Any = None) -> None:
 
 def _set_force_sync(state: LuaState, msg: Message, value: Any = None) -> None:
     if not isinstance(value, bool):
-        raise KumoError(f"error converting Lua {lua_type_name(value)} to boolean")
+        raise ArgConversionError(value, "boolean")
     msg.force_sync = value
 
 

@@ -19,6 +19,13 @@ A look-behind whose body repeats (`(?<=a+)`, `{2,3}`) is refused as
 fancy-regex refuses it (Python's `regex` would accept it); alternatives of
 different fixed sizes are allowed, as fancy-regex allows them.
 
+Patterns without fancy features (no backreference, look-around, atomic
+group or possessive repetition) match in linear time with RE2, as
+fancy-regex hands them to the regex crate (kumopy/_kumo/_linear_regex.py);
+the others backtrack in the `regex` package, bounded by BACKTRACK_SECONDS
+per call, after which the call fails with fancy-regex's
+`Error executing regex: Max limit for backtracking count exceeded`.
+
 Haystacks must be valid UTF-8 (mlua converts them to a Rust `String`).
 Compile errors read `Parsing error at position N: ...` with the `regex`
 package's wording.
@@ -27,12 +34,23 @@ package's wording.
 from __future__ import annotations
 
 import re
+import time as _time
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import regex as _re
 
 from .._errors import KumoError
-from ._lib import LibObject, rust_string, usize_arg
+from ._lib import (
+    LUA_SLOT_BYTES,
+    LUA_STRING_BYTES,
+    LibObject,
+    check_result,
+    rust_string,
+    to_lua_checked,
+    usize_arg,
+)
+from ._linear_regex import linear_pattern
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -227,7 +245,7 @@ def compile_fancy(pattern: str) -> _re.Pattern[str]:
 _NAME = re.compile(r"[_0-9A-Za-z]+")
 
 
-def expand(m: _re.Match[str], template: str) -> str:
+def expand(m: Any, template: str) -> str:
     """Rust's replacement syntax: $1, $name, ${name}, $$."""
     out: list[str] = []
     i = 0
@@ -266,10 +284,37 @@ def expand(m: _re.Match[str], template: str) -> str:
     return "".join(out)
 
 
-def find_iter(pat: _re.Pattern[str], text: str) -> list[_re.Match[str]]:
+#: how long one call of a `kumo.regex` method may backtrack: the `regex`
+#: package's timeout, which it overshoots (0.25 ends after about 1 s here)
+BACKTRACK_SECONDS = 0.25
+#: kumod's error when fancy-regex gives up (its backtrack_limit, 1,000,000)
+BACKTRACK_LIMIT_ERROR = "Error executing regex: Max limit for backtracking count exceeded"
+#: how many matches an iteration collects between budget checks
+_CHECK_EVERY = 4096
+
+
+class _Bounded:
+    """The backtracking engine for one method call: every search shares
+    BACKTRACK_SECONDS, and running out is fancy-regex's backtrack-limit
+    error."""
+
+    def __init__(self, pat: _re.Pattern[str]) -> None:
+        self.pat = pat
+        self.until = _time.monotonic() + BACKTRACK_SECONDS
+
+    def search(self, text: str, pos: int = 0) -> _re.Match[str] | None:
+        left = self.until - _time.monotonic()
+        try:
+            return self.pat.search(text, pos, timeout=max(left, 0.001))
+        except TimeoutError:
+            raise KumoError(BACKTRACK_LIMIT_ERROR) from None
+
+
+def find_iter(pat: Any, text: Any, state: LuaState | None = None) -> list[Any]:
     """Matches in Rust's order: an empty match right after the previous
-    match is skipped."""
-    found: list[_re.Match[str]] = []
+    match is skipped.  `pat` is an RE2 program (text: bytes) or a bounded
+    backtracking one (text: str)."""
+    found: list[Any] = []
     pos = 0
     last_end = -1
     n = len(text)
@@ -279,39 +324,100 @@ def find_iter(pat: _re.Pattern[str], text: str) -> list[_re.Match[str]]:
             break
         start, end = m.span()
         if start == end and end == last_end:
-            pos = end + 1
+            pos = _next_char(text, end)
             continue
         found.append(m)
         last_end = end
-        pos = end if end > start else end + 1
+        pos = end if end > start else _next_char(text, end)
+        if state is not None and len(found) % _CHECK_EVERY == 0:
+            state.check_deadline()
+            check_result(state, len(found) * (LUA_SLOT_BYTES + LUA_STRING_BYTES), "regex matches")
     return found
 
 
-def _replace(pat: _re.Pattern[str], text: str, rep: str, limit: int) -> str:
+def _next_char(text: Any, pos: int) -> int:
+    """The position after the character at `pos` (byte subjects: never
+    inside a UTF-8 sequence)."""
+    pos += 1
+    if isinstance(text, bytes):
+        n = len(text)
+        while pos < n and (text[pos] & 0xC0) == 0x80:
+            pos += 1
+    return pos
+
+
+def _piece(value: Any) -> str:
+    return value.decode("utf-8", "surrogateescape") if isinstance(value, bytes) else value
+
+
+def _replace(
+    pat: Any,
+    text: Any,
+    rep: str,
+    limit: int,
+    state: LuaState | None = None,
+    names: Mapping[str, int] | None = None,
+) -> Any:
     out: list[str] = []
     last = 0
-    for count, m in enumerate(find_iter(pat, text)):
+    size = 0
+    for count, m in enumerate(find_iter(pat, text, state)):
         if limit and count >= limit:
             break
-        out.append(text[last : m.start()])
-        out.append(expand(m, rep))
+        out.append(_piece(text[last : m.start()]))
+        piece = expand(_TextMatch(m, names if names is not None else {}), rep)
+        out.append(piece)
+        size += len(piece)
         last = m.end()
-    out.append(text[last:])
+        if state is not None and size > 1 << 20:
+            check_result(state, size + len(text), "the replaced text")
+            size = 0
+    out.append(_piece(text[last:]))
     return "".join(out)
 
 
+class _TextMatch:
+    """A match whose groups read as str and are found by the names the
+    pattern gave them (RE2 matches give bytes)."""
+
+    def __init__(self, m: Any, names: Mapping[str, int]) -> None:
+        self.m = m
+        self.names = names
+
+    def group(self, key: int | str) -> str | None:
+        if isinstance(key, str):
+            if key not in self.names:
+                raise IndexError(key)
+            key = self.names[key]
+        value = self.m.group(key)
+        return None if value is None else _piece(value)
+
+
 class Regex(LibObject):
-    """A compiled fancy-regex, as Lua sees it."""
+    """A compiled fancy-regex, as Lua sees it.
+
+    Patterns without fancy features match with RE2 (linear time) on the
+    UTF-8 bytes of the haystack; the others with the `regex` package,
+    bounded by BACKTRACK_SECONDS per call."""
 
     lua_type_name = "RegexWrap"
 
     def __init__(self, pattern: str) -> None:
         self.pattern = pattern
         self.compiled = compile_fancy(pattern)
+        self.linear = linear_pattern(pattern, self.compiled.groups)
+
+    def _engine(self, text: str) -> tuple[Any, Any]:
+        """(matcher, subject) for one call: RE2 on bytes, or the bounded
+        backtracking engine on str."""
+        linear = self.linear
+        if linear is not None and (not linear.ascii_only or text.isascii()):
+            return linear.program, text.encode("utf-8", "surrogateescape")
+        return _Bounded(self.compiled), text
 
     def captures(self, state: LuaState, haystack: Any = None) -> Any:
-        text = rust_string(haystack)
-        m = self.compiled.search(text)
+        pat, text = self._engine(rust_string(haystack))
+        m = pat.search(text)
         if m is None:
             return None
         table = state.rt.table()
@@ -326,41 +432,49 @@ class Regex(LibObject):
         return table
 
     def is_match(self, state: LuaState, haystack: Any = None) -> bool:
-        return self.compiled.search(rust_string(haystack)) is not None
+        pat, text = self._engine(rust_string(haystack))
+        return pat.search(text) is not None
 
     def find(self, state: LuaState, haystack: Any = None) -> Any:
-        m = self.compiled.search(rust_string(haystack))
+        pat, text = self._engine(rust_string(haystack))
+        m = pat.search(text)
         return None if m is None else state.to_lua(m.group(0))
 
     def find_all(self, state: LuaState, haystack: Any = None) -> Any:
-        text = rust_string(haystack)
-        return state.to_lua([m.group(0) for m in find_iter(self.compiled, text)])
+        pat, text = self._engine(rust_string(haystack))
+        found = [m.group(0) for m in find_iter(pat, text, state)]
+        return to_lua_checked(state, found, "regex matches")
 
     def replace(self, state: LuaState, haystack: Any = None, rep: Any = None) -> Any:
-        text, r = rust_string(haystack), rust_string(rep)
-        return state.to_lua(_replace(self.compiled, text, r, 1))
+        pat, text = self._engine(rust_string(haystack))
+        return state.to_lua(
+            _replace(pat, text, rust_string(rep), 1, state, self.compiled.groupindex)
+        )
 
     def replace_all(self, state: LuaState, haystack: Any = None, rep: Any = None) -> Any:
-        text, r = rust_string(haystack), rust_string(rep)
-        return state.to_lua(_replace(self.compiled, text, r, 0))
+        pat, text = self._engine(rust_string(haystack))
+        return state.to_lua(
+            _replace(pat, text, rust_string(rep), 0, state, self.compiled.groupindex)
+        )
 
     def replacen(
         self, state: LuaState, haystack: Any = None, limit: Any = None, rep: Any = None
     ) -> Any:
-        text = rust_string(haystack)
+        haystack_text = rust_string(haystack)
         n = usize_arg(limit)
         r = rust_string(rep)
-        return state.to_lua(_replace(self.compiled, text, r, n))
+        pat, text = self._engine(haystack_text)
+        return state.to_lua(_replace(pat, text, r, n, state, self.compiled.groupindex))
 
     def split(self, state: LuaState, haystack: Any = None) -> Any:
-        text = rust_string(haystack)
+        pat, text = self._engine(rust_string(haystack))
         pieces = []
         last = 0
-        for m in find_iter(self.compiled, text):
+        for m in find_iter(pat, text, state):
             pieces.append(text[last : m.start()])
             last = m.end()
         pieces.append(text[last:])
-        return state.to_lua(pieces)
+        return to_lua_checked(state, pieces, "the pieces of the split string")
 
     methods: ClassVar[dict[str, Any]] = {
         "captures": captures,
@@ -378,8 +492,10 @@ def register(kumo: Namespace) -> None:
     kumo.function(
         "regex.compile",
         _compile,
-        notes="fancy-regex translated to the `regex` package (look-around, backreferences, "
-        "Rust `$` and replacement syntax); compile errors use the regex package's wording",
+        notes="patterns without fancy features match with RE2 in linear time, as fancy-regex "
+        "hands them to the regex crate; fancy ones (look-around, backreferences) use the `regex` "
+        "package, bounded in time (kumod's backtrack-limit error); compile errors use the regex "
+        "package's wording",
     )
     kumo.function("regex.escape", _escape)
 

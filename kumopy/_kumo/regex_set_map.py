@@ -39,7 +39,7 @@ from .._regex import RegexSetError, RegexSetMap
 from .._regex.setmap import utf8_error
 from .._runtime import lua_type
 from .._runtime.userdata import Userdata
-from ._args import lua_number_text, lua_type_name
+from ._args import ArgConversionError, lua_number_text, lua_type_name
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -108,7 +108,7 @@ class LuaRegexSetMap(RegexSetMap, Userdata):
         elif isinstance(key, int | float) and not isinstance(key, bool):
             subject = lua_number_text(key)
         else:
-            raise KumoError(f"error converting Lua {lua_type_name(key)} to String")
+            raise ArgConversionError(key, "String")
         index = self.first_index(subject)
         observer = _lookup_observer
         if observer is not None:
@@ -141,7 +141,7 @@ def new(state: LuaState, rules: Any = None) -> LuaRegexSetMap:
             elif isinstance(k, int | float) and not isinstance(k, bool):
                 key = lua_number_text(k)
             else:
-                raise KumoError(f"error converting Lua {lua_type_name(k)} to String")
+                raise ArgConversionError(k, "String")
             items[key] = state.to_cache_value(v)
     try:
         built = LuaRegexSetMap(items)

@@ -9,6 +9,7 @@ the mapped local file; error messages name the path the policy used.
 from __future__ import annotations
 
 import functools
+import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -16,6 +17,7 @@ from .._errors import KumoError
 from .._runtime import encode as to_lua_string
 from . import formats
 from ._args import string_arg
+from ._lib import LUA_STRING_BYTES, check_result, to_lua_checked
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -56,10 +58,13 @@ _PARSERS: dict[str, Callable[..., Any]] = {
 
 
 def read_text(state: LuaState, path: str) -> str:
-    """Read a file the policy named, through the path map."""
+    """Read a file the policy named, through the path map (its size counts
+    against the state's memory limit before it is read)."""
     real = state.process.map_path(path)
     try:
         with open(real, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            check_result(state, size, f"reading file {path}")
             data = f.read()
     except OSError as e:
         where = path if real == path else f"{path} (mapped to {real})"
@@ -68,17 +73,41 @@ def read_text(state: LuaState, path: str) -> str:
     return data.decode("utf-8", "surrogateescape")
 
 
+def meter(state: LuaState, fmt: str) -> formats.Meter:
+    """A parser's meter for `state`: it stops the parser when the handler
+    is past its CPU budget or the value would not fit the memory limit."""
+    what = f"the parsed {fmt.upper()} value"
+
+    def check(total: int) -> None:
+        state.check_deadline()
+        check_result(state, total, what)
+
+    return formats.Meter(check)
+
+
+def _result(state: LuaState, fmt: str, value: Any, m: formats.Meter) -> Any:
+    """The parsed value as a Lua value, if it fits the memory limit: the
+    YAML meter counted every value (aliases repeated); the others are
+    measured here."""
+    what = f"the parsed {fmt.upper()} value"
+    if fmt == "yaml":
+        check_result(state, m.total, what)
+        return state.to_lua(value)
+    return to_lua_checked(state, value, what)
+
+
 def _loader(fmt: str) -> Callable[..., Any]:
     parse = _PARSERS[fmt]
 
     def load(state: LuaState, path: Any = None) -> Any:
         p = string_arg(path)
         text = read_text(state, p)
+        m = meter(state, fmt)
         try:
-            value = parse(text, source=p)
+            value = parse(text, source=p, meter=m)
         except formats.FormatError as e:
             raise KumoError(str(e)) from None
-        return state.to_lua(value)
+        return _result(state, fmt, value, m)
 
     return load
 
@@ -88,11 +117,12 @@ def _parser(fmt: str) -> Callable[..., Any]:
 
     def parse_text(state: LuaState, text: Any = None) -> Any:
         t = string_arg(text)
+        m = meter(state, fmt)
         try:
-            value = parse(t)
+            value = parse(t, meter=m)
         except formats.FormatError as e:
             raise KumoError(str(e)) from None
-        return state.to_lua(value)
+        return _result(state, fmt, value, m)
 
     return parse_text
 
@@ -111,8 +141,12 @@ def _encoder(fmt: str, pretty: bool) -> Callable[..., Any]:
         # __pairs and the array marker of empty arrays is lost ({} again)
         data = state.to_python(value, serialize=True, empty_array_as_list=False)
         try:
-            return to_lua_string(render(data))
+            text = render(data)
         except formats.FormatError as e:
             raise KumoError(str(e)) from None
+        except RecursionError:
+            raise KumoError("recursion limit exceeded") from None
+        check_result(state, len(text) + LUA_STRING_BYTES, f"the {fmt.upper()} text")
+        return to_lua_string(text)
 
     return encode

@@ -31,7 +31,7 @@ from .._errors import KumoError
 from .._runtime.userdata import Userdata
 from . import _schema as s
 from . import dns
-from ._args import lua_type_name, string_arg
+from ._args import ArgConversionError, adapt_function, string_arg
 from .constructors import EGRESS_PATH, to_lua_with_null
 from .formats import FormatError, parse_json, parse_toml
 from .serde import read_text
@@ -188,7 +188,7 @@ class Shaping(Userdata):
             "hash": lambda st, *_: st.to_lua(self.hash),
         }
         if name in methods:
-            return state.lua_function(f"Shaping:{name}", methods[name])
+            return state.lua_function(f"Shaping:{name}", adapt_function(methods[name]))
         return None
 
     def _lua_get_egress_path_config(
@@ -305,7 +305,7 @@ def load(state: LuaState, files: Any = None, options: Any = None, *_: Any) -> Sh
     if isinstance(tree, dict) and not tree:
         tree = []
     if not isinstance(tree, list) or not all(isinstance(f, str) for f in tree):
-        raise KumoError(f"error converting Lua {lua_type_name(files)} to Vec<String>")
+        raise ArgConversionError(files, "Vec<String>")
     if options is None:
         opts = MERGE_OPTIONS.de({})
     else:

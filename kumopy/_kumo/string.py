@@ -12,7 +12,15 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from ._lib import bytes_arg, rust_string, usize_arg
+from ._lib import (
+    LUA_SLOT_BYTES,
+    LUA_STRING_BYTES,
+    LUA_TABLE_BYTES,
+    bytes_arg,
+    check_result,
+    rust_string,
+    usize_arg,
+)
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -67,36 +75,81 @@ def _words(s: str, spaces: str) -> list[str]:
     return out
 
 
+def _utf8_len(text: str) -> int:
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogateescape"))
+
+
+def _replaced(state: LuaState, text: str, old: str, new: str, limit: int | None) -> Any:
+    """str.replace, refused before it is built when the result would not
+    fit the state's memory limit (a short text with many matches can grow
+    a hundredfold)."""
+    count = text.count(old) if limit is None else min(text.count(old), limit)
+    growth = count * (_utf8_len(new) - _utf8_len(old))
+    if growth > 0:
+        check_result(state, _utf8_len(text) + growth + LUA_STRING_BYTES, "kumo.string.replace")
+        state.check_deadline()
+    out = text.replace(old, new) if limit is None else text.replace(old, new, limit)
+    return state.to_lua(out)
+
+
+def _check_split(state: LuaState, text: str, sep: str | None) -> None:
+    """Refuse a split whose table of pieces would not fit the memory limit
+    (before splitting: the pieces cost far more than the text)."""
+    if sep is None:
+        count = len(text) // 2 + 1
+    elif sep == "":
+        count = len(text) + 2
+    else:
+        count = text.count(sep) + 1
+    size = LUA_TABLE_BYTES + count * (LUA_SLOT_BYTES + LUA_STRING_BYTES) + _utf8_len(text)
+    check_result(state, size, "the pieces of the split string")
+
+
+def _split_impl(reverse: bool) -> Any:
+    def impl(state: LuaState, s: Any = None, p: Any = None) -> Any:
+        text, sep = rust_string(s), rust_string(p)
+        _check_split(state, text, sep)
+        pieces = _split(text, sep)
+        return state.to_lua(pieces[::-1] if reverse else pieces)
+
+    return impl
+
+
+def _splitn_impl(reverse: bool) -> Any:
+    def impl(state: LuaState, s: Any = None, n: Any = None, p: Any = None) -> Any:
+        text, limit, sep = rust_string(s), usize_arg(n), rust_string(p)
+        _check_split(state, text, sep)
+        return state.to_lua((_rsplitn if reverse else _splitn)(text, limit, sep))
+
+    return impl
+
+
+def _words_impl(spaces: str) -> Any:
+    def impl(state: LuaState, s: Any = None) -> Any:
+        text = rust_string(s)
+        _check_split(state, text, None)
+        return state.to_lua(_words(text, spaces))
+
+    return impl
+
+
 def register(kumo: Namespace) -> None:
     def fn(name: str, impl: Any, notes: str = "") -> None:
         kumo.function(f"string.{name}", impl, notes=notes)
 
     fn(
         "replace",
-        lambda st, s=None, a=None, b=None: st.to_lua(
-            rust_string(s).replace(rust_string(a), rust_string(b))
+        lambda st, s=None, a=None, b=None: _replaced(
+            st, rust_string(s), rust_string(a), rust_string(b), None
         ),
     )
     fn("replacen", _replacen)
-    fn("split", lambda st, s=None, p=None: st.to_lua(_split(rust_string(s), rust_string(p))))
-    fn("rsplit", lambda st, s=None, p=None: st.to_lua(_split(rust_string(s), rust_string(p))[::-1]))
-    fn(
-        "splitn",
-        lambda st, s=None, n=None, p=None: st.to_lua(
-            _splitn(rust_string(s), usize_arg(n), rust_string(p))
-        ),
-    )
-    fn(
-        "rsplitn",
-        lambda st, s=None, n=None, p=None: st.to_lua(
-            _rsplitn(rust_string(s), usize_arg(n), rust_string(p))
-        ),
-    )
-    fn("split_whitespace", lambda st, s=None: st.to_lua(_words(rust_string(s), WHITESPACE)))
-    fn(
-        "split_ascii_whitespace",
-        lambda st, s=None: st.to_lua(_words(rust_string(s), ASCII_WHITESPACE)),
-    )
+    fn("split", _split_impl(False))
+    fn("rsplit", _split_impl(True))
+    fn("splitn", _splitn_impl(False))
+    fn("rsplitn", _splitn_impl(True))
+    fn("split_whitespace", _words_impl(WHITESPACE))
+    fn("split_ascii_whitespace", _words_impl(ASCII_WHITESPACE))
     fn("trim", lambda st, s=None: st.to_lua(rust_string(s).strip(WHITESPACE)))
     fn("trim_start", lambda st, s=None: st.to_lua(rust_string(s).lstrip(WHITESPACE)))
     fn("trim_end", lambda st, s=None: st.to_lua(rust_string(s).rstrip(WHITESPACE)))
@@ -152,4 +205,5 @@ def _wrap(state: LuaState, text: Any = None, soft: Any = None, hard: Any = None)
 
 def _replacen(state: LuaState, s: Any = None, a: Any = None, b: Any = None, n: Any = None) -> Any:
     text, old, new = rust_string(s), rust_string(a), rust_string(b)
-    return state.to_lua(text.replace(old, new, usize_arg(n)))
+    limit = usize_arg(n)
+    return _replaced(state, text, old, new, min(limit, 2**62))

@@ -27,9 +27,9 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._clock import SystemClock
 from .._duration import HumantimeError, format_duration_nanos, parse_humantime
-from .._errors import KumoError
-from ._args import lua_type_name
-from ._lib import LibObject, enable_operators, int_arg, rust_string
+from .._errors import BudgetExceeded, KumoError
+from ._args import ArgConversionError
+from ._lib import LibObject, enable_operators, float_arg, int_arg, rust_string
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -109,7 +109,7 @@ class Time(LibObject):
 
     def lua_add(self, state: LuaState, other: Any) -> Time:
         if not isinstance(other, TimeDelta):
-            raise KumoError(f"error converting Lua {lua_type_name(other)} to userdata")
+            raise ArgConversionError(other, "userdata")
         return _checked_time(self.nanos + other.nanos)
 
     def lua_sub(self, state: LuaState, other: Any) -> Any:
@@ -167,12 +167,12 @@ class TimeDelta(LibObject):
 
     def lua_add(self, state: LuaState, other: Any) -> Any:
         if not isinstance(other, TimeDelta):
-            raise KumoError(f"error converting Lua {lua_type_name(other)} to userdata")
+            raise ArgConversionError(other, "userdata")
         return TimeDelta(self.nanos + other.nanos)
 
     def lua_sub(self, state: LuaState, other: Any) -> Any:
         if not isinstance(other, TimeDelta):
-            raise KumoError(f"error converting Lua {lua_type_name(other)} to userdata")
+            raise ArgConversionError(other, "userdata")
         return TimeDelta(self.nanos - other.nanos)
 
     def __str__(self) -> str:
@@ -305,6 +305,23 @@ def _with_ymd_hms(state: LuaState, *args: Any) -> Time:
     return Time(base * NS)
 
 
+#: std::time::Duration's limit: u64::MAX seconds (and a bit)
+_STD_DURATION_LIMIT = 2.0**64
+#: chrono::TimeDelta's limit: i64::MAX milliseconds
+_TIMEDELTA_MAX_NANOS = (2**63 - 1) * 1_000_000
+
+
+def _std_duration_nanos(seconds: float) -> int:
+    """Rust's `Duration::from_secs_f64` (whose panic kumod would hit) in
+    nanoseconds: negative, NaN or too large values are refused with the
+    panic's text."""
+    if seconds < 0:
+        raise KumoError("cannot convert float seconds to Duration: value is negative")
+    if not seconds < _STD_DURATION_LIMIT:  # NaN and infinity too
+        raise KumoError("cannot convert float seconds to Duration: value is either too big or NaN")
+    return round(seconds * NS)
+
+
 def _parse_duration(state: LuaState, value: Any = None) -> TimeDelta:
     enable_operators(state)
     if isinstance(value, bool) or value is None:
@@ -314,13 +331,11 @@ def _parse_duration(state: LuaState, value: Any = None) -> TimeDelta:
             raise KumoError("seconds out of range")
         return TimeDelta(value * NS)
     if isinstance(value, float):
-        if value < 0 or not math.isfinite(value):
-            raise KumoError(
-                "cannot convert float seconds to Duration: value is negative"
-                if value < 0
-                else "cannot convert float seconds to Duration: value is either too big or NaN"
-            )
-        return TimeDelta(round(value * NS))
+        nanos = _std_duration_nanos(value)
+        if nanos > _TIMEDELTA_MAX_NANOS:
+            # chrono::TimeDelta::from_std
+            raise KumoError("Source duration value is out of range for the target type")
+        return TimeDelta(nanos)
     if isinstance(value, bytes):
         try:
             return TimeDelta(parse_humantime(rust_string(value)))
@@ -330,21 +345,25 @@ def _parse_duration(state: LuaState, value: Any = None) -> TimeDelta:
 
 
 def _sleep(state: LuaState, seconds: Any = None) -> None:
-    if isinstance(seconds, bytes):
-        try:
-            seconds = float(seconds)
-        except ValueError:
-            raise KumoError("error converting Lua string to f64") from None
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-        raise KumoError(f"error converting Lua {lua_type_name(seconds)} to f64")
-    if seconds < 0 or not math.isfinite(seconds):
-        raise KumoError("cannot convert float seconds to Duration: value is negative")
+    nanos = _std_duration_nanos(float_arg(seconds))
     clock = state.process.clock
     advance = getattr(clock, "advance", None)
     if advance is not None:
-        advance(float(seconds))
-    else:
-        _time.sleep(float(seconds))
+        advance(nanos / NS)
+        return
+    budget = state.budget_seconds
+    if state.deadline is not None and budget is not None and nanos / NS > budget:
+        # sleeping uses no CPU time: a long sleep would outlast the budget
+        # without ever tripping it
+        raise BudgetExceeded(
+            f"kumopy: kumo.sleep({nanos / NS:g}) would sleep longer than the handler's "
+            f"CPU budget of {budget:g} seconds; stopped"
+        )
+    remaining = nanos / NS
+    while remaining > 0:  # time.sleep() refuses more than time_t can hold
+        step = min(remaining, 86400.0)
+        _time.sleep(step)
+        remaining -= step
 
 
 class Timer(LibObject):

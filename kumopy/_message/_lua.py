@@ -33,27 +33,49 @@ def lua_method(state: LuaState, cls: type, key: Any) -> Any:
     return bound_method(state, cls, key, impl)
 
 
-def bound_method(state: LuaState, cls: type, key: bytes, impl: MethodImpl) -> Any:
+def bound_method(
+    state: LuaState,
+    cls: type,
+    key: bytes,
+    impl: MethodImpl,
+    target: Callable[..., Any] | None = None,
+) -> Any:
     """The Lua function for method `key` of `cls` in `state`, created on
     first use: it checks `self` (mlua's error text when called with `.`
     instead of `:`) and calls impl(state, self, *lua_args).  The namespace
-    userdata (kumopy/_kumo/_lib.py) share it."""
+    userdata (kumopy/_kumo/_lib.py) share it.
+
+    Arguments follow mlua's rules (kumopy/_kumo/_args.py): surplus ones
+    are dropped and missing ones are nil, judged by the signature of
+    `target` (default `impl`), whose first two parameters are the state and
+    the object in some order; a failed conversion reads `bad argument #N
+    to `Type.method`: ...` (`self` is argument #1)."""
     per_state = _CACHE.get(state)
     if per_state is None:
         per_state = _CACHE[state] = {}
     fn = per_state.get((cls, key))
     if fn is not None:
         return fn
+    from .._kumo._args import ArgConversionError, ArgSpec
+
     name = key.decode()
     type_name = getattr(cls, "lua_type_name", cls.__name__)
+    spec = ArgSpec.of(target if target is not None else impl, skip=2)
+    where = f"{type_name}.{name}"
 
     def call(st: LuaState, this: Any = None, *args: Any) -> Any:
         if not isinstance(this, cls):
             raise KumoError(
-                f"bad argument `self` to method `{type_name}.{name}`: error converting "
+                f"bad argument `self` to method `{where}`: error converting "
                 f"Lua {_kind(this)} to userdata (call it as obj:{name}(...))"
             )
-        return impl(st, this, *args)
+        if spec is None:
+            return impl(st, this, *args)
+        args = spec.fit(args)
+        try:
+            return impl(st, this, *args)
+        except ArgConversionError as e:
+            raise spec.bad_argument(e, args, first=2, to=where) from None
 
     fn = per_state[(cls, key)] = state.lua_function(f"{type_name}:{name}", call)
     return fn

@@ -21,9 +21,12 @@ could differ from run to run.
 
 A few patterns have no exact RE2 form for every subject (Unicode word
 boundaries on non-ASCII text, rewrites that would be too large): RE2 then
-matches a looser form and each candidate is confirmed by an exact,
-linear-time check in Python (`Translation.exact`), so only those lookups
-are slower.
+matches a looser form and each candidate is confirmed by an exact check in
+Python: the pattern's Thompson NFA (`syntax.Verifier`) run as a lazily
+built DFA (`_LazyDfa`), linear in the subject with one dictionary lookup
+per character once its states are known, so only those lookups are
+slower (simulating the NFA thread by thread took minutes on a 200 KB
+subject).
 
 Subjects that are not valid UTF-8 (Python strings carrying lone surrogates,
 as produced by decoding with `errors="surrogateescape"`, or `bytes`) are
@@ -46,7 +49,11 @@ from kumopy._regex.syntax import (
     RegexSyntaxError,
     SizeLimitError,
     Translation,
+    Verifier,
+    cs_contains,
+    parse_to_hir,
     set_nfa_size,
+    to_index,
     translate,
 )
 
@@ -306,7 +313,7 @@ class RegexSetMap:
         text = data.decode("utf-8")
         out = []
         for i in hits:
-            if i in check and not self._translations[i].exact(text):
+            if i in check and not _exact(self._translations[i], text):
                 continue
             out.append(i)
             if first_only:
@@ -395,3 +402,105 @@ def _same(a: object, b: object) -> bool:
         return bool(a == b)
     except Exception:  # opaque values may not compare
         return False
+
+
+# -- exact check: the NFA of syntax.Verifier as a lazily built DFA -------------
+
+_MATCH = frozenset({-1})
+#: the most transitions one DFA keeps (its cache starts again beyond)
+DFA_CACHE_LIMIT = 100_000
+_OP_CHAR, _OP_SPLIT, _OP_LOOK = 0, 1, 2
+
+
+class _LazyDfa:
+    """`Verifier.search` with the thread sets memoised: a DFA state is the
+    set of NFA threads waiting for a character, and the step from one state
+    over (previous character, character) is computed once, so a long
+    subject costs one dictionary lookup per character."""
+
+    def __init__(self, verifier: Verifier) -> None:
+        self.v = verifier
+        self.steps: dict[tuple[frozenset[int], str | None, str | None], frozenset[int]] = {}
+        self.start = frozenset({verifier.start})
+
+    def _closure(
+        self, threads: frozenset[int], prev: str | None, cur: str | None
+    ) -> frozenset[int]:
+        """The character-consuming threads reachable from `threads` between
+        `prev` and `cur` (_MATCH when the pattern matches there)."""
+        v = self.v
+        ops, args, nexts = v.ops, v.args, v.nexts
+        seen: set[int] = set()
+        stack = list(threads)
+        chars = []
+        while stack:
+            pc = stack.pop()
+            if pc in seen:
+                continue
+            seen.add(pc)
+            op = ops[pc]
+            if op == _OP_CHAR:
+                chars.append(pc)
+            elif op == _OP_SPLIT:
+                stack.extend(args[pc])  # type: ignore[arg-type]
+            elif op == _OP_LOOK:
+                if v._holds(args[pc], prev, cur):  # type: ignore[arg-type]
+                    stack.append(nexts[pc])
+            else:
+                return _MATCH
+        return frozenset(chars)
+
+    def _step(self, threads: frozenset[int], prev: str | None, cur: str | None) -> frozenset[int]:
+        key = (threads, prev, cur)
+        got = self.steps.get(key)
+        if got is not None:
+            return got
+        waiting = self._closure(threads | self.start, prev, cur)
+        if waiting is _MATCH or cur is None:
+            got = waiting
+        else:
+            index = to_index(ord(cur))
+            args, nexts = self.v.args, self.v.nexts
+            got = frozenset(
+                nexts[pc]
+                for pc in waiting
+                if cs_contains(args[pc], index)  # type: ignore[arg-type]
+            )
+        if len(self.steps) >= DFA_CACHE_LIMIT:
+            self.steps.clear()
+        self.steps[key] = got
+        return got
+
+    def search(self, text: str) -> bool:
+        threads: frozenset[int] = frozenset()
+        prev: str | None = None
+        step = self._step
+        context = self._context
+        for cur in text:
+            threads = step(threads, context(prev), cur)
+            if threads is _MATCH:
+                return True
+            prev = cur
+        return step(threads, context(prev), None) is _MATCH
+
+    def _context(self, c: str | None) -> str | None:
+        """What of the previous character the assertions can see: ASCII
+        characters as themselves, others only as word or non-word (so that
+        the cache does not grow with the alphabet)."""
+        if c is None or c.isascii():
+            return c
+        return "\u00e9" if self.v._is_word(c, True) else "\u00a0"
+
+
+_DFAS: dict[str, _LazyDfa] = {}
+
+
+def _exact(translation: Translation, text: str) -> bool:
+    """Whether `translation`'s pattern matches somewhere in `text` (exact)."""
+    dfa = _DFAS.get(translation.pattern)
+    if dfa is None:
+        if len(_DFAS) >= 1024:
+            _DFAS.clear()
+        hir = translation.hir if translation.hir is not None else parse_to_hir(translation.pattern)
+        dfa = _DFAS[translation.pattern] = _LazyDfa(Verifier(hir))
+    return dfa.search(text)
