@@ -32,6 +32,7 @@ from ._events import EVENTS, Handler, HandlerRegistry, event_spec, suggest_event
 from ._kumo import catalogue
 from ._kumo import constructors as _constructors
 from ._kumo.config import ServerConfig
+from ._kumo.modules import install as _install_modules
 from ._runtime import LuaState, encode
 from ._smtp import ConversionError, QueueName, Response, rewrite_failure_message, to_u16
 from ._text import is_utf8
@@ -126,6 +127,8 @@ class Policy:
         allowed_globals: Iterable[str] = (),
         dns_zones: Iterable[str | Mapping[str, Any]] | None = None,
         fakes: Mapping[str, Callable[..., Any]] | None = None,
+        network: bool = False,
+        http_base: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.share_dir = str(share_dir) if share_dir is not None else DEFAULT_SHARE_DIR
@@ -170,6 +173,13 @@ class Policy:
         #: test doubles for kumo functions kumopy does not run (network
         #: clients): dotted name -> Python callable (see docs/library.md)
         self.fakes: dict[str, Callable[..., Any]] = dict(fakes or {})
+        #: whether the policy's DNS, HTTP and Redis calls may reach real
+        #: servers (off by default: kumopy never touches the network)
+        self.network = network
+        #: route every kumo.http request to this loopback base URL (tests)
+        self.http_base = http_base
+        #: the HTTP requests the policy sent (kumopy._kumo.http.HttpRequestRecord)
+        self.http_requests: list[Any] = []
         if dns_zones is not None:
             from ._kumo.dns import configure_test_resolver
 
@@ -266,6 +276,7 @@ class Policy:
         )
         state.handlers = HandlerRegistry()
         kumo = state.build_kumo((e.name, e.value) for e in catalogue().values())
+        _install_modules(state)
         if not self.kumod_strict:
             state.provide_global("kumo", kumo, self._note_global_kumo)
         if self.validating:
@@ -275,7 +286,11 @@ class Policy:
         if self.setup_state is not None:
             self.setup_state(state)
         chunk = state.load_file(str(self.path))
-        state.chunk_values = state.invoke(chunk)
+        try:
+            state.chunk_values = state.invoke(chunk)
+        except PolicyError as e:
+            _explain(self, state, e)
+            raise
         return state
 
     def _on_new_global(self, name: str, file: str, line: int) -> None:
@@ -375,6 +390,7 @@ class Policy:
             except PolicyError as e:
                 e.event = event
                 e.handler = handler.location
+                _explain(self, state, e)
                 raise
             if values or not multiple:
                 to_python = state.to_python
@@ -403,24 +419,41 @@ class Policy:
     def validate(self) -> ValidationReport:
         """What `kumod --validate` does after loading: run the `pre_init`,
         `init` and `validate_config` handlers, then fail if any raised or
-        called `kumo.validation_failed()`.  Configuration calls (listeners,
-        spools, logs, ...) are checked and recorded, never started; the
-        report's `server` (and `self.server_config`) says what would have
+        called `kumo.validation_failed()`.  A tsa-daemon policy (one that
+        registers `tsa_init` / `tsa_load_shaping_data` and not `init`) is
+        started as tsa-daemon starts it instead: `tsa_load_shaping_data`
+        must return a `kumo.shaping.load` result, then `tsa_init` runs.
+        Configuration calls (listeners, spools, logs, ...) are checked and
+        recorded, never started; the report's `server` (and `self.server_config`) says what would have
         been started.  Load the policy with `validating=True` so
         `_VALIDATING_CONFIG` is set while its top level runs."""
         errors: list[str] = []
         # read before any handler runs: a failing handler drops the state,
         # and asking afterwards would run the policy's top level again
         events = self.events()
-        for event in ("pre_init", "init", "validate_config"):
-            try:
-                self.dispatch(event)
-            except PolicyError as e:
-                errors.append(str(e))
-                break
+        helper_events = {name for name in events if self._registered_by_helpers(name)}
+        if _is_tsa_policy(events):
+            from ._kumo.tsa import start_daemon
+
+            errors.extend(start_daemon(self))
+        else:
+            for event in ("pre_init", "init", "validate_config"):
+                try:
+                    self.dispatch(event)
+                except PolicyError as e:
+                    errors.append(str(e))
+                    break
         if self.validation_failed:
             errors.append("Validation failed (kumo.validation_failed() was called)")
-        warnings = [w for name in events if (w := _event_warning(name))]
+        # the events KumoMTA's own helpers register (kumo.tsa.config.monitor,
+        # make.webhook.log_hook, ...) and the make.NAME of a configured log
+        # hook are fired by kumod or the helpers: not the user's mistakes
+        hooks = {f"make.{e['params'].get('name')}" for e in self.server_config.log_hooks}
+        warnings = [
+            w
+            for name in events
+            if name not in helper_events and name not in hooks and (w := _event_warning(name))
+        ]
         warnings.extend(
             f"{where}: uses the global `kumo`, which kumod does not define; "
             "add `local kumo = require 'kumo'` at the top of the file"
@@ -429,6 +462,15 @@ class Policy:
         server = self.server_config
         warnings.extend(server.warnings)
         return ValidationReport(not errors, events, warnings, errors, server.to_dict())
+
+    def _registered_by_helpers(self, event: str) -> bool:
+        """Whether every handler of `event` comes from the share directory
+        (KumoMTA's policy-extras helpers)."""
+        handlers = self.handlers(event)
+        share = self.share_dir.rstrip("/") + "/"
+        return bool(handlers) and all(
+            h.source.startswith(share) or "/policy-extras/" in h.source for h in handlers
+        )
 
     # -- configuration resolution (kumopy._kumo.config / .constructors) -------
 
@@ -446,6 +488,7 @@ class Policy:
             except KumoError as e:
                 raise PolicyError(str(e), event=event) from None
             except PolicyError as e:
+                _explain(self, state, e)
                 if e.event is None:
                     e.event = event
                 registry = state.handlers
@@ -589,6 +632,23 @@ class Policy:
         LOGGER.error("%s", message)
         if self.capture_output:
             self.output.append(LogEntry(logging.ERROR, "kumod", 0, message))
+
+
+def _explain(policy: Policy, state: LuaState, e: PolicyError) -> None:
+    """Append kumopy's explanation to a plain Lua error (kumopy._kumo.hints)."""
+    if type(e).__name__ in ("BudgetExceeded", "PolicyMemoryError", "GlobalLeakError"):
+        return
+    from ._kumo.hints import explain
+
+    e.message = explain(policy, e.message, e.traceback, e.file, state)
+
+
+def _is_tsa_policy(events: list[str]) -> bool:
+    """A tsa-daemon policy registers its events and none of kumod's start-up
+    events (kumod never fires tsa_init; tsa-daemon never fires init)."""
+    return bool({"tsa_init", "tsa_load_shaping_data"} & set(events)) and not (
+        {"init", "pre_init"} & set(events)
+    )
 
 
 def _event_warning(name: str) -> str | None:

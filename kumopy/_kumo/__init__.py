@@ -21,9 +21,11 @@ from . import (
     events,
     fakes,
     fs,
+    http,
     log,
     memoize,
     message,
+    proxy,
     regex,
     regex_set_map,
     secrets,
@@ -67,7 +69,9 @@ NAMESPACE_MODULES = (
     secrets,
     throttle,
     fs,
+    http,
     tasks,
+    proxy,
     fakes,
 )
 
