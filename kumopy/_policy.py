@@ -425,8 +425,9 @@ class Policy:
         must return a `kumo.shaping.load` result, then `tsa_init` runs.
         Configuration calls (listeners, spools, logs, ...) are checked and
         recorded, never started; the report's `server` (and
-        `self.server_config`) says what would have been started.  Load the policy with `validating=True` so
-        `_VALIDATING_CONFIG` is set while its top level runs."""
+        `self.server_config`) says what would have been started.  Load the
+        policy with `validating=True` so `_VALIDATING_CONFIG` is set while
+        its top level runs."""
         errors: list[str] = []
         # read before any handler runs: a failing handler drops the state,
         # and asking afterwards would run the policy's top level again
