@@ -50,6 +50,8 @@ class KumoSettings:
     cov_sources: tuple[Path, ...] = ()
     lua_test_patterns: tuple[str, ...] = ("*_test.lua",)
     budget_seconds: float | None = None
+    #: kumo_network: the policies' DNS, HTTP and Redis calls may reach real servers
+    network: bool = False
 
 
 def parse_map_entry(entry: str) -> tuple[str, str]:
@@ -144,6 +146,8 @@ def add_options(parser: pytest.Parser) -> None:
                   type="args", default=["*_test.lua"])
     parser.addini("kumo_budget_seconds", "CPU budget of one handler call (default 5)",
                   type="string", default="")
+    parser.addini("kumo_network", "let the policies' DNS lookups, HTTP requests and Redis "
+                  "commands reach real servers (off by default)", type="bool", default=False)
 
 
 def _cov_report(spec: str, base: Path) -> CovReport:
@@ -209,4 +213,5 @@ def load_settings(config: pytest.Config) -> KumoSettings:
         cov_sources=tuple((ini_base / s).resolve() for s in config.getini("kumo_cov_source")),
         lua_test_patterns=tuple(config.getini("kumo_lua_tests")),
         budget_seconds=budget,
+        network=bool(config.getini("kumo_network")),
     )
