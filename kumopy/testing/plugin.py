@@ -4,7 +4,8 @@ Installing kumopy activates it; with PYTEST_DISABLE_PLUGIN_AUTOLOAD set,
 load it with `-p kumopy`.  It provides the `kumo_policy`, `kumo_clock`,
 `kumo_logs`, `kumo_calls`, `kumo_smtp_server` and `kumo_http` fixtures,
 collects `test_*.kumo.toml` case files and `*_test.lua` Lua tests, checks
-handlers for leaked globals, and measures Lua line coverage (`--kumo-cov`).  docs/testing.md is the manual.
+handlers for leaked globals, and measures Lua line coverage
+(`--kumo-cov`).  docs/testing.md is the manual.
 """
 
 from __future__ import annotations
