@@ -123,3 +123,69 @@ def test_proxy_module_records_listeners(load: Any) -> None:
 def test_modules_are_not_globals_as_in_kumod(load: Any) -> None:
     p = load("kumo.on('t', function() return sqlite, redis, tsa, proxy end)")
     assert p.dispatch("t").values == (None, None, None, None)
+
+
+# -- --fail-on-warning with KumoMTA's helpers ---------------------------------
+
+
+def test_events_registered_by_helpers_are_not_warnings(tmp_path: Path) -> None:
+    share = tmp_path / "share"
+    (share / "policy-extras").mkdir(parents=True)
+    (share / "policy-extras" / "hooks.lua").write_text(
+        "local kumo = require 'kumo'\n"
+        "local M = {}\n"
+        "function M.setup()\n"
+        "  kumo.on('kumo.tsa.config.monitor', function() end)\n"
+        "  kumo.on('make.webhook.log_hook', function() end)\n"
+        "end\n"
+        "return M\n"
+    )
+    policy = tmp_path / "init.lua"
+    policy.write_text(
+        "local kumo = require 'kumo'\n"
+        "require('policy-extras.hooks').setup()\n"
+        "kumo.on('init', function()\n"
+        "  kumo.configure_log_hook { name = 'audit' }\n"
+        "end)\n"
+        "kumo.on('make.audit', function() end)\n"
+    )
+    ok = CliRunner().invoke(cli, ["validate", "--fail-on-warning", "--share", str(share),
+                                  str(policy)])
+    assert ok.exit_code == 0, ok.output
+    # the user's own unknown event names are still warnings
+    with policy.open("a") as f:
+        f.write("kumo.on('smtp_server_mesage_received', function() end)\n")
+    bad = CliRunner().invoke(cli, ["validate", "--fail-on-warning", "--share", str(share),
+                                   str(policy)])
+    assert bad.exit_code == 1
+    assert "did you mean 'smtp_server_message_received'" in bad.output
+
+
+@pytest.mark.skipif("KUMOMTA_POLICY_EXTRAS" not in __import__("os").environ,
+                    reason="needs KumoMTA's policy-extras (KUMOMTA_POLICY_EXTRAS)")
+def test_stock_shaping_and_log_hook_helpers_pass_fail_on_warning(tmp_path: Path) -> None:
+    import os
+
+    share = Path(os.environ["KUMOMTA_POLICY_EXTRAS"]).parent
+    (tmp_path / "shaping.toml").write_text('["example.com"]\nmx_rollup = false\n')
+    policy = tmp_path / "init.lua"
+    policy.write_text(
+        "local kumo = require 'kumo'\n"
+        "local shaping = require 'policy-extras.shaping'\n"
+        "local log_hooks = require 'policy-extras.log_hooks'\n"
+        "local shaper = shaping:setup_with_automation {\n"
+        "  publish = { 'http://127.0.0.1:8008' }, subscribe = { 'http://127.0.0.1:8008' },\n"
+        "  extra_files = { '/opt/kumomta/etc/policy/shaping.toml' },\n"
+        "}\n"
+        "log_hooks:new_json { name = 'webhook', url = 'http://127.0.0.1:4242/log' }\n"
+        "kumo.on('init', function()\n"
+        "  kumo.start_esmtp_listener { listen = '0:25' }\n"
+        "  shaper.setup_publish()\n"
+        "end)\n"
+        "kumo.on('get_egress_path_config', shaper.get_egress_path_config)\n"
+    )
+    result = CliRunner().invoke(cli, [
+        "validate", "--fail-on-warning", "--share", str(share),
+        "--map", f"/opt/kumomta/etc/policy={tmp_path}", str(policy)])
+    assert result.exit_code == 0, result.output
+    assert "kumo.tsa.config.monitor" in result.stdout
