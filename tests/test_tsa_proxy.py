@@ -189,3 +189,19 @@ def test_stock_shaping_and_log_hook_helpers_pass_fail_on_warning(tmp_path: Path)
         "--map", f"/opt/kumomta/etc/policy={tmp_path}", str(policy)])
     assert result.exit_code == 0, result.output
     assert "kumo.tsa.config.monitor" in result.stdout
+
+
+def test_available_parallelism_is_this_machines_cpus(load: Any) -> None:
+    import os
+
+    p = load("kumo.on('t', function() return kumo.available_parallelism() end)")
+    assert p.call("t") == len(os.sched_getaffinity(0))
+
+
+def test_available_parallelism_honours_kumods_variable(load: Any, monkeypatch: Any) -> None:
+    monkeypatch.setenv("KUMO_AVAILABLE_PARALLELISM", "3")
+    p = load("kumo.on('t', function() return kumo.available_parallelism() end)")
+    assert p.call("t") == 3
+    monkeypatch.setenv("KUMO_AVAILABLE_PARALLELISM", "many")
+    with pytest.raises(PolicyError, match="failed to parse KUMO_AVAILABLE_PARALLELISM"):
+        p.call("t")
