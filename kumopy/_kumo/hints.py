@@ -155,11 +155,10 @@ def explain(policy: Any, message: str, traceback: str = "", file: str | None = N
             hints.append(missing_kumo_name(missing))
     m = _MODULE.search(message)
     share_dir = str(getattr(policy, "share_dir", "/opt/kumomta/share"))
-    if m is not None:
-        hint = _module_hint(m.group(1), share_dir)
-        if hint:
-            hints.append(hint)
-    hint = path_hint(message)
+    module_hint = _module_hint(m.group(1), share_dir) if m is not None else ""
+    if module_hint:
+        hints.append(module_hint)
+    hint = "" if module_hint else path_hint(message)
     if hint:
         hints.append(hint)
     if file is not None and _in_share(file, share_dir) and traceback:
