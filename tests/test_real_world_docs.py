@@ -40,3 +40,17 @@ def test_block_runs(lang: str, body: str, env: str | None, monkeypatch: pytest.M
         exec(compile(body, "docs/real-world.md", "exec"), {"__name__": "docs"})
     else:
         pytest.fail(f"no runner for ```{lang} blocks")
+
+
+def test_config_md_provider_shaping_block_runs() -> None:
+    config = (REPO / "docs" / "config.md").read_text()
+    section = config.split("### Provider shaping", 1)[1]
+    body = BLOCK.search(section)
+    assert body is not None and body.group("lang") == "sh"
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    result = subprocess.run(["bash", "-euo", "pipefail", "-c", body.group("body")], cwd=REPO,
+                            env={**os.environ, "PATH": path}, capture_output=True, text=True,
+                            timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert '"provider_name": "google"' in result.stdout
+    assert "shaping-provider-google-unspecified-limit" in result.stdout
