@@ -115,3 +115,15 @@ def test_network_dns_from_the_cli(tmp_path: Path, dns_server: Any) -> None:
     result = CliRunner().invoke(cli, ["script", "--network", str(policy), "example.test"])
     assert result.exit_code == 0, result.output
     assert "(mx1|mx2).example.test" in result.output
+
+
+def test_addresses_come_from_the_hosts_file_first_as_hickory_does(tmp_path: Path) -> None:
+    from kumopy._kumo._netdns import NetworkResolver
+
+    hosts = tmp_path / "hosts"
+    hosts.write_text("127.0.0.1 localhost\n::1 localhost ip6-localhost\n# comment\n"
+                     "192.0.2.7 mta.internal mta  # trailing\n")
+    resolver = NetworkResolver([("127.0.0.1", 9)], hosts_file=str(hosts))
+    assert [r.address for r in resolver.get("localhost.", 1).records] == ["127.0.0.1"]
+    assert [r.address for r in resolver.get("localhost.", 28).records] == ["::1"]
+    assert [r.address for r in resolver.get("MTA.internal.", 1).records] == ["192.0.2.7"]

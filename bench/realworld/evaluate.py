@@ -12,8 +12,9 @@ Each file is validated as a user would: `kumopy validate --json` with
 `--share` (KumoMTA's policy-extras, from --share or KUMOPY_SHARE_DIR, needed),
 the policy's own directory mapped for `/opt/kumomta/etc/policy` and
 `/opt/kumomta/etc/tsa`, and the file's `options` column (e.g. a `--dns-zone`
-for the `localhost` lookup a docker policy makes in init).  The table printed lists each file's verdict and
-first error; the last line is the count.
+for the `localhost` lookup a docker policy makes in init).  The table
+printed lists each file's verdict and first error; the last line is the
+count.
 
     python bench/realworld/evaluate.py --share ~/kumomta/assets [--mirror DIR]
 """

@@ -5,20 +5,50 @@ network is allowed (--network, `Policy.load(network=True)`,
 It answers the same questions as kumopy's TestResolver (`get(name, rdtype)`
 -> records, NXDOMAIN, SERVFAIL) through dnspython: the name servers the
 policy gave `kumo.dns.configure_resolver{name_servers = {...}}` (or a
-`Hickory`/`Unbound` config's), else the system's (/etc/resolv.conf).
+`Hickory`/`Unbound` config's), else the system's (/etc/resolv.conf).  As
+Hickory does by default, address lookups answer from /etc/hosts first (so
+`localhost` and the machine's own name resolve as they do for kumod).
 """
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 import dns.exception
+import dns.rdata
+import dns.rdataclass
 import dns.rdatatype
 import dns.resolver
 
 __all__ = ["NetworkResolver", "name_servers_of"]
 
 TIMEOUT = 5.0
+HOSTS_FILE = "/etc/hosts"
+
+
+def read_hosts(path: str = HOSTS_FILE) -> dict[tuple[str, int], list[Any]]:
+    """(fqdn, A|AAAA) -> rdata, from a hosts file (missing file: empty)."""
+    out: dict[tuple[str, int], list[Any]] = {}
+    try:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            lines = f.readlines()
+    except OSError:
+        return out
+    for line in lines:
+        fields = line.split("#", 1)[0].split()
+        if len(fields) < 2:
+            continue
+        try:
+            ip = ipaddress.ip_address(fields[0].split("%", 1)[0])
+        except ValueError:
+            continue
+        kind = dns.rdatatype.A if ip.version == 4 else dns.rdatatype.AAAA
+        rdata = dns.rdata.from_text(dns.rdataclass.IN, kind, str(ip))
+        for name in fields[1:]:
+            key = (name.lower().rstrip(".") + ".", int(kind))
+            out.setdefault(key, []).append(rdata)
+    return out
 
 
 def _server(entry: Any) -> tuple[str, int] | None:
@@ -57,7 +87,10 @@ class _Answer:
 class NetworkResolver:
     """dnspython behind kumopy's resolver interface."""
 
-    def __init__(self, servers: list[tuple[str, int]] | None = None) -> None:
+    def __init__(
+        self, servers: list[tuple[str, int]] | None = None, hosts_file: str = HOSTS_FILE
+    ) -> None:
+        self.hosts = read_hosts(hosts_file)
         if servers:
             self.resolver = dns.resolver.Resolver(configure=False)
             self.resolver.nameservers = [ip for ip, _ in servers]
@@ -68,6 +101,9 @@ class NetworkResolver:
         self.resolver.timeout = TIMEOUT
 
     def get(self, name: str, rdtype: int) -> _Answer:
+        local = self.hosts.get((name.lower(), int(rdtype)))
+        if local:
+            return _Answer(list(local))
         try:
             answer = self.resolver.resolve(name, dns.rdatatype.RdataType(rdtype),
                                            raise_on_no_answer=False,
