@@ -120,3 +120,67 @@ def test_redis_from_the_cli(tmp_path: Path, redis_url: str) -> None:
     online = CliRunner().invoke(cli, ["script", "--network", str(policy), redis_url])
     assert online.exit_code == 0, online.output
     assert "hello" in online.output
+
+
+@pytest.fixture(scope="module")
+def redis_cluster_url(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """A one-node Redis Cluster on 127.0.0.1 (every slot on that node)."""
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    binary, cli_binary = shutil.which("redis-server"), shutil.which("redis-cli")
+    if binary is None or cli_binary is None:
+        pytest.skip("redis-server/redis-cli are not installed (apt-get install redis-server)")
+    ports = []
+    for _ in range(2):  # the client port and the cluster bus port (default port+10000)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            ports.append(s.getsockname()[1])
+    port, bus_port = ports
+    workdir = tmp_path_factory.mktemp("redis-cluster")
+    proc = subprocess.Popen(
+        [binary, "--port", str(port), "--cluster-port", str(bus_port),
+         "--bind", "127.0.0.1", "--cluster-enabled", "yes",
+         "--cluster-config-file", str(workdir / "nodes.conf"), "--save", "",
+         "--appendonly", "no", "--dir", str(workdir)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 15
+        assigned = False
+        while time.monotonic() < deadline and proc.poll() is None:
+            run = subprocess.run
+            if not assigned:
+                assigned = run([cli_binary, "-p", str(port), "cluster", "addslotsrange", "0",
+                                "16383"], capture_output=True, text=True).stdout.strip() == "OK"
+            info = run([cli_binary, "-p", str(port), "cluster", "info"],
+                       capture_output=True, text=True).stdout
+            if "cluster_state:ok" in info:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"the redis cluster on 127.0.0.1:{port} did not come up")
+        yield f"redis://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def test_cluster_configuration(load: Any, redis_cluster_url: str) -> None:
+    p = load("""
+        local redis = require 'redis'
+        kumo.on('t', function(url)
+          local conn = redis.open { node = { url } }  -- a list of nodes: a cluster
+          local set = conn:query('SET', 'kumopy:{c}:a', 'one')
+          local get = conn:query('GET', 'kumopy:{c}:a')
+          local pong = conn:query('PING')
+          return set, get, pong
+        end)
+    """, network=True)
+    assert p.dispatch("t", redis_cluster_url).values == (True, "one", "PONG")

@@ -143,18 +143,17 @@ def client_for(
         nodes = [
             _cluster_node(**_host_port(u)) for u in _nodes(config)
         ]
-        client = _redis.RedisCluster(
-            startup_nodes=nodes, read_from_replicas=config.get("read_from_replicas", False),
-            **{k: v for k, v in options.items() if k != "parser_class"},
-        )
+        if config.get("read_from_replicas"):
+            from redis.cluster import LoadBalancingStrategy
+
+            options["load_balancing_strategy"] = LoadBalancingStrategy.ROUND_ROBIN
+        client = _redis.RedisCluster(startup_nodes=nodes, **options)
     else:
         pool_size = config.get("pool_size")
         pool = _redis.ConnectionPool.from_url(
             _nodes(config)[0], max_connections=pool_size or 10, **options
         )
         client = _redis.Redis(connection_pool=pool)
-    if raw and isinstance(client, _redis.RedisCluster):
-        client.response_callbacks = {}  # type: ignore[attr-defined]
     clients[key] = client
     return client  # type: ignore[no-any-return]
 
@@ -216,8 +215,6 @@ def _float_text(value: float) -> str:
 def _raw_query(client: Any, command: list[bytes]) -> Any:
     """Send one command and read its reply as the server sent it (no
     redis-py reply callbacks, which reshape replies per command)."""
-    if isinstance(client, _redis.RedisCluster):
-        return client.execute_command(*command)  # type: ignore[no-untyped-call]
     pool = client.connection_pool
     conn = pool.get_connection()
     try:
@@ -268,12 +265,27 @@ class RedisConnection(LibObject):
             raise KumoError("redis: empty command")
         client = client_for(state, self.config)
         try:
+            if isinstance(client, _redis.RedisCluster):
+                client = self._node_client(state, client, command)
             reply = _raw_query(client, command)
         except _redis.exceptions.ResponseError as e:
             raise KumoError(str(e)) from None
         except _redis.exceptions.RedisError as e:
             raise KumoError(f"redis {_describe(self.config)}: {e}") from None
         return reply_to_lua(state, reply)
+
+    def _node_client(self, state: LuaState, cluster: Any, command: list[bytes]) -> Any:
+        """The client of the cluster node that serves the command's key slot
+        (a keyless command: the default node); MOVED redirects are not
+        followed."""
+        get_default: Any = cluster.get_default_node
+        try:
+            slot = cluster.determine_slot(command[0].decode(), *command[1:])
+            node = cluster.nodes_manager.get_node_from_slot(slot)
+        except (_redis.exceptions.RedisError, _redis.exceptions.RedisClusterException):
+            node = get_default()
+        single = dict(self.config, node=f"redis://{node.host}:{node.port}", cluster=False)
+        return client_for(state, single)
 
     def to_data(self) -> Any:
         return {"node": self.config["node"]}
