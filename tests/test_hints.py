@@ -58,3 +58,10 @@ def test_path_and_share_hints() -> None:
 def test_missing_helper_module_names_share(load: Any) -> None:
     with pytest.raises(PolicyError, match=r"pass --share DIR \(env KUMOPY_SHARE_DIR\)"):
         load("local q = require 'policy-extras.queue'")
+
+
+def test_namespaces_and_families_are_suggested() -> None:
+    assert "kumo.log_info" in missing_kumo_name("log")
+    assert "the kumo.time module" in missing_kumo_name("timer")
+    assert "kumo.dkim.rsa_sha256_signer" in missing_kumo_name("define_signer")
+    assert missing_kumo_name("metrics") == "kumopy: kumo.metrics does not exist in KumoMTA"

@@ -205,3 +205,9 @@ def test_available_parallelism_honours_kumods_variable(load: Any, monkeypatch: A
     monkeypatch.setenv("KUMO_AVAILABLE_PARALLELISM", "many")
     with pytest.raises(PolicyError, match="failed to parse KUMO_AVAILABLE_PARALLELISM"):
         p.call("t")
+
+
+def test_enable_memory_callstack_tracking_is_recorded(load: Any) -> None:
+    p = load("kumo.on('init', function() kumo.enable_memory_callstack_tracking(true) end)")
+    p.dispatch("init")
+    assert p.server_config.settings["memory_callstack_tracking"] is True

@@ -45,6 +45,14 @@ REMOVED: dict[str, tuple[str, str]] = {
     ),
 }
 
+#: names people reach for that KumoMTA spells differently
+INSTEAD: dict[str, str] = {
+    "define_signer": "DKIM signers are made per message with kumo.dkim.rsa_sha256_signer{...} "
+    "or kumo.dkim.ed25519_signer{...} and msg:dkim_sign(signer)",
+    "redis_pool": "Redis connections come from `local redis = require 'redis'` and "
+    "redis.open{node = ...}",
+}
+
 _LAST_MISSING: weakref.WeakKeyDictionary[Any, str] = weakref.WeakKeyDictionary()
 
 _WATCH = b"""
@@ -90,7 +98,23 @@ def missing_kumo_name(name: str) -> str:
         return (
             f"kumopy: kumo.{name} was removed from KumoMTA in {release}; {instead}"
         )
-    close = difflib.get_close_matches(name, KUMO_NAMES, n=1, cutoff=0.6)
+    family = [n for n in KUMO_NAMES if n.startswith(name + "_")]
+    if family and "." not in name:
+        shown = ", ".join(f"kumo.{n}" for n in family[:4])
+        return f"kumopy: kumo.{name} does not exist in KumoMTA (it has {shown})"
+    namespaces = sorted({n.split(".", 1)[0] for n in KUMO_NAMES if "." in n})
+    if "." not in name:
+        # a namespace (kumo.timer.after) or a top-level function
+        close = difflib.get_close_matches(name, namespaces, n=1, cutoff=0.8)
+        if close:
+            return (
+                f"kumopy: kumo.{name} does not exist in KumoMTA (did you mean the "
+                f"kumo.{close[0]} module?)"
+            )
+    spelled = INSTEAD.get(name)
+    if spelled is not None:
+        return f"kumopy: kumo.{name} does not exist in KumoMTA; {spelled}"
+    close = difflib.get_close_matches(name, KUMO_NAMES, n=1, cutoff=0.75)
     if not close:
         leaf = name.rsplit(".", 1)[-1]
         close = [n for n in KUMO_NAMES if n.rsplit(".", 1)[-1] == leaf][:1]

@@ -41,7 +41,21 @@ def _available_parallelism(state: LuaState, *_: Any) -> int:
     return available_parallelism()
 
 
+def _enable_memory_callstack_tracking(state: LuaState, enable: Any = None, *_: Any) -> None:
+    from .config import server_config
+
+    # mlua converts any Lua value to a Rust bool by truthiness
+    server_config(state).settings["memory_callstack_tracking"] = not (
+        enable is None or enable is False
+    )
+
+
 def register(kumo: Namespace) -> None:
+    kumo.function(
+        "enable_memory_callstack_tracking",
+        _enable_memory_callstack_tracking,
+        notes="recorded (the `memory_callstack_tracking` setting); kumopy tracks no allocations",
+    )
     kumo.function(
         "available_parallelism",
         _available_parallelism,
