@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test run bench lint clean
+.PHONY: install test run bench lint clean redis-check
 
 install: $(STAMP)
 
@@ -15,8 +15,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-test: install
+test: install redis-check
 	$(BIN)/python -m pytest -q
+
+# The Redis tests start their own redis-server on 127.0.0.1; without the
+# binary they are skipped, so say how to get it.
+redis-check:
+	@command -v redis-server >/dev/null 2>&1 || echo "note: redis-server is not installed," \
+		"so the Redis tests will be skipped; install it with: sudo apt-get install redis-server"
 
 # The main job: rewrite a sample of real-world remote responses with the
 # example policy, its absolute JSON path mapped to the shipped rules.

@@ -44,6 +44,7 @@ from ._events import (
 from ._kumo import catalogue
 from ._kumo import constructors as _constructors
 from ._kumo.config import ServerConfig
+from ._kumo.modules import install as _install_modules
 from ._runtime import LuaState, encode
 from ._smtp import ConversionError, QueueName, Response, rewrite_failure_message, to_u16
 from ._text import is_utf8
@@ -133,6 +134,8 @@ class Policy:
         allowed_globals: Iterable[str] = (),
         dns_zones: Iterable[str | Mapping[str, Any]] | None = None,
         fakes: Mapping[str, Callable[..., Any]] | None = None,
+        network: bool = False,
+        http_base: str | None = None,
     ) -> None:
         self.path = Path(path)
         self.share_dir = str(share_dir) if share_dir is not None else DEFAULT_SHARE_DIR
@@ -180,6 +183,13 @@ class Policy:
         #: test doubles for kumo functions kumopy does not run (network
         #: clients): dotted name -> Python callable (see docs/library.md)
         self.fakes: dict[str, Callable[..., Any]] = _checked_fakes(fakes or {})
+        #: whether the policy's DNS, HTTP and Redis calls may reach real
+        #: servers (off by default: kumopy never touches the network)
+        self.network = network
+        #: route every kumo.http request to this loopback base URL (tests)
+        self.http_base = http_base
+        #: the HTTP requests the policy sent (kumopy._kumo.http.HttpRequestRecord)
+        self.http_requests: list[Any] = []
         if dns_zones is not None:
             from ._kumo.dns import configure_test_resolver
 
@@ -295,6 +305,7 @@ class Policy:
         )
         state.handlers = HandlerRegistry()
         kumo = state.build_kumo((e.name, e.value) for e in catalogue().values())
+        _install_modules(state)
         if not self.kumod_strict:
             state.provide_global("kumo", kumo, self._note_global_kumo)
         if self.validating:
@@ -304,7 +315,11 @@ class Policy:
         if self.setup_state is not None:
             self.setup_state(state)
         chunk = state.load_file(str(self.path))
-        state.chunk_values = state.invoke(chunk)
+        try:
+            state.chunk_values = state.invoke(chunk)
+        except PolicyError as e:
+            _explain(self, state, e)
+            raise
         return state
 
     def _on_new_global(self, name: str, file: str, line: int) -> None:
@@ -411,6 +426,7 @@ class Policy:
             except PolicyError as e:
                 e.event = event
                 e.handler = handler.location
+                _explain(self, state, e)
                 raise
             if values or not multiple:
                 to_python = state.to_python
@@ -454,6 +470,15 @@ class Policy:
         are listed in the report's `probes`, and their failures are errors."""
         return _validate.validate(self, probe=probe)
 
+    def _registered_by_helpers(self, event: str) -> bool:
+        """Whether every handler of `event` comes from the share directory
+        (KumoMTA's policy-extras helpers)."""
+        handlers = self.handlers(event)
+        share = self.share_dir.rstrip("/") + "/"
+        return bool(handlers) and all(
+            h.source.startswith(share) or "/policy-extras/" in h.source for h in handlers
+        )
+
     # -- configuration resolution (kumopy._kumo.config / .constructors) -------
 
     @property
@@ -470,6 +495,7 @@ class Policy:
             except KumoError as e:
                 raise PolicyError(str(e), event=event) from None
             except PolicyError as e:
+                _explain(self, state, e)
                 if e.event is None:
                     e.event = event
                 registry = state.handlers
@@ -637,3 +663,13 @@ def _checked_fakes(fakes: Mapping[str, Callable[..., Any]]) -> dict[str, Callabl
             raise TypeError(f"fakes: the fake for {name!r} is not callable")
         out[short] = fake
     return out
+
+
+def _explain(policy: Policy, state: LuaState, e: PolicyError) -> None:
+    """Append kumopy's explanation to a plain Lua error (kumopy._kumo.hints)."""
+    if type(e).__name__ in ("BudgetExceeded", "PolicyMemoryError", "GlobalLeakError"):
+        return
+    from ._kumo.hints import explain
+
+    e.message = explain(policy, e.message, e.traceback, e.file, state)
+

@@ -109,17 +109,31 @@ def validate(policy: Policy, *, probe: bool = True) -> ValidationReport:
     # read before any handler runs: a failing handler drops the state,
     # and asking afterwards would run the policy's top level again
     events = policy.events()
+    helper_events = {name for name in events if policy._registered_by_helpers(name)}
     loaded: list[str] = []
     with _watch_loaders(policy, loaded):
-        for event in ("pre_init", "init", "validate_config"):
-            try:
-                policy.dispatch(event)
-            except PolicyError as e:
-                errors.append(str(e))
-                break
+        if _is_tsa_policy(events):
+            from ._kumo.tsa import start_daemon
+
+            errors.extend(start_daemon(policy))
+        else:
+            for event in ("pre_init", "init", "validate_config"):
+                try:
+                    policy.dispatch(event)
+                except PolicyError as e:
+                    errors.append(str(e))
+                    break
     if policy.validation_failed:
         errors.append("Validation failed (kumo.validation_failed() was called)")
-    warnings = [w for name in events if (w := _event_warning(name))]
+    # the events KumoMTA's own helpers register (kumo.tsa.config.monitor,
+    # make.webhook.log_hook, ...) and the make.NAME of a configured log
+    # hook are fired by kumod or the helpers: not the user's mistakes
+    hooks = {f"make.{e['params'].get('name')}" for e in policy.server_config.log_hooks}
+    warnings = [
+        w
+        for name in events
+        if name not in helper_events and name not in hooks and (w := _event_warning(name))
+    ]
     warnings.extend(
         f"{where}: uses the global `kumo`, which kumod does not define; "
         "add `local kumo = require 'kumo'` at the top of the file"
@@ -206,6 +220,14 @@ def _lua_text(value: Any) -> str:
     if value is False:
         return "false"
     return repr(value)
+
+
+def _is_tsa_policy(events: list[str]) -> bool:
+    """A tsa-daemon policy registers its events and none of kumod's start-up
+    events (kumod never fires tsa_init; tsa-daemon never fires init)."""
+    return bool({"tsa_init", "tsa_load_shaping_data"} & set(events)) and not (
+        {"init", "pre_init"} & set(events)
+    )
 
 
 def _event_warning(name: str) -> str | None:

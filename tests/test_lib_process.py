@@ -197,8 +197,8 @@ def test_bump_config_epoch_invalidates_epoch_memoize(load: Any) -> None:
 
 
 def test_network_clients_need_a_fake(load: Any) -> None:
-    with pytest.raises(PolicyError, match="kumopy: kumo.http.build_client is not supported"):
-        lua(load, "return kumo.http.build_client {}")
+    with pytest.raises(PolicyError, match="kumopy: kumo.amqp.build_client is not supported"):
+        lua(load, "return kumo.amqp.build_client('amqp://x')")
     sent: list[tuple[str, Any]] = []
 
     def build_client(params: dict[str, Any]) -> FakeObject:

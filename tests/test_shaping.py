@@ -69,6 +69,7 @@ def test_merge_order_and_sources(load, write):
         "connection_limit": 10,
         "additional_connection_limits": {"global": 100},
         "max_deliveries_per_connection": 7,
+        "provider_name": "corp",  # kumod names the matching provider
     }
 
 
@@ -149,6 +150,7 @@ def test_sites_and_providers_through_the_fake_resolver(load, write):
         "max_message_rate": "50/s",
         "connection_limit": 4,
         "max_deliveries_per_connection": 9,
+        "provider_name": "bigmail",
     }
     assert any("unknown.invalid" in w and "Ignoring the shaping config" in w for w in warnings)
     assert any(

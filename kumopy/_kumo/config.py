@@ -318,7 +318,9 @@ class ServerConfig:
         lines = []
         for entry in self.listeners:
             p = entry["params"]
-            if entry["kind"] == "esmtp":
+            if entry["kind"] == "proxy":
+                lines.append(f"proxy listener {p['listen']}  ({entry['where']})")
+            elif entry["kind"] == "esmtp":
                 extra = f" hostname={p['hostname']}" if p.get("hostname") else ""
                 relay = p.get("relay_hosts")
                 relay_text = f" relay_hosts={','.join(relay)}" if relay else ""
@@ -344,7 +346,7 @@ class ServerConfig:
         for entry in self.redis:
             p = entry["params"]
             node = p["node"] if isinstance(p["node"], str) else ", ".join(p["node"])
-            lines.append(f"redis throttles {node} (not contacted)  ({entry['where']})")
+            lines.append(f"redis throttles {node}  ({entry['where']})")
         for name, value in self.settings.items():
             lines.append(f"set {name} = {value!r}")
         return lines
@@ -392,8 +394,8 @@ def register(kumo: Namespace) -> None:
     kumo.function(
         "configure_redis_throttles",
         configure_redis_throttles,
-        notes="checked and recorded; kumod connects and pings the server even under "
-        "--validate, kumopy never does (throttles stay in memory)",
+        notes="checked and recorded; with the network allowed (--network) kumopy connects "
+        "and pings the server as kumod does, and make_throttle's limits live there",
     )
     kumo.function(
         "set_diagnostic_log_filter",
@@ -479,8 +481,12 @@ def configure_accounting_db_path(state: LuaState, path: Any = None, *_: Any) -> 
 
 def configure_redis_throttles(state: LuaState, params: Any = None, *_: Any) -> None:
     # kumod also connects and pings the server here, even under --validate;
-    # kumopy only checks and records the parameters
+    # kumopy does so only with the network allowed (then make_throttle's
+    # limits live in that server: kumopy/_kumo/throttle.py)
     _record(state, "redis", "redis_throttles", REDIS_CONN, params)
+    from .redis import use_for_throttles
+
+    use_for_throttles(state, params)
 
 
 def set_diagnostic_log_filter(state: LuaState, text: Any = None, *_: Any) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 from .._events import EVENTS
 from .._version import KUMOMTA_COMMIT, KUMOMTA_COMMIT_DATE, KUMOMTA_RELEASE, KUMOMTA_RELEASE_DATE
 from . import catalogue
+from .modules import module_catalogue
 from .names import OTHER_MODULES
 
 _RECEPTION = (
@@ -127,14 +128,21 @@ def render() -> str:
         out.append("")
     out.append("## Other modules\n")
     out.append(
-        "kumod also registers `require`-able modules outside `kumo`; kumopy does not provide "
-        "them, so `require` fails with Lua's usual 'module not found' message.\n"
+        "kumod's daemons also register `require`-able modules outside `kumo` (`sqlite` and "
+        "`redis` in kumod, `tsa` in tsa-daemon, `proxy` in KumoProxy). kumopy provides all "
+        "of them in every policy; a function marked **no** raises "
+        "`kumopy: MODULE.NAME is not supported`.\n"
     )
-    out.append("| module | functions | supported |")
-    out.append("|---|---|---|")
-    for module, funcs in sorted(OTHER_MODULES.items()):
-        out.append(f"| `{module}` | {', '.join(f'`{f}`' for f in funcs)} | **no** |")
-    out.append("")
+    modules = module_catalogue()
+    for module in sorted(set(OTHER_MODULES) | set(modules)):
+        entries = modules.get(module, {})
+        out.append(f"### `{module}`\n")
+        out.append("| name | supported | differences from kumod |")
+        out.append("|---|---|---|")
+        for n, e in entries.items():
+            status = "yes" if e.supported else "**no**"
+            out.append(f"| `{module}.{n}` | {status} | {_cell(e.notes)} |")
+        out.append("")
     return "\n".join(out)
 
 

@@ -62,9 +62,10 @@ class DnsError(KumoError):
 
 
 NO_RESOLVER = (
-    "kumopy: no DNS resolver is configured and kumopy never queries real DNS; configure a "
-    "fake one with kumo.dns.configure_test_resolver{...} in the policy, or "
-    "Policy.load(..., dns_zones=[ZONE_TEXT, ...]) in the test"
+    "kumopy: no DNS resolver is configured and kumopy queries real DNS only with the network "
+    "allowed; give zone files with --dns-zone FILE (or Policy.load(..., dns_zones=[...]), "
+    "or kumo.dns.configure_test_resolver{...} in the policy), or allow real lookups with "
+    "--network"
 )
 
 
@@ -204,8 +205,26 @@ def _resolver(state_or_policy: Any, name: str | None = None) -> TestResolver:
             raise DnsError(f"resolver {name} is not defined")
         return r
     if svc.default is None:
+        network = _network_resolver(policy, svc)
+        if network is not None:
+            return network  # type: ignore[no-any-return]
         raise DnsError(NO_RESOLVER)
     return svc.default
+
+
+def _network_resolver(policy: Any, svc: _DnsService) -> Any:
+    """With the network allowed and no fake resolver: a real resolver using
+    the name servers the policy configured, else the system's (_netdns)."""
+    if not getattr(policy, "network", False):
+        return None
+    from ._netdns import NetworkResolver, name_servers_of
+
+    servers = name_servers_of(svc.configured[-1]) if svc.configured else []
+    cached = getattr(svc, "network_resolver", None)
+    if cached is None or cached[0] != servers:
+        cached = (servers, NetworkResolver(servers))
+        svc.network_resolver = cached  # type: ignore[attr-defined]
+    return cached[1]
 
 
 # -- names ------------------------------------------------------------------
@@ -450,7 +469,10 @@ def ptr_host(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str:
 # -- the Lua functions --------------------------------------------------------
 
 _STRATEGIES = ("Ipv4Only", "Ipv6Only", "Ipv4AndIpv6", "Ipv6ThenIpv4", "Ipv4ThenIpv6")
-_NOTES = "answers only from a fake resolver (configure_test_resolver / Policy dns_zones); "
+_NOTES = (
+    "answers from a fake resolver (configure_test_resolver / --dns-zone / Policy dns_zones), "
+    "or real DNS with --network; "
+)
 
 
 def register(kumo: Namespace) -> None:
@@ -478,8 +500,8 @@ def register(kumo: Namespace) -> None:
     kumo.function(
         "dns.configure_resolver",
         _configure_resolver,
-        notes="a `Test` config installs the fake resolver; real resolver configs are recorded "
-        "and ignored (kumopy never queries real DNS)",
+        notes="a `Test` config installs the fake resolver; a real resolver config's "
+        "name_servers are used only with the network allowed (--network)",
     )
     for name in (
         "set_mx_concurrency_limit",

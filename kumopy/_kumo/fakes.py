@@ -1,10 +1,12 @@
 """Network clients kumopy does not run, unless a test provides a fake.
 
-`kumo.http.build_client`, `kumo.http.connect_websocket`,
+`kumo.http.connect_websocket`,
 `kumo.amqp.build_client`, `kumo.amqp.basic_publish`,
 `kumo.kafka.build_producer` and `kumo.nats.connect` raise
 `kumopy: kumo.X is not supported` unless the Policy was given a fake for
-that name: `Policy.load(path, fakes={"http.build_client": fn})`.  The fake
+that name: `Policy.load(path, fakes={"amqp.build_client": fn})`
+(`kumo.http.build_client` is implemented, kumopy/_kumo/http.py, and takes a
+fake the same way).  The fake
 is called with the Lua arguments as Python values and its result goes back
 to Lua (dicts and lists as tables).  To hand Lua an object with methods,
 return a `FakeObject`: its callable members are methods
@@ -27,7 +29,6 @@ if TYPE_CHECKING:
 __all__ = ["FAKEABLE", "FakeObject", "register"]
 
 FAKEABLE = (
-    "http.build_client",
     "http.connect_websocket",
     "amqp.build_client",
     "amqp.basic_publish",

@@ -14,11 +14,17 @@ instead of being replaced, the `ShapingMergeOptions` check levels, and the
 rule that every merged entry must be a valid EgressPathConfig (otherwise
 loading fails).
 
-Not modelled: remote (http) shaping files (reported at `remote_load`),
-`automation` rules (accepted unchecked; `match_rules` never matches) and
-`provider_connection_limit` / `provider_max_message_rate` (accepted, not
-turned into shared limits).  `hash()` is a SHA-256 of kumopy's own view of
-the data, not kumod's value.
+Provider blocks add `provider_name` and their shared limits to every
+matching domain's egress path, as kumod does: `provider_connection_limit`
+becomes `additional_connection_limits["shaping-provider-NAME-SOURCE-limit"]`,
+`provider_max_message_rate` `additional_message_rate_throttles[...-rate]`,
+and a source's `provider_source_selection_rate`
+`additional_source_selection_rates[...-selection-rate]`.  `automation` rules
+are checked at load (kumopy/_kumo/_automation.py) and `match_rules(record)`
+applies them as kumod does.
+
+Not modelled: remote (http) shaping files (reported at `remote_load`).
+`hash()` is a SHA-256 of kumopy's own view of the data, not kumod's value.
 """
 
 from __future__ import annotations
@@ -32,6 +38,7 @@ from .._runtime.userdata import Userdata
 from . import _schema as s
 from . import dns
 from ._args import ArgConversionError, adapt_function, string_arg
+from ._automation import Rule, parse_rules
 from .constructors import EGRESS_PATH, to_lua_with_null
 from .formats import FormatError, parse_json, parse_toml
 from .serde import read_text
@@ -60,9 +67,9 @@ def register(kumo: Namespace) -> None:
     kumo.function(
         "shaping.load",
         load,
-        notes="subset: local TOML/JSON files, default/domain/site/provider blocks, sources, "
-        "replace_base; site names and MXSuffix through the fake resolver; no remote files, "
-        "no automation rules (match_rules is always empty)",
+        notes="local TOML/JSON files, default/domain/site/provider blocks (provider_name and "
+        "the provider_* shared limits), sources, replace_base, automation rules and "
+        "match_rules; MX through kumopy's resolver; no remote (http) files",
     )
 
 
@@ -77,26 +84,67 @@ def merge_params(target: dict[str, Any], source: dict[str, Any]) -> None:
 
 
 class _Entry:
-    def __init__(self, raw: dict[str, Any], keys: set[str]) -> None:
+    def __init__(self, raw: dict[str, Any], keys: set[str], name: str = "") -> None:
+        self.name = name
         self.params = {k: s.copy_tree(v) for k, v in raw.items() if k not in keys}
         self.sources: dict[str, dict[str, Any]] = {
             str(k): s.copy_tree(v) for k, v in (raw.get("sources") or {}).items()
         }
         self.mx_rollup = bool(raw.get("mx_rollup", True))
         self.matches: list[dict[str, str]] = list(raw.get("match") or [])
+        self.automation: list[Rule] = parse_rules(raw.get("automation"), name)
+        #: provider blocks: the shared limits every matching domain gets
+        self.connection_limit: Any = None
+        self.max_message_rate: str | None = None
+        if "provider_connection_limit" in raw:
+            try:
+                self.connection_limit = s.LIMIT.de(raw["provider_connection_limit"])
+            except s.DeError as e:
+                raise KumoError(f"provider {name}: provider_connection_limit: {e}") from None
+        if "provider_max_message_rate" in raw:
+            try:
+                spec = s.throttle_spec(str(raw["provider_max_message_rate"]))
+            except ValueError as e:
+                raise KumoError(f"provider {name}: provider_max_message_rate: {e}") from None
+            self.max_message_rate = s.throttle_text(spec)
 
     def merge(self, other: _Entry, replace: bool) -> None:
+        """kumod's merge_from (PartialEntry / ProviderEntry): rules and
+        match lists append; `replace_base` replaces.  kumod keeps the first
+        file's provider_max_message_rate (its merge does not carry it over)."""
         if replace:
             self.params, self.sources, self.matches = other.params, other.sources, other.matches
+            self.automation = other.automation
+            self.connection_limit = other.connection_limit
             return
+        if other.connection_limit is not None:
+            self.connection_limit = other.connection_limit
         merge_params(self.params, other.params)
         for name, tbl in other.sources.items():
             if name in self.sources:
                 merge_params(self.sources[name], tbl)
             else:
                 self.sources[name] = tbl
-        if other.matches:
-            self.matches = other.matches
+        self.matches = self.matches + other.matches
+        self.automation = self.automation + other.automation
+
+    def apply_provider_params(self, source: str, target: dict[str, Any]) -> None:
+        """kumod's apply_provider_params_to: provider_name and the shared
+        limits named `shaping-provider-NAME-SOURCE-{limit,rate,selection-rate}`."""
+        implied: dict[str, Any] = {"provider_name": self.name}
+        prefix = f"shaping-provider-{self.name}-{source}"
+        if self.connection_limit is not None:
+            limit = self.connection_limit
+            text = f"{'local:' if limit['force_local'] else ''}{limit['limit']}"
+            implied["additional_connection_limits"] = {f"{prefix}-limit": text}
+        if self.max_message_rate is not None:
+            implied["additional_message_rate_throttles"] = {
+                f"{prefix}-rate": self.max_message_rate
+            }
+        rate = target.pop("provider_source_selection_rate", None)
+        if rate is not None:
+            implied["additional_source_selection_rates"] = {f"{prefix}-selection-rate": rate}
+        merge_params(target, implied)
 
 
 MxLookup = Callable[[str], "list[str] | None"]
@@ -151,11 +199,13 @@ class Shaping(Userdata):
         for prov in self.by_provider.values():
             if self._provider_matches(prov, domain):
                 merge_params(params, prov.params)
+                prov.apply_provider_params(source, params)
                 if prov.sources:
                     with_sources.append(prov)
         for prov in with_sources:
             if source in prov.sources:
                 merge_params(params, prov.sources[source])
+                prov.apply_provider_params(source, params)
         by_site, by_domain = self.by_site.get(site), self.by_domain.get(domain)
         if by_site is not None:
             merge_params(params, by_site.params)
@@ -184,7 +234,7 @@ class Shaping(Userdata):
             "get_errors": lambda st, *_: st.to_lua(list(self.errors)),
             "get_warnings": lambda st, *_: st.to_lua(list(self.warnings)),
             "get_referenced_sources": lambda st, *_: st.to_lua(self.referenced_sources()),
-            "match_rules": lambda st, *_: st.to_lua([]),
+            "match_rules": self._lua_match_rules,
             "hash": lambda st, *_: st.to_lua(self.hash),
         }
         if name in methods:
@@ -202,6 +252,53 @@ class Shaping(Userdata):
     ) -> Any:
         params = self.egress_path_params(string_arg(domain), string_arg(source), string_arg(site))
         return to_lua_with_null(state, params)
+
+    def match_rules(self, recipient: str, response: Any, source: str, site: str) -> list[Rule]:
+        """kumod's Shaping::match_rules for one log record: the automation
+        rules of the default block, matching providers, the site and the
+        domain whose patterns match the response."""
+        domain = recipient.rpartition("@")[2].strip("<>").lower()
+        site_name = site.removeprefix(f"{source}->").removesuffix("@smtp_client")
+        line = response.to_single_line()
+        internal = response.content.startswith("KumoMTA internal: ")
+        out: list[Rule] = []
+        default = self.by_domain.get("default")
+        if default is not None:
+            out += [r.with_rollup() for r in default.automation if r.matches(internal, line)]
+        for prov in self.by_provider.values():
+            if self._provider_matches(prov, domain):
+                out += [r for r in prov.automation if r.matches(internal, line)]
+        by_site = self.by_site.get(site_name)
+        if by_site is not None:
+            out += [r.with_rollup() for r in by_site.automation if r.matches(internal, line)]
+        by_domain = self.by_domain.get(domain)
+        if by_domain is not None:
+            out += [r for r in by_domain.automation if r.matches(internal, line)]
+        return out
+
+    def _lua_match_rules(self, state: LuaState, _self: Any = None, record: Any = None,
+                         *_: Any) -> Any:
+        from .._smtp import Response
+
+        data = s.lua_tree(state, record)
+        if not isinstance(data, dict):
+            raise KumoError(f"invalid type: {s.unexpected(data)}, expected struct JsonLogRecord")
+        for name in ("recipient", "response", "site"):
+            if name not in data:
+                raise KumoError(f"missing field `{name}`")
+        recipients = data["recipient"]
+        recipient = recipients[0] if isinstance(recipients, list) and recipients else recipients
+        if not isinstance(recipient, str) or not recipient:
+            raise KumoError("no recipients!?")
+        if recipient.lower() == "postmaster":
+            return state.to_lua([])
+        try:
+            response = Response.from_json(data["response"])
+        except (TypeError, ValueError, KeyError) as e:
+            raise KumoError(f"response: {e}") from None
+        source = data.get("egress_source") or "unspecified"
+        rules = self.match_rules(recipient, response, str(source), str(data["site"]))
+        return to_lua_with_null(state, [r.to_data() for r in rules])
 
     def __str__(self) -> str:
         return f"Shaping: 0x{id(self):012x}"
@@ -409,7 +506,7 @@ def load(state: LuaState, files: Any = None, options: Any = None, *_: Any) -> Sh
 def _add(table: dict[str, _Entry], key: str, raw: Any, keys: set[str]) -> None:
     if not isinstance(raw, dict):
         raise KumoError(f"invalid type: {s.unexpected(raw)}, expected a table (entry '{key}')")
-    entry = _Entry(raw, keys)
+    entry = _Entry(raw, keys, key)
     existing = table.get(key)
     if existing is None:
         table[key] = entry

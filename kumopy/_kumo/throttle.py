@@ -145,11 +145,28 @@ class UserThrottle(LibObject):
         return f"{self.name}:{limit}:{burst if burst is not None else limit}:{period}"
 
     def check(self, state: LuaState) -> ThrottleResult:
-        limit, period, burst, _ = self.spec
+        limit, period, burst, local = self.spec
+        max_burst = burst if burst is not None else limit
+        if not local:
+            from .redis import gcra_in_redis, throttle_backend
+
+            client = throttle_backend(state).get("client")
+            if client is not None:
+                # shared with every process using the server: wall-clock time
+                clock = state.process.clock
+                now = (
+                    _time.time_ns()
+                    if isinstance(clock, SystemClock)
+                    else round(clock.now() * NS)
+                )
+                return gcra_in_redis(  # type: ignore[no-any-return]
+                    client,
+                    self.key,
+                    now,
+                    lambda store: gcra(store, self.key, now, limit, period, max_burst),
+                )
         store: dict[str, int] = state.process.service("throttle", dict)
-        return gcra(
-            store, self.key, _now(state), limit, period, burst if burst is not None else limit
-        )
+        return gcra(store, self.key, _now(state), limit, period, max_burst)
 
     def throttle(self, state: LuaState, *_: Any) -> Any:
         from .constructors import to_lua_with_null
@@ -211,6 +228,7 @@ def register(kumo: Namespace) -> None:
         "make_throttle",
         _make_throttle,
         notes="in-memory GCRA (kumod's local limiter) per Policy, on the Policy clock; "
-        "configure_redis_throttles does not make it shared; delay_message_if_throttled "
+        "with configure_redis_throttles and --network, kept in that Redis server; "
+        "delay_message_if_throttled "
         "not supported",
     )

@@ -52,8 +52,9 @@ CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 def cli() -> None:
     """Run KumoMTA Lua policies without kumod.
 
-    The common options (--share, --map, --strict, --budget, --log-level,
-    --debug) are accepted before or after the command name.  Errors are
+    The common options (--share, --map, --strict, --budget, --network,
+    --dns-zone, --log-level, --debug) are accepted before or after the
+    command name.  Errors are
     reported as one line on stderr, `kumopy: error: FILE:LINE: message`.
 
     \b

@@ -80,6 +80,10 @@ class Settings:
     debug: bool = False
     log_level: str = "warning"
     budget: float | None = None  # None: the command's default; 0: no limit
+    #: --network: DNS, HTTP and Redis calls may reach real servers
+    network: bool = False
+    #: --dns-zone: zone-file texts for the fake resolver, in order
+    dns_zones: list[str] = field(default_factory=list)
 
 
 def settings(ctx: click.Context | None = None) -> Settings:
@@ -127,6 +131,24 @@ def _set_budget(ctx: click.Context, _param: click.Parameter, value: float | None
         settings(ctx).budget = value
 
 
+def _set_dns_zones(ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> None:
+    from .._kumo.dns import DnsError, TestResolver
+
+    for path in value:
+        try:
+            with open(path, encoding="utf-8", errors="surrogateescape") as f:
+                text = f.read()
+        except OSError as e:
+            raise click.BadParameter(
+                f"{path}: {e.strerror or e}", ctx=ctx, param_hint="'--dns-zone'"
+            ) from None
+        try:
+            TestResolver().add_zone(text)
+        except DnsError as e:
+            raise click.BadParameter(f"{path}: {e}", ctx=ctx, param_hint="'--dns-zone'") from None
+        settings(ctx).dns_zones.append(text)
+
+
 def common_options(f: F) -> F:
     """Add the options every command (and the group) accepts."""
     options = [
@@ -172,6 +194,25 @@ def common_options(f: F) -> F:
             f"[default: {DEFAULT_BUDGET_SECONDS:g}; none for `script`].",
         ),
         click.option(
+            "--network",
+            is_flag=True,
+            default=False,
+            expose_value=False,
+            callback=_set_flag("network"),
+            help="Let the policy's DNS lookups, HTTP requests and Redis commands reach real "
+            "servers (off by default: kumopy never touches the network).",
+        ),
+        click.option(
+            "--dns-zone",
+            "dns_zones",
+            metavar="FILE",
+            multiple=True,
+            expose_value=False,
+            callback=_set_dns_zones,
+            help="Answer DNS lookups from this zone file (starting with `$ORIGIN name.`), "
+            "as kumo.dns.configure_test_resolver does. Repeatable.",
+        ),
+        click.option(
             "--log-level",
             type=click.Choice(["debug", "info", "warning", "error"], case_sensitive=False),
             default=None,
@@ -214,6 +255,8 @@ def policy_options(default_budget: float | None = DEFAULT_BUDGET_SECONDS) -> dic
         "path_map": {src: os.path.abspath(dst) for src, dst in s.maps.items()},
         "kumod_strict": s.strict,
         "budget_seconds": default_budget if s.budget is None else (s.budget or None),
+        "network": s.network,
+        **({"dns_zones": list(s.dns_zones)} if s.dns_zones else {}),
     }
 
 

@@ -1,7 +1,7 @@
 """Testing KumoMTA policies with pytest.
 
 Installing kumopy installs the pytest plugin (`kumopy.testing.plugin`):
-the `kumo_policy`, `kumo_clock`, `kumo_logs`, `kumo_calls` and
+the `kumo_policy`, `kumo_clock`, `kumo_logs`, `kumo_calls`, `kumo_http` and
 `kumo_smtp_server` fixtures, `test_*.kumo.toml` case files and `*_test.lua`
 Lua tests (collected in projects that opt in), the leaked-global check and
 Lua line coverage.  This module

@@ -376,6 +376,9 @@ class PolicyFactory:
         self.allowed_globals = tuple(settings.allowed_globals) + tuple(allowed_globals)
         #: every policy loaded so far, in order
         self.policies: list[Policy] = []
+        #: set by the kumo_http fixture: kumo.http requests go to this
+        #: loopback server instead of the hosts the policy names
+        self.http_base: str | None = None
         self._tmp_parent = tmp_parent
         self._tmp_path: Path | None = None
         self.logs = KumoLogs(self._records, self._clear_records)
@@ -472,6 +475,9 @@ class PolicyFactory:
         options.setdefault("capture_output", True)
         if self.settings.budget_seconds is not None:
             options.setdefault("budget_seconds", self.settings.budget_seconds)
+        options.setdefault("network", self.settings.network)
+        if self.http_base is not None:
+            options.setdefault("http_base", self.http_base)
         policy = Policy.load(
             policy_path,
             share_dir=share,

@@ -53,6 +53,8 @@ class KumoSettings:
     budget_seconds: float | None = None
     #: collect Lua test files and case tables (the project opted in)
     collect: bool = False
+    #: kumo_network: the policies' DNS, HTTP and Redis calls may reach real servers
+    network: bool = False
 
 
 def parse_map_entry(entry: str) -> tuple[str, str]:
@@ -150,6 +152,8 @@ def add_options(parser: pytest.Parser) -> None:
                   type="bool", default=None)
     parser.addini("kumo_budget_seconds", "CPU budget of one handler call (default 5)",
                   type="string", default="")
+    parser.addini("kumo_network", "let the policies' DNS lookups, HTTP requests and Redis "
+                  "commands reach real servers (off by default)", type="bool", default=False)
 
 
 def _cov_report(spec: str, base: Path) -> CovReport:
@@ -224,4 +228,5 @@ def load_settings(config: pytest.Config) -> KumoSettings:
         lua_test_patterns=lua_tests or DEFAULT_LUA_TESTS,
         budget_seconds=budget,
         collect=collect,
+        network=bool(config.getini("kumo_network")),
     )

@@ -2,8 +2,9 @@
 
 Installing kumopy activates it; with PYTEST_DISABLE_PLUGIN_AUTOLOAD set,
 load it with `-p kumopy`.  It provides the `kumo_policy`, `kumo_clock`,
-`kumo_logs` and `kumo_calls` fixtures, collects `test_*.kumo.toml` case
-files and `*_test.lua` Lua tests in projects that opt in (`kumo_collect`,
+`kumo_logs`, `kumo_calls`, `kumo_smtp_server` and `kumo_http` fixtures,
+collects `test_*.kumo.toml` case files and `*_test.lua` Lua tests in
+projects that opt in (`kumo_collect`,
 a configured `kumo_policy` or `kumo_lua_tests`, or a conftest's
 `pytest_kumo_collect` hook), checks handlers for leaked globals, and
 measures Lua line coverage (`--kumo-cov`).  docs/testing.md is the manual.
@@ -35,6 +36,7 @@ from ._smtpserver import SmtpServerFactory
 __all__ = [
     "kumo_calls",
     "kumo_clock",
+    "kumo_http",
     "kumo_logs",
     "kumo_policy",
     "kumo_smtp_server",
@@ -187,6 +189,31 @@ def kumo_smtp_server(kumo_policy: PolicyFactory, tmp_path: Path) -> Iterator[Smt
     errors = factory.close()
     if errors:
         raise errors[0]
+
+
+@pytest.fixture
+def kumo_http(kumo_policy: PolicyFactory) -> Iterator[Any]:
+    """A pytest-httpserver `HTTPServer` on 127.0.0.1: every `kumo.http`
+    request of the policies `kumo_policy` loads afterwards goes to it (the
+    scheme and host replaced, the path and query kept), without --network.
+    Set answers with `kumo_http.expect_request("/hook").respond_with_json(...)`;
+    `kumo_http.log` has what arrived and `policy.http_requests` the URLs the
+    policy named.  Needs pytest-httpserver (`pip install kumopy[testing]`)."""
+    try:
+        from pytest_httpserver import HTTPServer
+    except ImportError:  # pragma: no cover - the testing extra is missing
+        pytest.fail("the kumo_http fixture needs pytest-httpserver: "
+                    "pip install 'kumopy[testing]'", pytrace=False)
+    server = HTTPServer(host="127.0.0.1", port=0)
+    server.start()
+    kumo_policy.http_base = server.url_for("/").rstrip("/")
+    try:
+        yield server
+    finally:
+        kumo_policy.http_base = None
+        server.clear()
+        if server.is_running():
+            server.stop()
 
 
 # -- reporting -------------------------------------------------------------
