@@ -26,15 +26,19 @@ if TYPE_CHECKING:
     from .._runtime import LuaState
     from ._registry import Namespace
 
-__all__ = ["FAKEABLE", "FakeObject", "register"]
+__all__ = ["FAKEABLE", "FAKE_ONLY", "FakeObject", "register"]
 
-FAKEABLE = (
+#: network clients kumopy only runs with a fake
+FAKE_ONLY = (
     "http.connect_websocket",
     "amqp.build_client",
     "amqp.basic_publish",
     "kafka.build_producer",
     "nats.connect",
 )
+#: every name `Policy(fakes=...)` accepts: the fake-only clients, and
+#: `http.build_client`, which runs for real but yields to a fake
+FAKEABLE = ("http.build_client", *FAKE_ONLY)
 
 
 class FakeObject(Userdata):
@@ -106,7 +110,7 @@ def _fakeable(name: str) -> Callable[..., Any]:
 def register(kumo: Namespace) -> None:
     from ._registry import Entry
 
-    for name in FAKEABLE:
+    for name in FAKE_ONLY:
         # listed as not supported: it only works with a fake
         kumo.entries[name] = Entry(
             name,
