@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from .._events import EVENTS
 from . import catalogue
-from .names import OTHER_MODULES
+from .names import KUMOMTA_COMMIT, OTHER_MODULES
 
 _RECEPTION = (
     "full host support: `Reception` sessions, `kumopy inject` and `kumopy serve` fire it "
@@ -85,6 +85,11 @@ def render() -> str:
     entries = catalogue()
     supported = sum(1 for e in entries.values() if e.supported)
     out = [HEADER]
+    out.append(
+        f"Checked against KumoMTA commit {KUMOMTA_COMMIT}: the name list, and "
+        "KumoMTA's own Lua tests run through kumopy by `make conformance` "
+        "(docs/testing.md).\n"
+    )
     out.append(
         f"Summary: **{supported}** of {len(entries)} `kumo` names are implemented; "
         f"all {len(EVENTS)} events can be registered and dispatched.\n"

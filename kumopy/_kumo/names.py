@@ -7,6 +7,10 @@ a function.  The modules `redis`, `sqlite`, `proxy` and `tsa` are separate
 `require` targets, listed in OTHER_MODULES.
 """
 
+#: the KumoMTA commit the name list, and the conformance runner's expectations
+#: (kumopy.testing._conformance), were checked against
+KUMOMTA_COMMIT = "3ebc1e85 (Aug 4 2026)"
+
 KUMO_NAMES: tuple[str, ...] = (
     "aaa.configure_acct_log",
     "aaa.load_acl_map",

@@ -42,6 +42,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._kumo.names import KUMOMTA_COMMIT
+
 __all__ = [
     "KNOWN_FAILURES",
     "ConformanceResult",
@@ -53,7 +55,7 @@ __all__ = [
 ]
 
 #: the KumoMTA commit the runner and KNOWN_FAILURES were checked against
-CHECKED_AGAINST = "3ebc1e85 (Aug 4 2026)"
+CHECKED_AGAINST = KUMOMTA_COMMIT
 
 #: tests that fail in kumopy for a reason it cannot remove, with the reason
 KNOWN_FAILURES: dict[str, str] = {
