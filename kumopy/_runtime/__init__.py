@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
@@ -111,6 +112,7 @@ class LuaState:
                 b"print": lambda text, src, line: on_print(decode(text), _source(src), line),
                 b"ERR": _ERR,
                 b"cpu_time": time.thread_time,
+                b"tmpname": _tmpname,
             }
         )
         self.api = rt.execute(_SANDBOX_SOURCE, host, name=b"=[kumopy]")
@@ -507,6 +509,17 @@ class LuaState:
 
         self.api[b"watch_new_globals"](on_new)
 
+
+
+def _tmpname() -> bytes | None:
+    """os.tmpname as kumod's Lua (built with LUA_USE_LINUX) does it: mkstemp
+    on /tmp/lua_XXXXXX, so the file exists (empty) when the name is returned."""
+    try:
+        fd, path = tempfile.mkstemp(prefix="lua_", dir="/tmp")
+    except OSError:
+        return None
+    os.close(fd)
+    return encode(path)
 
 
 def _source(src: Any) -> str:

@@ -189,6 +189,19 @@ end
 package.searchers = { package.searchers[1], lua_searcher }
 
 ---------------------------------------------------------------------------
+-- os.tmpname as in kumod's Lua (LUA_USE_LINUX): the file is created.
+---------------------------------------------------------------------------
+
+local host_tmpname = host.tmpname
+os.tmpname = function()
+  local name = host_tmpname()
+  if name == nil then
+    error("unable to generate a unique filename", 2)
+  end
+  return name
+end
+
+---------------------------------------------------------------------------
 -- print goes through the host (stdout by default, captured in tests).
 ---------------------------------------------------------------------------
 
