@@ -370,7 +370,11 @@ def register(kumo: Namespace) -> None:
         )
         kumo.function(f"{prefix}uncached_glob", _glob_impl(False), notes=mapped + "sorted")
         kumo.function(f"{prefix}read_dir", _read_dir, notes=mapped + "entries sorted")
-    kumo.function("fs.open", _open, notes=mapped + "buffered as kumod's 8 KiB BufStream: writes reach the file on "
-                  "flush, seek or close")
+    kumo.function(
+        "fs.open",
+        _open,
+        notes=mapped + "buffered as kumod's 8 KiB BufStream: writes reach the file on "
+        "flush, seek or close",
+    )
     kumo.function("fs.metadata_for_path", _metadata(True), notes=mapped.rstrip("; "))
     kumo.function("fs.symlink_metadata_for_path", _metadata(False), notes=mapped.rstrip("; "))
