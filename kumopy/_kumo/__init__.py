@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cache
 
 from . import (
+    aaa,
     cidr,
     config,
     constructors,
@@ -82,6 +83,7 @@ NAMESPACE_MODULES = (
     throttle,
     fs,
     tasks,
+    aaa,
     fakes,
 )
 
