@@ -216,3 +216,44 @@ def test_arc_verify_from_lua(load) -> None:
     out = p.call("t")
     assert out["result"] == "fail"
     assert out["reason"] == "The ARC Set with instance 2 is missing some of its constituent headers"
+
+
+def test_arc_seal_from_lua_validates_with_dkimpy_too(load, tmp_path) -> None:
+    pem, txt = _keypair()
+    key = tmp_path / "key.pem"
+    key.write_bytes(pem)
+    chunks = " ".join(f'"{txt[i:i + 200]}"' for i in range(0, len(txt), 200))
+    zone = f"$ORIGIN example.org.\ns1._domainkey 300 IN TXT {chunks}\n"
+    p = load(
+        """
+        local kumo = require 'kumo'
+        kumo.on('t', function(key, data, times)
+          local signer = kumo.dkim.rsa_sha256_signer {
+            domain = 'example.org', selector = 's1', headers = { 'From', 'To', 'Subject' }, key = key }
+          local msg = kumo.make_message('a@example.com', 'b@example.net', data)
+          for i = 1, times do
+            msg:arc_seal(signer, 'mx.example.org', {
+              { method = 'spf', result = 'pass', props = { ['smtp.mailfrom'] = 'a@example.com' } } })
+          end
+          return msg:get_data(), msg:arc_verify()
+        end)
+        """,
+        dns_zones=[zone],
+    )
+    data = "From: a@example.com\r\nTo: b@example.net\r\nSubject: hi\r\n\r\nbody\r\n"
+    sealed, result = p.dispatch("t", str(key), data, 1).values
+    assert result["result"] == "pass"
+    raw = sealed.encode()
+    assert raw.startswith(b"ARC-Authentication-Results: i=1; mx.example.org;\r\n\tspf=pass")
+    assert b"ARC-Seal: i=1; cv=none; a=rsa-sha256; d=example.org; s=s1; t=" in raw
+    dnsfunc = lambda name, timeout=5: txt.encode()  # noqa: E731
+    cv, _, reason = dkim.arc_verify(raw, dnsfunc=dnsfunc)
+    assert cv == b"pass", reason
+    sealed2, result2 = p.dispatch("t", str(key), data, 2).values
+    assert result2["result"] == "pass"
+    assert b"ARC-Seal: i=2; cv=pass;" in sealed2.encode()
+    assert dkim.arc_verify(sealed2.encode(), dnsfunc=dnsfunc)[0] == b"pass"
+    # a broken chain is left alone
+    broken = "ARC-Seal: i=2; a=rsa-sha256; cv=pass; d=x; s=y; b=abc\r\n" + data
+    unchanged, result3 = p.dispatch("t", str(key), broken, 1).values
+    assert unchanged == broken and result3["result"] == "fail"

@@ -373,6 +373,7 @@ _MESSAGE_METHODS: dict[str, Callable[..., Any]] = {
     ),
     "dkim_verify": _dkim_verify,
     "arc_verify": lambda state, msg, *args: _arc().lua_arc_verify(state, msg, *args),
+    "arc_seal": lambda state, msg, *args: _arc().lua_arc_seal(state, msg, *args),
     "add_authentication_results": _add_authentication_results,
     "set_force_sync": _set_force_sync,
     # kumod saves to and shrinks from the spool; kumopy has no spool, the
@@ -383,7 +384,6 @@ _MESSAGE_METHODS: dict[str, Callable[..., Any]] = {
 }
 for _name in (
     "parse_mime",
-    "arc_seal",
     "parse_rfc3464",
     "parse_rfc5965",
 ):

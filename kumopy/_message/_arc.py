@@ -217,3 +217,82 @@ def verify_chain(data: bytes, lookup: TxtLookup) -> ArcChain:
 def arc_verify(data: bytes, lookup: TxtLookup) -> dict[str, Any]:
     """kumod's msg:arc_verify() result for a message."""
     return verify_chain(data, lookup).result()
+
+
+# -- sealing -----------------------------------------------------------------------
+
+
+def _explicit_signature(headers: list[tuple[bytes, bytes]], fields: list[tuple[bytes, bytes]],
+                        header_name: bytes, canon: bytes, signer: Any) -> bytes:
+    """Sign `headers` (name, value) in the given order, then the new header
+    itself without its b= value, as kumod's compute_headers_hash does."""
+
+    from dkim.crypto import RSASSA_PKCS1_v1_5_sign, parse_pem_private_key
+
+    policy = dkim.CanonicalizationPolicy.from_c_value(canon)
+    algorithm = signer.key.algorithm.encode()
+    value = b"; ".join(b"=".join(f) for f in fields)
+    canonical = policy.canonicalize_headers([*headers, (header_name, b" " + value)])
+    h = dkim.HASH_ALGORITHMS[algorithm]()
+    for name, val in canonical[:-1]:
+        h.update(name + b":" + val)
+    name, val = canonical[-1]
+    h.update(name + b":" + val.rstrip())
+    if algorithm == b"ed25519-sha256":
+        import nacl.encoding
+        import nacl.signing
+
+        key = nacl.signing.SigningKey(signer.key.material, encoder=nacl.encoding.Base64Encoder)
+        sig = key.sign(h.digest()).signature
+    else:
+        sig = RSASSA_PKCS1_v1_5_sign(h, parse_pem_private_key(signer.key.material))
+    import base64
+
+    done = [(k, base64.b64encode(bytes(sig)) if k == b"b" else v) for k, v in fields]
+    folded = dkim.fold(b"; ".join(b"=".join(f) for f in done), namelen=len(header_name))
+    return bytes(header_name + b": " + folded + b"\r\n")
+
+
+def arc_seal(data: bytes, signer: Any, serv_id: str, results: list[dict[str, Any]],
+             lookup: TxtLookup, now: int) -> bytes:
+    """The message with a new ARC set on top (AAR, AMS, ARC-Seal, as kumod
+    writes them), or unchanged when the existing chain fails."""
+    import base64
+
+    from ._auth import encode_authentication_results
+
+    chain = verify_chain(data, lookup)
+    if chain.status == "fail":
+        return data
+    instance = len(chain.sets) + 1
+    c = signer.config
+    alg = signer.key.algorithm.encode()
+    aar = (AAR + ": ").encode() + f"i={instance}; ".encode() + \
+        encode_authentication_results(serv_id, results).encode("utf-8") + b"\r\n"
+    headers, body = dkim.rfc822_parse(data)
+    canon = b"/".join((c.header_canonicalization.lower().encode(),
+                       c.body_canonicalization.lower().encode()))
+    policy = dkim.CanonicalizationPolicy.from_c_value(canon)
+    hasher = dkim.HASH_ALGORITHMS[alg]
+    body_hash = base64.b64encode(hasher(policy.canonicalize_body(body)).digest())
+    include = signer._header_list(headers)
+    times = [(b"t", str(now).encode())]
+    if c.expiration is not None:
+        times.append((b"x", str(now + c.expiration).encode()))
+    ams_fields = [(b"i", str(instance).encode()), (b"a", alg), (b"d", c.domain.encode()),
+                  (b"s", c.selector.encode()), (b"c", canon), (b"bh", body_hash),
+                  (b"h", b":".join(include)), *times, (b"b", b"")]
+    signed = dkim.select_headers(headers, include)
+    ams = _explicit_signature(signed, ams_fields, AMS.encode(), canon, signer)
+    previous: list[tuple[bytes, bytes]] = []
+    for s in chain.sets:
+        for raw in (s.aar_header, s.sig_header, s.seal_header):
+            previous.append((raw.name, raw.raw[len(raw.name) + 1:]))
+    for line in (aar, ams):
+        name, _, value = line.partition(b":")
+        previous.append((name, value))
+    seal_fields = [(b"i", str(instance).encode()),
+                   (b"cv", b"none" if not chain.sets else b"pass"), (b"a", alg),
+                   (b"d", c.domain.encode()), (b"s", c.selector.encode()), *times, (b"b", b"")]
+    seal = _explicit_signature(previous, seal_fields, SEAL.encode(), b"relaxed/relaxed", signer)
+    return aar + ams + seal + data
