@@ -30,6 +30,7 @@ from .._errors import (
     PolicyMemoryError,
     hide_frames_of_policy_errors,
 )
+from . import _popen
 from .userdata import CacheKey, MemoizedTable, Userdata
 
 if TYPE_CHECKING:
@@ -113,6 +114,8 @@ class LuaState:
                 b"ERR": _ERR,
                 b"cpu_time": time.thread_time,
                 b"tmpname": _tmpname,
+                b"popen": _popen.popen,
+                b"popen_call": _popen.call_method,
             }
         )
         self.api = rt.execute(_SANDBOX_SOURCE, host, name=b"=[kumopy]")

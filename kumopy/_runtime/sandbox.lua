@@ -202,6 +202,44 @@ os.tmpname = function()
 end
 
 ---------------------------------------------------------------------------
+-- io.popen as in kumod's Lua (LUA_USE_LINUX): /bin/sh -c, with a handle
+-- whose methods the host implements (kumopy/_runtime/_popen.py).
+---------------------------------------------------------------------------
+
+local host_popen, popen_call = host.popen, host.popen_call
+io.popen = function(prog, mode)
+  if type(prog) ~= "string" then
+    error("bad argument #1 to 'popen' (string expected, got " .. type(prog) .. ")", 2)
+  end
+  local r = pack(host_popen(prog, mode or "r"))
+  if not r[1] then
+    error(r[2], 2)
+  end
+  return unpack(r, 2, r.n)
+end
+
+local popen_methods = {}
+for _, name in ipairs({ "read", "write", "close", "flush", "setvbuf", "seek" }) do
+  popen_methods[name] = function(f, ...)
+    local r = pack(popen_call(f, name, ...))
+    if not r[1] then
+      error(r[2], 2)
+    end
+    return unpack(r, 2, r.n)
+  end
+end
+popen_methods.lines = function(f, ...)
+  local formats = pack(...)
+  return function()
+    local r = pack(popen_call(f, "read", unpack(formats, 1, formats.n)))
+    if not r[1] then
+      error(r[2], 2)
+    end
+    return unpack(r, 2, r.n)
+  end
+end
+
+---------------------------------------------------------------------------
 -- print goes through the host (stdout by default, captured in tests).
 ---------------------------------------------------------------------------
 
@@ -399,6 +437,11 @@ function api.build_module(entries)
 end
 
 api.tostring = tostring
+
+-- the Lua function behind a method of an io.popen handle
+function api.popen_method(name)
+  return popen_methods[name]
+end
 
 -- Python objects handed to Lua are userdata sharing lupa's metatable; the
 -- host gives them indexing, assignment, `#` and `pairs` through these

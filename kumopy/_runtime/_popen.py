@@ -1,0 +1,220 @@
+"""`io.popen` for the sandbox.
+
+kumod's Lua is built with LUA_USE_LINUX, so `io.popen(cmd [, mode])` runs
+`/bin/sh -c cmd` with a pipe to its stdout (mode "r") or stdin ("w").
+lupa's Lua is built without it; this gives the policy a handle with the
+file methods Lua's popen handles have: `read` (formats "a", "l", "L", "n"
+or a byte count, with or without the "*" of Lua 5.1), `lines`, `write`,
+`flush`, `setvbuf`, `seek` (fails, as on a pipe) and `close`, which
+returns `true, "exit", 0` or `nil, "exit", code` (`"signal"` when the
+command was killed).  `io.type` does not know these handles (it returns
+nil); everything else behaves as in kumod.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+from typing import TYPE_CHECKING, Any
+
+from .userdata import Userdata
+
+if TYPE_CHECKING:
+    from . import LuaState
+
+__all__ = ["PopenFile", "popen"]
+
+_NUMBER = re.compile(
+    rb"([-+]?(?:0[xX][0-9a-fA-F.]+(?:[pP][-+]?\d+)?|(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?))"
+)
+
+
+class PopenFile(Userdata):
+    lua_type_name = "FILE*"
+
+    def __init__(self, proc: subprocess.Popen[bytes], mode: str) -> None:
+        self.proc = proc
+        self.mode = mode
+        self.closed = False
+        self._peek = b""
+
+    # -- reading ----------------------------------------------------------------
+
+    def _stream(self) -> Any:
+        if self.closed:
+            raise _LuaError("attempt to use a closed file")
+        return self.proc.stdout if self.mode == "r" else None
+
+    def _byte(self) -> bytes:
+        if self._peek:
+            b, self._peek = self._peek[:1], self._peek[1:]
+            return b
+        stream = self._stream()
+        return stream.read(1) if stream is not None else b""
+
+    def _line(self, keep: bool) -> bytes | None:
+        stream = self._stream()
+        if stream is None:
+            return None
+        data: bytes = self._peek
+        self._peek = b""
+        if not data.endswith(b"\n"):
+            data += stream.readline()
+        if not data:
+            return None
+        return data if keep or not data.endswith(b"\n") else data[:-1]
+
+    def _read_one(self, fmt: Any) -> Any:
+        stream = self._stream()
+        if isinstance(fmt, int | float) and not isinstance(fmt, bool):
+            n = int(fmt)
+            if stream is None:
+                return None
+            data = self._peek[:n]
+            self._peek = self._peek[n:]
+            if len(data) < n:
+                data += stream.read(n - len(data))
+            if n == 0:
+                return b"" if self._has_more() else None
+            return data or None
+        f = fmt.decode("latin-1") if isinstance(fmt, bytes) else str(fmt)
+        f = f.lstrip("*")[:1]
+        if f == "a":
+            if stream is None:
+                return b""
+            data = self._peek + stream.read()
+            self._peek = b""
+            return data
+        if f in ("l", "L"):
+            return self._line(f == "L")
+        if f == "n":
+            c = self._byte()
+            while c and c.isspace():
+                c = self._byte()
+            buf = b""
+            while c and re.match(rb"[0-9a-fA-FxX.+\-pPeE]", c) and len(buf) < 200:
+                buf += c
+                c = self._byte()
+            self._peek = c + self._peek
+            m = _NUMBER.fullmatch(buf)
+            if m is None:
+                return None
+            text = m.group(1).decode()
+            try:
+                if re.fullmatch(r"\d+|0[xX][0-9a-fA-F]+", text):
+                    return int(text, 0)
+                return float.fromhex(text) if text[:2].lower() == "0x" else float(text)
+            except ValueError:
+                return None
+        raise _LuaError("bad argument #1 to 'read' (invalid format)")
+
+    def _has_more(self) -> bool:
+        if self._peek:
+            return True
+        stream = self._stream()
+        if stream is None:
+            return False
+        self._peek = stream.read(1)
+        return bool(self._peek)
+
+    def read(self, *formats: Any) -> tuple[Any, ...]:
+        out: list[Any] = []
+        for fmt in formats or (b"l",):
+            value = self._read_one(fmt)
+            out.append(value)
+            if value is None:
+                break
+        return tuple(out)
+
+    # -- writing / closing ------------------------------------------------------------
+
+    def write(self, *values: Any) -> None:
+        if self.closed:
+            raise _LuaError("attempt to use a closed file")
+        if self.mode != "w" or self.proc.stdin is None:
+            return
+        for v in values:
+            if isinstance(v, bytes):
+                self.proc.stdin.write(v)
+            elif isinstance(v, int | float) and not isinstance(v, bool):
+                self.proc.stdin.write(str(v).encode())
+            else:
+                raise _LuaError("bad argument #1 to 'write' (string expected)")
+
+    def close(self) -> tuple[Any, ...]:
+        if self.closed:
+            raise _LuaError("attempt to use a closed file")
+        self.closed = True
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        code = self.proc.wait()
+        if code < 0:
+            return (None, b"signal", -code)
+        return (True if code == 0 else None, b"exit", code)
+
+    def __del__(self) -> None:
+        if not getattr(self, "closed", True):
+            try:
+                self.close()
+            except Exception:
+                pass
+
+    def lua_index(self, state: LuaState, key: Any) -> Any:
+        name = key.decode("latin-1") if isinstance(key, bytes) else None
+        if name not in _METHODS:
+            return None
+        return state.api[b"popen_method"](name.encode())
+
+    def __str__(self) -> str:
+        return "file (closed)" if self.closed else f"file (0x{id(self):x})"
+
+
+class _LuaError(Exception):
+    """A Lua error raised by a handle method (message as Lua words it)."""
+
+
+_METHODS = ("read", "lines", "write", "close", "flush", "setvbuf", "seek")
+
+
+def call_method(obj: Any, name: bytes, *args: Any) -> tuple[Any, ...]:
+    """(ok, values...) or (False, message) for the sandbox's wrappers."""
+    if not isinstance(obj, PopenFile):
+        return (False, b"bad argument #1 (FILE* expected)")
+    try:
+        method = name.decode()
+        if method == "read":
+            return (True, *obj.read(*args))
+        if method == "write":
+            obj.write(*args)
+            return (True, obj)
+        if method == "close":
+            return (True, *obj.close())
+        if method == "seek":
+            obj._stream()
+            return (True, None, b"Illegal seek", 29)
+        obj._stream()  # flush / setvbuf: nothing buffered on our side
+        return (True, True) if method == "setvbuf" else (True, obj)
+    except _LuaError as e:
+        return (False, str(e).encode())
+    except OSError as e:
+        return (True, None, (e.strerror or str(e)).encode(), e.errno or 0)
+
+
+def popen(command: bytes, mode: bytes) -> Any:
+    """Start `/bin/sh -c command`; (handle) or (None, message, errno)."""
+    m = mode.decode("latin-1")
+    if m not in ("r", "w"):
+        return (False, b"bad argument #2 to 'popen' (invalid mode)")
+    try:
+        proc = subprocess.Popen(
+            ["/bin/sh", "-c", command.decode("utf-8", "surrogateescape")],
+            stdin=subprocess.PIPE if m == "w" else None,
+            stdout=subprocess.PIPE if m == "r" else None,
+        )
+    except OSError as e:
+        return (True, None, (e.strerror or str(e)).encode(), e.errno or 0)
+    return (True, PopenFile(proc, m))
