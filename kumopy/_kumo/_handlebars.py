@@ -77,6 +77,8 @@ def _bad(text: str, where: str) -> HandlebarsError:
 
 
 def _parse_expr(text: str, where: str) -> _Expr:
+    if text.count("(") > _MAX_DEPTH:
+        raise HandlebarsError(f"Template error: sub-expressions nested too deeply {where}")
     tokens: list[tuple[str, str]] = []
     pos = 0
     while text[pos:].strip():
@@ -189,6 +191,9 @@ def _parse(source: str) -> list[_Node]:
         if sigil == "&":
             current.append(_Node("var", line, col, expr=_parse_expr(inner, where), raw=True))
             continue
+        if sigil in ("#", "^") and len(stack) >= _MAX_DEPTH:
+            raise HandlebarsError(
+                f"Template error: blocks nested more than {_MAX_DEPTH} deep {where}")
         if sigil == "#":
             if inner.startswith(("*", ">", "#")) or inner.startswith("inline"):
                 raise HandlebarsError(
@@ -205,6 +210,9 @@ def _parse(source: str) -> list[_Node]:
             node = stack[-1][0]
             if inner.strip():
                 # {{else if cond}}: a nested block in the inverse section
+                if len(stack) >= _MAX_DEPTH:
+                    raise HandlebarsError(
+                        f"Template error: blocks nested more than {_MAX_DEPTH} deep {where}")
                 nested = _Node("block", line, col, expr=_parse_expr(inner, where))
                 node.inverse.append(nested)
                 node.kind = "block"
@@ -250,6 +258,8 @@ def _parse(source: str) -> list[_Node]:
 
 
 _CHAINED: list[_Node] = []
+#: deepest block nesting kumopy renders (its renderer recurses per level)
+_MAX_DEPTH = 100
 
 
 def _helper_name(expr: _Expr | None) -> str:

@@ -17,6 +17,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import TYPE_CHECKING, Any
 
 from .._errors import KumoError
@@ -47,10 +48,17 @@ def _jinja_escape(name: str) -> str | bool:
     return False
 
 
-def render_jinja(name: str, source: str, context: dict[str, Any]) -> str:
+#: MiniJinja instructions per second of CPU budget left (a generous estimate:
+#: the fuel limit only has to stop a runaway template near the budget)
+FUEL_PER_SECOND = 50_000_000
+
+
+def render_jinja(name: str, source: str, context: dict[str, Any], fuel: int | None = None) -> str:
     import minijinja
 
     env = minijinja.Environment(debug=False, pycompat=True)
+    if fuel is not None:
+        env.fuel = fuel
     env.auto_escape_callback = _jinja_escape
     env.add_filter("normalize_smtp_response", lambda value: normalize(str(value)))
     env.add_template(name, source)
@@ -60,7 +68,9 @@ def render_jinja(name: str, source: str, context: dict[str, Any]) -> str:
         raise KumoError(str(e)) from None
 
 
-def eval_template(dialect: str, name: str, source: str, context: Any) -> str:
+def eval_template(
+    dialect: str, name: str, source: str, context: Any, fuel: int | None = None
+) -> str:
     """Render like kumod's TemplateEngine::render."""
     if dialect == "Static":
         return source
@@ -74,7 +84,7 @@ def eval_template(dialect: str, name: str, source: str, context: Any) -> str:
     if not isinstance(context, dict):
         raise KumoError(f"invalid operation: context must be a map, not {type(context).__name__}")
     try:
-        return render_jinja(name, source, {str(k): v for k, v in context.items()})
+        return render_jinja(name, source, {str(k): v for k, v in context.items()}, fuel)
     except KumoError:
         raise
     except Exception as e:  # minijinja reports bad templates as TemplateError; be safe
@@ -90,7 +100,23 @@ def _lua_eval_template(
     which = "Jinja" if dialect is None else deserialize(state, _DIALECT, dialect)
     ctx = state.to_python(context, serialize=True)
     state.check_deadline()
-    return state.to_lua(eval_template(which, n, src, ctx))
+    fuel = None
+    if state.deadline is not None:
+        # Rust code cannot be interrupted by the budget's hook: give MiniJinja
+        # fuel for about the CPU time the handler has left
+        left = max(state.deadline - time.thread_time(), 0.01)
+        fuel = int(left * FUEL_PER_SECOND)
+    try:
+        text = eval_template(which, n, src, ctx, fuel)
+    except KumoError as e:
+        if "ran out of fuel" in str(e):
+            state.check_deadline()
+            raise KumoError(
+                f"kumopy: the template used up the handler's CPU budget ({e})"
+            ) from None
+        raise
+    state.check_alloc(len(text), "kumo.string.eval_template")
+    return state.to_lua(text)
 
 
 def register(kumo: Namespace) -> None:

@@ -114,7 +114,7 @@ class LuaState:
                 b"ERR": _ERR,
                 b"cpu_time": time.thread_time,
                 b"tmpname": _tmpname,
-                b"popen": _popen.popen,
+                b"popen": lambda cmd, mode: _popen.popen(cmd, mode, self._time_left),
                 b"popen_call": _popen.call_method,
             }
         )
@@ -303,6 +303,12 @@ class LuaState:
         raise LuaCallError(message, traceback, result[4] if len(result) > 4 else None)
 
     # -- limits for Python code that Lua calls -----------------------------
+
+    def _time_left(self) -> float | None:
+        """CPU seconds the running handler has left (None: no budget)."""
+        if self.deadline is None:
+            return None
+        return self.deadline - time.thread_time()
 
     def check_deadline(self) -> None:
         """Raise `BudgetExceeded` when the running handler is past its CPU

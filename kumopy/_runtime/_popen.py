@@ -8,13 +8,20 @@ or a byte count, with or without the "*" of Lua 5.1), `lines`, `write`,
 `flush`, `setvbuf`, `seek` (fails, as on a pipe) and `close`, which
 returns `true, "exit", 0` or `nil, "exit", code` (`"signal"` when the
 command was killed).  `io.type` does not know these handles (it returns
-nil); everything else behaves as in kumod.
+nil); everything else behaves as in kumod.  Under a CPU budget, waiting on
+the command (which costs no CPU time) is limited to the budget left, in
+wall-clock time: past it the command is killed and the handler stops with
+the budget error.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import select
+import signal
 import subprocess
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .userdata import Userdata
@@ -32,11 +39,50 @@ _NUMBER = re.compile(
 class PopenFile(Userdata):
     lua_type_name = "FILE*"
 
-    def __init__(self, proc: subprocess.Popen[bytes], mode: str) -> None:
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        mode: str,
+        time_left: Callable[[], float | None] = lambda: None,
+    ) -> None:
         self.proc = proc
         self.mode = mode
         self.closed = False
         self._peek = b""
+        self._eof = False
+        #: seconds the running handler may still wait (None: no budget)
+        self._time_left = time_left
+
+    def _wait(self, fd: int, write: bool) -> None:
+        """Wait until fd is ready; a handler with a CPU budget may not wait
+        longer than the budget it has left (waiting uses no CPU time, so the
+        budget's own check would never fire)."""
+        left = self._time_left()
+        if left is None:
+            return
+        ready = select.select([] if write else [fd], [fd] if write else [], [], max(left, 0))
+        if not (ready[0] or ready[1]):
+            self._kill()
+            raise _Budget("kumopy: io.popen waited longer than the handler's CPU budget")
+
+    def _kill(self) -> None:
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            self.proc.kill()
+
+    def _fill(self) -> bool:
+        """Read more of the command's output into the buffer; False at EOF."""
+        if self._eof or self.proc.stdout is None:
+            return False
+        fd = self.proc.stdout.fileno()
+        self._wait(fd, write=False)
+        data = os.read(fd, 65536)
+        if not data:
+            self._eof = True
+            return False
+        self._peek += data
+        return True
 
     # -- reading ----------------------------------------------------------------
 
@@ -46,22 +92,21 @@ class PopenFile(Userdata):
         return self.proc.stdout if self.mode == "r" else None
 
     def _byte(self) -> bytes:
-        if self._peek:
-            b, self._peek = self._peek[:1], self._peek[1:]
-            return b
-        stream = self._stream()
-        return stream.read(1) if stream is not None else b""
+        if not self._peek:
+            self._fill()
+        b, self._peek = self._peek[:1], self._peek[1:]
+        return b
 
     def _line(self, keep: bool) -> bytes | None:
-        stream = self._stream()
-        if stream is None:
+        if self._stream() is None:
             return None
-        data: bytes = self._peek
-        self._peek = b""
-        if not data.endswith(b"\n"):
-            data += stream.readline()
-        if not data:
+        while b"\n" not in self._peek and self._fill():
+            pass
+        if not self._peek:
             return None
+        cut = self._peek.find(b"\n")
+        end = len(self._peek) if cut < 0 else cut + 1
+        data, self._peek = self._peek[:end], self._peek[end:]
         return data if keep or not data.endswith(b"\n") else data[:-1]
 
     def _read_one(self, fmt: Any) -> Any:
@@ -70,20 +115,20 @@ class PopenFile(Userdata):
             n = int(fmt)
             if stream is None:
                 return None
-            data = self._peek[:n]
-            self._peek = self._peek[n:]
-            if len(data) < n:
-                data += stream.read(n - len(data))
             if n == 0:
                 return b"" if self._has_more() else None
+            while len(self._peek) < n and self._fill():
+                pass
+            data, self._peek = self._peek[:n], self._peek[n:]
             return data or None
         f = fmt.decode("latin-1") if isinstance(fmt, bytes) else str(fmt)
         f = f.lstrip("*")[:1]
         if f == "a":
             if stream is None:
                 return b""
-            data = self._peek + stream.read()
-            self._peek = b""
+            while self._fill():
+                pass
+            data, self._peek = self._peek, b""
             return data
         if f in ("l", "L"):
             return self._line(f == "L")
@@ -109,13 +154,7 @@ class PopenFile(Userdata):
         raise _LuaError("bad argument #1 to 'read' (invalid format)")
 
     def _has_more(self) -> bool:
-        if self._peek:
-            return True
-        stream = self._stream()
-        if stream is None:
-            return False
-        self._peek = stream.read(1)
-        return bool(self._peek)
+        return bool(self._peek) or (self._stream() is not None and self._fill())
 
     def read(self, *formats: Any) -> tuple[Any, ...]:
         out: list[Any] = []
@@ -133,13 +172,17 @@ class PopenFile(Userdata):
             raise _LuaError("attempt to use a closed file")
         if self.mode != "w" or self.proc.stdin is None:
             return
+        fd = self.proc.stdin.fileno()
         for v in values:
             if isinstance(v, bytes):
-                self.proc.stdin.write(v)
+                data = v
             elif isinstance(v, int | float) and not isinstance(v, bool):
-                self.proc.stdin.write(str(v).encode())
+                data = str(v).encode()
             else:
                 raise _LuaError("bad argument #1 to 'write' (string expected)")
+            while data:
+                self._wait(fd, write=True)
+                data = data[os.write(fd, data):]
 
     def close(self) -> tuple[Any, ...]:
         if self.closed:
@@ -151,7 +194,15 @@ class PopenFile(Userdata):
                     stream.close()
                 except OSError:
                     pass
-        code = self.proc.wait()
+        left = self._time_left()
+        try:
+            code = self.proc.wait(None if left is None else max(left, 0.0))
+        except subprocess.TimeoutExpired:
+            self._kill()
+            self.proc.wait()
+            raise _Budget(
+                "kumopy: io.popen's command outlived the handler's CPU budget"
+            ) from None
         if code < 0:
             return (None, b"signal", -code)
         return (True if code == 0 else None, b"exit", code)
@@ -177,6 +228,10 @@ class _LuaError(Exception):
     """A Lua error raised by a handle method (message as Lua words it)."""
 
 
+class _Budget(Exception):
+    """The handler ran out of budget while waiting on the command."""
+
+
 _METHODS = ("read", "lines", "write", "close", "flush", "setvbuf", "seek")
 
 
@@ -200,11 +255,15 @@ def call_method(obj: Any, name: bytes, *args: Any) -> tuple[Any, ...]:
         return (True, True) if method == "setvbuf" else (True, obj)
     except _LuaError as e:
         return (False, str(e).encode())
+    except _Budget as e:
+        return (False, str(e).encode(), True)
     except OSError as e:
         return (True, None, (e.strerror or str(e)).encode(), e.errno or 0)
 
 
-def popen(command: bytes, mode: bytes) -> Any:
+def popen(
+    command: bytes, mode: bytes, time_left: Callable[[], float | None] = lambda: None
+) -> Any:
     """Start `/bin/sh -c command`; (handle) or (None, message, errno)."""
     m = mode.decode("latin-1")
     if m not in ("r", "w"):
@@ -214,7 +273,11 @@ def popen(command: bytes, mode: bytes) -> Any:
             ["/bin/sh", "-c", command.decode("utf-8", "surrogateescape")],
             stdin=subprocess.PIPE if m == "w" else None,
             stdout=subprocess.PIPE if m == "r" else None,
+            bufsize=0,
+            # its own process group, so that a command stopped at the budget
+            # takes its children (which hold our pipes) with it
+            start_new_session=True,
         )
     except OSError as e:
         return (True, None, (e.strerror or str(e)).encode(), e.errno or 0)
-    return (True, PopenFile(proc, m))
+    return (True, PopenFile(proc, m, time_left))

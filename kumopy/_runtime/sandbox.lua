@@ -223,6 +223,11 @@ for _, name in ipairs({ "read", "write", "close", "flush", "setvbuf", "seek" }) 
   popen_methods[name] = function(f, ...)
     local r = pack(popen_call(f, name, ...))
     if not r[1] then
+      if r[3] then
+        -- the budget ran out while waiting on the command: as fatal as the hook
+        tripped = true
+        error(BUDGET, 0)
+      end
       error(r[2], 2)
     end
     return unpack(r, 2, r.n)
@@ -233,6 +238,10 @@ popen_methods.lines = function(f, ...)
   return function()
     local r = pack(popen_call(f, "read", unpack(formats, 1, formats.n)))
     if not r[1] then
+      if r[3] then
+        tripped = true
+        error(BUDGET, 0)
+      end
       error(r[2], 2)
     end
     return unpack(r, 2, r.n)
