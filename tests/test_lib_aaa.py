@@ -57,6 +57,7 @@ def test_handler_rules_criteria_and_fallback(load) -> None:
                 privilege = 'GET', access = 'Allow' },
             }
           end
+          return nil  -- (returning nothing would count as "no handler" in kumod)
         end)
         kumo.on('nofallback', function() kumo.aaa.set_fall_back_to_acl_map(false) end)
         """
@@ -132,3 +133,23 @@ def test_bad_arguments(load) -> None:
         p.dispatch("res", "localhost")
     with pytest.raises(PolicyError, match="get_acl_definition: error converting Lua"):
         p.dispatch("q", "http://x/", {}, "GET")
+
+
+def test_return_nil_decides_but_returning_nothing_passes_the_turn(load) -> None:
+    p = load(
+        QUERY + """
+        kumo.on('get_acl_definition', function(resource)
+          if resource == 'http_listener/127.0.0.1:8000/metrics' then return nil end
+        end)
+        kumo.on('get_acl_definition', function(resource)
+          return kumo.aaa.make_access_control_list {
+            { criteria = { Identity = 'Any' }, privilege = 'GET', access = 'Allow' } }
+        end)
+        """
+    )
+    # the first handler's nil decided the first candidate (the second handler
+    # was not asked); the next candidate went on to the second handler
+    assert p.dispatch("q", "http://x/metrics", {}, "GET").values[:2] == (
+        True, "http_listener/127.0.0.1:8000")
+    assert p.dispatch("q", "http://x/other", {}, "GET").values[:2] == (
+        True, "http_listener/127.0.0.1:8000/other")

@@ -16,9 +16,11 @@ control lists and the `get_acl_definition` event.
   `http_listener`).
 * `query_resource_access(resource, auth_info, privilege)`: walks the
   candidates; for each, the ACL comes from the `get_acl_definition`
-  handlers (first non-nil answer), else (when no handler is registered,
-  or `set_fall_back_to_acl_map(true)`, the default) from kumod's built-in
-  default ACL.  The first rule whose criteria match `auth_info`
+  handlers, called in order until one returns a value (`return nil` is a
+  value: it means "no ACL"; a handler that returns nothing passes the turn
+  on), else from kumod's built-in default ACL: when no handler answered at
+  all, or one returned nil while `set_fall_back_to_acl_map(true)` (the
+  default) is in force.  The first rule whose criteria match `auth_info`
   (`{peer_address=, identities={{identity=, context=}}, groups={...}}`)
   and whose privilege is the one asked decides.  The result has `allow`,
   `rule` and `resource` (nil when nothing matched).
@@ -397,9 +399,13 @@ def _acl_from_handlers(
             values = state.invoke(handler.function, resource.encode("utf-8"))
         except PolicyError as e:
             raise KumoError(e.message) from None
-        result = values[0] if values else None
-        if result is None:
+        if not values:
+            # kumod: a handler that returns nothing at all passes the turn on
             continue
+        result = values[0]
+        if result is None:
+            # `return nil` decides: no ACL from the handlers
+            return DEFAULT_ACL.get(resource) if svc.fall_back else None
         if not isinstance(result, AccessControlList):
             kind = "table" if not isinstance(result, bytes | int | float | bool) else \
                 type(result).__name__
@@ -408,9 +414,8 @@ def _acl_from_handlers(
                 "AccessControlListWrap (return kumo.aaa.make_access_control_list{...} or nil)"
             )
         return result.rules
-    if not handlers or svc.fall_back:
-        return DEFAULT_ACL.get(resource)
-    return None
+    # no handler, or none returned anything: kumod counts that as no handler
+    return DEFAULT_ACL.get(resource)
 
 
 def _query(state: LuaState, resource: Any = None, info: Any = None, privilege: Any = None,
