@@ -83,3 +83,13 @@ def test_hickory_and_bare_configs_are_checked(load) -> None:
         p.call("t", {"Hickory": {"bogus": 1}})
     with pytest.raises(PolicyError, match="failed to parse config as either KumoResolverConfig"):
         p.call("t", {"name_servers": ["10.0.0.1:53"], "bogus": True})
+
+
+def test_configure_unbound_resolver(load, tmp_path: Path) -> None:
+    p = load("kumo.on('t', function(cfg) kumo.dns.configure_unbound_resolver(cfg) end)")
+    managed = tmp_path / "anchor"
+    p.call("t", {"name_servers": ["10.0.0.1:53"],
+                 "options": {"trust_anchor_file": {"managed": str(managed)}}})
+    assert managed.read_text().startswith(". IN DS 20326 8 2 ")
+    with pytest.raises(PolicyError, match="configure_unbound_resolver: option not supported"):
+        p.call("t", {"options": {"attempts": 2}})

@@ -122,3 +122,11 @@ def test_jinja_filter(load, words: Path) -> None:
     p = load(EVAL)
     assert p.call("t", "x.txt", "{{ r | normalize_smtp_response }}",
                   {"r": "550 mail from 10.1.2.3 refused"}) == "550 mail from {ipaddr} refused"
+
+
+def test_psl_functions(load) -> None:
+    p = load("kumo.on('t', function(s) return kumo.string.psl_domain(s), kumo.string.psl_suffix(s) end)")
+    assert p.dispatch("t", "WWW.Example.COM.").values == ("example.com", "com")
+    assert p.dispatch("t", "a.b.example.co.uk").values == ("example.co.uk", "co.uk")
+    assert p.dispatch("t", "com").values == (None, "com")
+    assert p.dispatch("t", "host.unknown-tld").values == ("host.unknown-tld", "unknown-tld")

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from .._errors import KumoError
@@ -26,6 +25,7 @@ from .._message import Message
 from .._message._auth import AuthResultError, check_results
 from ._lib import rust_string
 from .dns import _resolver
+from .psl import normalize_domain, registrable_domain
 from .smtp import RejectError, _raise
 from .spf import DnsFailure, Lookups
 
@@ -36,20 +36,8 @@ if TYPE_CHECKING:
 __all__ = ["DmarcInput", "check", "register"]
 
 
-@cache
-def _psl() -> Any:
-    from publicsuffixlist import PublicSuffixList
-
-    return PublicSuffixList()
-
-
-def normalize_domain(domain: str) -> str:
-    return (domain[:-1] if domain.endswith(".") else domain).lower()
-
-
 def organizational_domain(domain: str) -> str | None:
-    found = _psl().privatesuffix(domain)
-    return found if isinstance(found, str) else None
+    return registrable_domain(domain)
 
 
 def _relaxed(a: str, b: str) -> bool:

@@ -261,7 +261,24 @@ def _load_resolv_conf(state: LuaState, path: Any = None, *_: Any) -> Any:
     return state.to_lua(config)
 
 
+def _configure_unbound(state: LuaState, config: Any = None, *_: Any) -> None:
+    from .dns import _service
+
+    try:
+        checked = de_config(lua_tree(state, config))
+    except DeError as e:
+        raise KumoError(str(e)) from None
+    check_unbound(checked, "configure_unbound_resolver")
+    _service(state.process).configured.append({"Unbound": state.to_python(config)})
+
+
 def register(kumo: Namespace) -> None:
+    kumo.function(
+        "dns.configure_unbound_resolver",
+        _configure_unbound,
+        notes="checked as kumod checks it (options, name servers, trust-anchor seeding); "
+        "recorded, never queried",
+    )
     kumo.function(
         "dns.load_resolv_conf",
         _load_resolv_conf,
