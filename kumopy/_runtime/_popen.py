@@ -208,10 +208,25 @@ class PopenFile(Userdata):
         return (True if code == 0 else None, b"exit", code)
 
     def __del__(self) -> None:
-        if not getattr(self, "closed", True):
+        # a handle the policy never closed: close the pipes, and do not let a
+        # command that goes on running hold kumopy up (Lua's own collector
+        # would wait for it)
+        if getattr(self, "closed", True):
+            return
+        self.closed = True
+        for stream in (self.proc.stdin, self.proc.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:
+                    pass
+        try:
+            self.proc.wait(timeout=0.2)
+        except subprocess.TimeoutExpired:
+            self._kill()
             try:
-                self.close()
-            except Exception:
+                self.proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
                 pass
 
     def lua_index(self, state: LuaState, key: Any) -> Any:

@@ -79,3 +79,10 @@ def test_aes_with_a_wrong_key_size_names_the_line(tmp_path: Path) -> None:
     )
     out = run_kumopy("script", "--strict", policy)
     assert_clear_failure(out, "init.lua:3:", "Key length must be 16 or 32 bytes")
+
+
+def test_an_abandoned_popen_does_not_hold_kumopy_up(tmp_path: Path) -> None:
+    policy, _ = _script(tmp_path, "  local f = io.popen('sleep 100')\n  error('boom')")
+    out = run_kumopy("script", "--strict", policy)
+    assert_clear_failure(out, "init.lua:4:", "boom")
+    assert out.elapsed < 30
