@@ -153,3 +153,22 @@ def test_return_nil_decides_but_returning_nothing_passes_the_turn(load) -> None:
         True, "http_listener/127.0.0.1:8000")
     assert p.dispatch("q", "http://x/other", {}, "GET").values[:2] == (
         True, "http_listener/127.0.0.1:8000/other")
+
+
+def test_configure_acct_log_is_checked_and_recorded(load) -> None:
+    p = load(
+        """
+        kumo.on('t', function(params) kumo.aaa.configure_acct_log(params) end)
+        """
+    )
+    with pytest.raises(PolicyError, match="missing field `log_dir`"):
+        p.call("t", {})
+    with pytest.raises(PolicyError, match="unknown field `bogus`"):
+        p.call("t", {"log_dir": "/var/log/kumo/acct", "bogus": 1})
+    p.call("t", {"log_dir": "/var/log/kumo/acct", "max_segment_duration": "5m"})
+    (entry,) = [e for e in p.server_config.logs if e["kind"] == "acct"]
+    assert entry["params"]["log_dir"] == "/var/log/kumo/acct"
+    assert entry["params"]["max_segment_duration"] == "5m"
+    assert entry["params"]["log_authz_allow"] is True
+    with pytest.raises(PolicyError, match="must not be called more than once"):
+        p.call("t", {"log_dir": "/x"})

@@ -28,7 +28,8 @@ control lists and the `get_acl_definition` event.
   query's answer, are reused (kumod's default 300ms), on the Policy clock.
 
 kumod also writes an audit record of every query to its accounting log
-(`configure_acct_log`); kumopy keeps no such log.
+(`configure_acct_log`); kumopy checks and records that call's parameters
+but keeps no such log.
 """
 
 from __future__ import annotations
@@ -506,7 +507,42 @@ def _ttl_setter(attr: str) -> Any:
     return impl
 
 
+def _acct_log_schema() -> Any:
+    from . import _schema as s
+    from .config import MIN_FREE
+
+    return s.Struct(
+        "AuditLogParams",
+        [
+            s.Field("log_dir", s.Str(), s.REQUIRED),
+            s.Field("max_file_size", s.Int("u64"), 1_000_000_000),
+            s.Field("back_pressure", s.Int("usize"), 128_000),
+            s.Field("compression_level", s.Int("i32"), 0),
+            s.Field("max_segment_duration", s.Opt(Duration())),
+            s.Field("min_free_space", MIN_FREE, "10%"),
+            s.Field("min_free_inodes", MIN_FREE, "10%"),
+            s.Field("log_authz_allow", s.Bool(), True),
+            s.Field("log_authz_deny", s.Bool(), True),
+            s.Field("log_authn_ok", s.Bool(), True),
+            s.Field("log_authn_fail", s.Bool(), True),
+        ],
+    )
+
+
+def _configure_acct_log(state: LuaState, params: Any = None, *_: Any) -> None:
+    from .config import _record, server_config
+
+    if any(e["kind"] == "acct" for e in server_config(state).logs):
+        raise KumoError("AuditLogParams::init must not be called more than once")
+    _record(state, "logs", "acct", _acct_log_schema(), params)
+
+
 def register(kumo: Namespace) -> None:
+    kumo.function(
+        "aaa.configure_acct_log",
+        _configure_acct_log,
+        notes="checked and recorded (server config `logs`, kind acct); no audit log is written",
+    )
     kumo.function("aaa.make_access_control_list", _make_list)
     kumo.function("aaa.load_acl_map", _load_map, notes="KeySource holding kumod's ACL TOML")
     kumo.function("aaa.make_http_url_resource", _make_resource)
