@@ -8,8 +8,8 @@
   name's extension (`.html`/`.htm`/`.xml` HTML, `.json`/`.json5`/`.js`/
   `.yaml`/`.yml` JSON).  The filters that kumod adds from
   minijinja-contrib and the Python binding lacks (`datetimeformat`,
-  `dateformat`, `timeformat`, `random`, `wordcount`, `wordwrap`, ...) are
-  "unknown filter" errors.
+  `dateformat`, `timeformat`, `now()`, `random`, `randrange`, `wordcount`)
+  are "unknown filter" / "unknown function" errors.
 * `'Handlebars'`: kumopy's own renderer of the handlebars-rust subset
   templates use (see `_handlebars.py`); HTML-escapes only for `.html` names.
 * `'Static'`: the source, unchanged.
