@@ -257,3 +257,48 @@ def test_arc_seal_from_lua_validates_with_dkimpy_too(load, tmp_path) -> None:
     broken = "ARC-Seal: i=2; a=rsa-sha256; cv=pass; d=x; s=y; b=abc\r\n" + data
     unchanged, result3 = p.dispatch("t", str(key), broken, 1).values
     assert unchanged == broken and result3["result"] == "fail"
+
+
+# RFC 7208 appendix A's example zones, and what its examples evaluate to
+RFC_COM = """$ORIGIN example.com.
+@       600 MX  10 mail-a
+            MX  20 mail-b
+            A   192.0.2.10
+            A   192.0.2.11
+amy         A   192.0.2.65
+bob         A   192.0.2.66
+mail-a      A   192.0.2.129
+mail-b      A   192.0.2.130
+www         CNAME example.com.
+"""
+RFC_ZONES = [
+    "$ORIGIN example.org.\n@ 600 MX 10 mail-c\nmail-c A 192.0.2.140\n",
+    "$ORIGIN 2.0.192.in-addr.arpa.\n10 600 PTR example.com.\n11 PTR example.com.\n"
+    "65 PTR amy.example.com.\n66 PTR bob.example.com.\n129 PTR mail-a.example.com.\n"
+    "130 PTR mail-b.example.com.\n140 PTR mail-c.example.org.\n",
+    "$ORIGIN 0.0.10.in-addr.arpa.\n4 600 PTR bob.example.com.\n",
+]
+
+
+@pytest.mark.parametrize(("record", "ip", "want"), [
+    ("v=spf1 +all", "127.0.0.1", ("pass", "matched 'all' directive")),
+    ("v=spf1 a -all", "192.0.2.10", ("pass", "matched 'a' directive")),
+    ("v=spf1 a:example.org -all", "192.0.2.10", ("fail", "matched '-all' directive")),
+    ("v=spf1 mx -all", "192.0.2.129", ("pass", "matched 'mx' directive")),
+    ("v=spf1 mx:example.org -all", "192.0.2.140", ("pass", "matched 'mx:example.org' directive")),
+    ("v=spf1 mx/30 mx:example.org/30 -all", "192.0.2.131", ("pass", "matched 'mx/30' directive")),
+    ("v=spf1 mx/30 mx:example.org/30 -all", "192.0.2.141",
+     ("pass", "matched 'mx:example.org/30' directive")),
+    ("v=spf1 ip4:192.0.2.128/28 -all", "192.0.2.65", ("fail", "matched '-all' directive")),
+    ("v=spf1 ip4:192.0.2.128 -all", "192.0.2.128", ("pass", "matched 'ip4:192.0.2.128/32' directive")),
+    ("v=spf1 ip6:2a01:111:f400:: -all", "2a01:111:f400::",
+     ("pass", "matched 'ip6:2a01:111:f400::/128' directive")),
+    ("v=spf1 ptr -all", "192.0.2.65", ("pass", "matched 'ptr' directive")),
+    ("v=spf1 ptr -all", "192.0.2.140", ("fail", "matched '-all' directive")),
+    ("v=spf1 ptr -all", "10.0.0.4", ("fail", "matched '-all' directive")),
+])
+def test_rfc7208_appendix_a(record: str, ip: str, want: tuple[str, str]) -> None:
+    zone = RFC_COM.replace("$ORIGIN example.com.\n", f'$ORIGIN example.com.\n@ 600 TXT "{record}"\n')
+    query = spf.SpfQuery("sender@example.com", "example.com", ipaddress.ip_address(ip))
+    result = query.check(_lookups(zone, *RFC_ZONES))
+    assert (result.disposition, result.context) == want
