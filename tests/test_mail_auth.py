@@ -302,3 +302,33 @@ def test_rfc7208_appendix_a(record: str, ip: str, want: tuple[str, str]) -> None
     query = spf.SpfQuery("sender@example.com", "example.com", ipaddress.ip_address(ip))
     result = query.check(_lookups(zone, *RFC_ZONES))
     assert (result.disposition, result.context) == want
+
+
+def test_arc_chain_of_five_seals_with_over_signing(load, tmp_path) -> None:
+    pem, txt = _keypair()
+    key = tmp_path / "key.pem"
+    key.write_bytes(pem)
+    chunks = " ".join(f'"{txt[i:i + 200]}"' for i in range(0, len(txt), 200))
+    p = load(
+        """
+        local kumo = require 'kumo'
+        kumo.on('t', function(key)
+          local signer = kumo.dkim.rsa_sha256_signer { domain = 'example.com', selector = 's20',
+            headers = { 'From', 'Subject' }, key = key, over_sign = true }
+          local msg = kumo.make_message('a@example.com', 'b@example.net',
+                                        'Subject: hello\\r\\n\\r\\nHello\\r\\n')
+          local seen = {}
+          for i = 1, 5 do
+            local r = msg:arc_verify()
+            seen[#seen + 1] = r.result
+            msg:arc_seal(signer, 'localhost', { r })
+          end
+          seen[#seen + 1] = msg:arc_verify().result
+          return seen, msg:get_data()
+        end)
+        """,
+        dns_zones=[f"$ORIGIN example.com.\ns20._domainkey 300 IN TXT {chunks}\n"],
+    )
+    seen, data = p.dispatch("t", str(key)).values
+    assert seen == ["none", "pass", "pass", "pass", "pass", "pass"]
+    assert dkim.arc_verify(data.encode(), dnsfunc=lambda n, timeout=5: txt.encode())[0] == b"pass"
