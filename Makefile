@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: install test run bench lint clean redis-check
+.PHONY: install test run bench lint clean redis-check conformance
 
 install: $(STAMP)
 
@@ -37,6 +37,12 @@ bench: install
 	$(BIN)/python bench/bench_replay.py
 	$(BIN)/python bench/bench_lint.py
 	$(BIN)/python bench/bench_serve.py
+
+# KumoMTA's own Lua tests through kumopy (needs a KumoMTA checkout in
+# KUMOMTA_SRC; JOBS=N to run N at once)
+JOBS ?= 2
+conformance: install
+	$(BIN)/python -m kumopy.testing._conformance --jobs $(JOBS)
 
 lint: install
 	$(BIN)/ruff check kumopy tests bench

@@ -60,6 +60,8 @@ __all__ = [
 ]
 
 DEFAULT_SHARE_DIR = "/opt/kumomta/share"
+#: the second package.path root of kumod
+POLICY_DIR = "/opt/kumomta/etc/policy"
 DEFAULT_BUDGET_SECONDS = 5.0
 DEFAULT_MAX_MEMORY = 512 * 1024 * 1024
 
@@ -124,6 +126,7 @@ class Policy:
         path_map: Mapping[str, str | os.PathLike[str]] | None = None,
         clock: Clock | None = None,
         kumod_strict: bool = False,
+        package_dirs: Iterable[str | os.PathLike[str]] = (),
         budget_seconds: float | None = DEFAULT_BUDGET_SECONDS,
         max_memory: int | None = DEFAULT_MAX_MEMORY,
         fresh_state_per_event: bool = False,
@@ -150,6 +153,9 @@ class Policy:
             self.path_map.setdefault(DEFAULT_SHARE_DIR, self.share_dir)
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.kumod_strict = kumod_strict
+        #: directories searched by `require` before the share directory
+        #: (a debug build of kumod puts `assets` there)
+        self.package_dirs = [str(d) for d in package_dirs]
         self.budget_seconds = budget_seconds
         self.max_memory = max_memory
         self.fresh_state_per_event = fresh_state_per_event
@@ -274,6 +280,18 @@ class Policy:
             if target is not None:
                 return os.path.join(target, os.path.relpath(norm, parent))
 
+    def package_roots(self) -> list[str]:
+        """The directories `package.path` searches, in order, before Lua's
+        defaults.  kumod's are the share directory then
+        /opt/kumomta/etc/policy; unless `kumod_strict`, the policy's own
+        directory (`policy_dir`) comes between them, so that a policy kept
+        outside /opt/kumomta/etc/policy finds its modules without a path map."""
+        roots = [*self.package_dirs, self.share_dir]
+        if not self.kumod_strict and _normalise(self.policy_dir) != POLICY_DIR:
+            roots.append(self.policy_dir)
+        roots.append(POLICY_DIR)
+        return roots
+
     def bump_config_epoch(self) -> None:
         self.config_epoch += 1
 
@@ -299,7 +317,7 @@ class Policy:
             self,
             map_path=self.map_path,
             on_print=self._on_print,
-            package_roots=[self.share_dir, self.policy_dir],
+            package_roots=self.package_roots(),
             max_memory=self.max_memory,
             budget_seconds=self.budget_seconds,
         )

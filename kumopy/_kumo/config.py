@@ -413,9 +413,6 @@ def register(kumo: Namespace) -> None:
         "set_max_spare_lua_contexts",
         "set_max_lua_context_use_count",
         "set_max_lua_context_age",
-        "set_memory_hard_limit",
-        "set_memory_low_thresh",
-        "set_memory_soft_limit",
     ):
         kumo.function(name, _usize_setting(name), notes="recorded")
     kumo.function("set_lua_gc_on_put", _int_setting("set_lua_gc_on_put", "u8"), notes="recorded")
@@ -439,10 +436,6 @@ def register(kumo: Namespace) -> None:
         eval_config_monitor_globs,
         notes="expands the globs through the path map and returns the paths the policy would see",
     )
-    for name in ("get_memory_hard_limit", "get_memory_soft_limit", "get_memory_low_thresh"):
-        kumo.function(
-            name, _getter(name.replace("get_", "set_")), notes="the recorded value or nil"
-        )
 
 
 def start_esmtp_listener(state: LuaState, params: Any = None, *_: Any) -> None:
@@ -526,15 +519,6 @@ def _int_setting(name: str, kind: str) -> Any:
 
     setter.__name__ = name
     return setter
-
-
-def _getter(setting: str) -> Any:
-    key = setting.removeprefix("set_")
-
-    def getter(state: LuaState, *_: Any) -> Any:
-        return server_config(state).settings.get(key)
-
-    return getter
 
 
 def set_httpinject_recipient_rate_limit(state: LuaState, spec: Any = None, *_: Any) -> None:

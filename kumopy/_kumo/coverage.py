@@ -92,6 +92,11 @@ def render() -> str:
     supported = sum(1 for e in entries.values() if e.supported)
     out = [HEADER]
     out.append(
+        f"Checked against KumoMTA commit {KUMOMTA_COMMIT} ({KUMOMTA_COMMIT_DATE}): "
+        "the name list, and KumoMTA's own Lua tests run through kumopy by `make conformance` "
+        "(docs/testing.md).\n"
+    )
+    out.append(
         f"Summary: **{supported}** of {len(entries)} `kumo` names are implemented; "
         f"all {len(EVENTS)} events can be registered and dispatched.\n"
     )

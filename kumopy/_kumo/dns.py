@@ -36,7 +36,7 @@ import dns.rdatatype
 import dns.zone
 
 from .._errors import KumoError
-from .._runtime import lua_type
+from .._runtime import encode, lua_type
 from ._args import ArgConversionError
 from ._lib import rust_string
 
@@ -629,7 +629,8 @@ def _configure_test_resolver(state: LuaState, config: Any = None) -> None:
 
 
 def _resolver_config(state: LuaState, value: Any, path: str) -> TestResolver | None:
-    data = state.to_python(value) if lua_type(value) == "table" else value
+    data = state.to_python(value) if lua_type(value) == "table" or isinstance(value, bytes) \
+        else value
     if isinstance(data, str):
         data = {data: None}
     if not isinstance(data, dict) or len(data) != 1:
@@ -654,7 +655,13 @@ def _resolver_config(state: LuaState, value: Any, path: str) -> TestResolver | N
                 merged.zones.setdefault(k, z)
             merged.servfail |= child.servfail
         return merged
-    if variant in ("Hickory", "HickorySystemConfig", "Unbound"):
+    if variant in ("Hickory", "Unbound"):
+        from .dns_config import check_backend
+
+        inner_value = value[encode(variant)] if lua_type(value) == "table" else None
+        check_backend(state, variant, inner_value, path)
+        return None
+    if variant == "HickorySystemConfig":
         return None
     raise KumoError(
         f"unknown variant `{variant}`, expected one of `Hickory`, `HickorySystemConfig`, "
@@ -681,6 +688,20 @@ def _configure_resolver(state: LuaState, config: Any = None) -> None:
     if isinstance(data, dict) and set(data) == {"Test"}:
         svc.default = _zones_from_lua(state, config[b"Test"], "TestResolverConfig")
         return
+    try:
+        _resolver_config(state, config, "configure_resolver")
+    except KumoError as err1:
+        # kumod then tries the table as a bare DnsResolverConfig (Hickory)
+        from ._schema import DeError, lua_tree
+        from .dns_config import de_config
+
+        try:
+            de_config(lua_tree(state, config))
+        except DeError as err2:
+            raise KumoError(
+                f"failed to parse config as either KumoResolverConfig ({err1}) or "
+                f"DnsResolverConfig ({err2})"
+            ) from None
     svc.configured.append(data)
 
 

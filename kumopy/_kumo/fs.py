@@ -17,7 +17,8 @@ walks `tmp/dkim` and gets back `/opt/kumomta/etc/dkim/....key`.
   rdev, size, atime, mtime, ctime (Time objects), blksize, blocks.
 * `fs.open(path [, mode])`: a handle with `read([n])`, `write(s)`,
   `seek([whence] [, offset])`, `flush()`, `close()`; kumod's modes (`w`
-  does not truncate, `w+` does).
+  does not truncate, `w+` does).  Buffered as kumod's tokio BufStream:
+  writes become visible to other readers only after flush, seek or close.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._errors import KumoError
 from ._args import ArgConversionError
-from ._lib import LibObject, check_result, enable_operators, rust_string, usize_arg
+from ._lib import LibObject, enable_operators, rust_string
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -284,53 +285,82 @@ _MODES = {
 }
 
 
-_READ_CHUNK = 1 << 20
-
-
-def _read_within_limit(state: LuaState, f: Any, count: int | None) -> bytes:
-    """Up to `count` bytes (all: None) of `f`, read a chunk at a time so
-    that what is read always fits the state's memory limit (a device
-    such as /dev/zero never ends)."""
-    parts: list[bytes] = []
-    total = 0
-    while count is None or total < count:
-        want = _READ_CHUNK if count is None else min(_READ_CHUNK, count - total)
-        chunk = f.read(want)
-        if not chunk:
-            break
-        parts.append(bytes(chunk))
-        total += len(chunk)
-        check_result(state, total, "reading the file")
-        state.check_deadline()
-    return b"".join(parts)
+_BUF = 8192  # tokio's BufStream: an 8 KiB read buffer over an 8 KiB write buffer
 
 
 class AsyncFile(LibObject):
-    """kumod's file handle (read, write, seek, flush, close)."""
+    """kumod's file handle (read, write, seek, flush, close): a tokio
+    BufStream over the file, modelled buffer for buffer.
+
+    Writes collect in an 8 KiB buffer that reaches the file on flush, seek,
+    close, or when it fills (a write of 8 KiB or more goes straight
+    through).  Reads are served from an 8 KiB read-ahead buffer, refilled
+    from the file's position (pending writes are not flushed first, as in
+    tokio); `read(n)` returns at most what one such read gives.  Seeking
+    flushes pending writes and drops the read-ahead."""
 
     lua_type_name = "AsyncFile"
 
     def __init__(self, f: Any) -> None:
         self.f = f
+        self.wbuf = bytearray()
+        self.rbuf = b""
+        self.rpos = 0
 
     def _file(self, what: str = "flush") -> Any:
         if self.f is None:
             raise KumoError(f"attempt to {what} a closed file handle")
         return self.f
 
+    def _flush_writes(self) -> None:
+        if self.wbuf:
+            data = bytes(self.wbuf)
+            self.wbuf.clear()
+            self.f.write(data)
+
+    def _read_some(self, n: int) -> bytes:
+        if self.rpos >= len(self.rbuf) and n >= _BUF:
+            return bytes(self.f.read(n))
+        if self.rpos >= len(self.rbuf):
+            self.rbuf = bytes(self.f.read(_BUF))
+            self.rpos = 0
+        chunk = self.rbuf[self.rpos : self.rpos + n]
+        self.rpos += len(chunk)
+        return chunk
+
     def read(self, state: LuaState, n: Any = None) -> bytes:
-        f = self._file()
+        self._file()
         try:
-            return _read_within_limit(state, f, None if n is None else usize_arg(n))
+            if n is None:
+                out = bytearray(self.rbuf[self.rpos :])
+                self.rbuf, self.rpos = b"", 0
+                while True:
+                    state.check_deadline()
+                    chunk = self.f.read(1 << 16)
+                    if not chunk:
+                        return bytes(out)
+                    state.check_alloc(len(out) + len(chunk), "AsyncFile:read")
+                    out += chunk
+            from ._lib import usize_arg
+
+            count = usize_arg(n)
+            state.check_alloc(min(count, _BUF), "AsyncFile:read")
+            return self._read_some(count) if count else b""
         except OSError as e:
             raise _os_error(e) from None
 
     def write(self, state: LuaState, data: Any = None) -> None:
         from ._lib import bytes_arg
 
-        f = self._file()
+        self._file()
+        payload = bytes_arg(data)
         try:
-            f.write(bytes_arg(data))
+            if len(self.wbuf) + len(payload) > _BUF:
+                self._flush_writes()
+            if len(payload) >= _BUF:
+                self.f.write(payload)
+            else:
+                self.wbuf += payload
         except OSError as e:
             raise _os_error(e) from None
 
@@ -356,17 +386,40 @@ class AsyncFile(LibObject):
             raise KumoError(f"start-relative offset {off} is out of range")
         f = self._file("seek")
         try:
+            if how == os.SEEK_CUR:
+                # relative to the position the policy sees, not the read-ahead's
+                off -= len(self.rbuf) - self.rpos
+            self.rbuf, self.rpos = b"", 0
+            self._flush_writes()
             return int(f.seek(off, how))
         except OSError as e:
             raise _os_error(e) from None
 
     def flush(self, state: LuaState, *_: Any) -> None:
-        self._file().flush()
+        self._file()
+        try:
+            self._flush_writes()
+        except OSError as e:
+            raise _os_error(e) from None
 
     def close(self, state: LuaState, *_: Any) -> None:
         if self.f is not None:
-            self.f.close()
-            self.f = None
+            f, self.f = self.f, None
+            try:
+                if self.wbuf:
+                    f.write(bytes(self.wbuf))
+                    self.wbuf.clear()
+            except OSError as e:
+                raise _os_error(e) from None
+            finally:
+                f.close()
+
+    def __del__(self) -> None:
+        # a handle the policy never closed: kumod's drop does not flush a
+        # BufStream, and neither does this
+        f = getattr(self, "f", None)
+        if f is not None:
+            f.close()
 
     methods: ClassVar[dict[str, Any]] = {
         "read": read,
@@ -403,6 +456,11 @@ def register(kumo: Namespace) -> None:
         )
         kumo.function(f"{prefix}uncached_glob", _glob_impl(False), notes=mapped + "sorted")
         kumo.function(f"{prefix}read_dir", _read_dir, notes=mapped + "entries sorted")
-    kumo.function("fs.open", _open, notes=mapped + "unbuffered Python file (flush is a no-op)")
+    kumo.function(
+        "fs.open",
+        _open,
+        notes=mapped + "buffered as kumod's 8 KiB BufStream: writes reach the file on "
+        "flush, seek or close",
+    )
     kumo.function("fs.metadata_for_path", _metadata(True), notes=mapped.rstrip("; "))
     kumo.function("fs.symlink_metadata_for_path", _metadata(False), notes=mapped.rstrip("; "))

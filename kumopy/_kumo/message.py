@@ -304,6 +304,12 @@ def _add_authentication_results(
     msg.prepend_header("Authentication-Results", encode_authentication_results(sid, checked))
 
 
+def _arc() -> Any:
+    from . import arc  # ARC lives in its own module (kumopy/_kumo/arc.py)
+
+    return arc
+
+
 def _unsupported(name: str) -> Callable[..., Any]:
     def impl(state: LuaState, this: Any, *args: Any) -> Any:
         raise KumoError(f"kumopy: message:{name} is not supported")
@@ -369,6 +375,8 @@ _MESSAGE_METHODS: dict[str, Callable[..., Any]] = {
         lambda: msg.append_text_html(string_arg(content))
     ),
     "dkim_verify": _dkim_verify,
+    "arc_verify": lambda state, msg, *args: _arc().lua_arc_verify(state, msg, *args),
+    "arc_seal": lambda state, msg, *args: _arc().lua_arc_seal(state, msg, *args),
     "add_authentication_results": _add_authentication_results,
     "set_force_sync": _set_force_sync,
     # kumod saves to and shrinks from the spool; kumopy has no spool, the
@@ -389,8 +397,6 @@ def _parse_mime(state: LuaState, msg: Message) -> Any:
 
 _MESSAGE_METHODS["parse_mime"] = _parse_mime
 for _name in (
-    "arc_verify",
-    "arc_seal",
     "parse_rfc3464",
     "parse_rfc5965",
 ):

@@ -7,6 +7,7 @@ a function.  The modules `redis`, `sqlite`, `proxy` and `tsa` are separate
 `require` targets, listed in OTHER_MODULES.
 """
 
+
 KUMO_NAMES: tuple[str, ...] = (
     "aaa.configure_acct_log",
     "aaa.load_acl_map",

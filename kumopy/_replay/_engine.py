@@ -58,6 +58,7 @@ class ReplaySpec:
     path_map: tuple[tuple[str, str], ...] = ()
     kumod_strict: bool = False
     budget_seconds: float | None = DEFAULT_BUDGET_SECONDS
+    package_dirs: tuple[str, ...] = ()
     #: reuse the result of an earlier identical call (response line and
     #: queue name): only right for handlers that are pure functions of
     #: their arguments
@@ -72,6 +73,7 @@ class ReplaySpec:
             path_map=dict(self.path_map),
             kumod_strict=self.kumod_strict,
             budget_seconds=self.budget_seconds,
+            package_dirs=self.package_dirs,
         )
 
 

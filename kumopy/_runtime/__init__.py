@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import re
+import tempfile
 import time
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
@@ -30,6 +31,7 @@ from .._errors import (
     hide_frames_of_policy_errors,
     split_position,
 )
+from . import _popen
 from .userdata import CacheKey, MemoizedTable, Userdata
 
 if TYPE_CHECKING:
@@ -112,6 +114,9 @@ class LuaState:
                 b"print": lambda text, src, line: on_print(decode(text), _source(src), line),
                 b"ERR": _ERR,
                 b"cpu_time": time.thread_time,
+                b"tmpname": _tmpname,
+                b"popen": lambda cmd, mode: _popen.popen(cmd, mode, self._time_left),
+                b"popen_call": _popen.call_method,
             }
         )
         self.api = rt.execute(_SANDBOX_SOURCE, host, name=b"=[kumopy]")
@@ -310,6 +315,12 @@ class LuaState:
         raise LuaCallError(message, traceback, result[4] if len(result) > 4 else None)
 
     # -- limits for Python code that Lua calls -----------------------------
+
+    def _time_left(self) -> float | None:
+        """CPU seconds the running handler has left (None: no budget)."""
+        if self.deadline is None:
+            return None
+        return self.deadline - time.thread_time()
 
     def check_deadline(self) -> None:
         """Raise `BudgetExceeded` when the running handler is past its CPU
@@ -527,6 +538,17 @@ class LuaState:
 
         self.api[b"watch_new_globals"](on_new)
 
+
+
+def _tmpname() -> bytes | None:
+    """os.tmpname as kumod's Lua (built with LUA_USE_LINUX) does it: mkstemp
+    on /tmp/lua_XXXXXX, so the file exists (empty) when the name is returned."""
+    try:
+        fd, path = tempfile.mkstemp(prefix="lua_", dir="/tmp")
+    except OSError:
+        return None
+    os.close(fd)
+    return encode(path)
 
 
 def _source(src: Any) -> str:

@@ -189,6 +189,66 @@ end
 package.searchers = { package.searchers[1], lua_searcher }
 
 ---------------------------------------------------------------------------
+-- os.tmpname as in kumod's Lua (LUA_USE_LINUX): the file is created.
+---------------------------------------------------------------------------
+
+local host_tmpname = host.tmpname
+os.tmpname = function()
+  local name = host_tmpname()
+  if name == nil then
+    error("unable to generate a unique filename", 2)
+  end
+  return name
+end
+
+---------------------------------------------------------------------------
+-- io.popen as in kumod's Lua (LUA_USE_LINUX): /bin/sh -c, with a handle
+-- whose methods the host implements (kumopy/_runtime/_popen.py).
+---------------------------------------------------------------------------
+
+local host_popen, popen_call = host.popen, host.popen_call
+io.popen = function(prog, mode)
+  if type(prog) ~= "string" then
+    error("bad argument #1 to 'popen' (string expected, got " .. type(prog) .. ")", 2)
+  end
+  local r = pack(host_popen(prog, mode or "r"))
+  if not r[1] then
+    error(r[2], 2)
+  end
+  return unpack(r, 2, r.n)
+end
+
+local popen_methods = {}
+for _, name in ipairs({ "read", "write", "close", "flush", "setvbuf", "seek" }) do
+  popen_methods[name] = function(f, ...)
+    local r = pack(popen_call(f, name, ...))
+    if not r[1] then
+      if r[3] then
+        -- the budget ran out while waiting on the command: as fatal as the hook
+        tripped = true
+        error(BUDGET, 0)
+      end
+      error(r[2], 2)
+    end
+    return unpack(r, 2, r.n)
+  end
+end
+popen_methods.lines = function(f, ...)
+  local formats = pack(...)
+  return function()
+    local r = pack(popen_call(f, "read", unpack(formats, 1, formats.n)))
+    if not r[1] then
+      if r[3] then
+        tripped = true
+        error(BUDGET, 0)
+      end
+      error(r[2], 2)
+    end
+    return unpack(r, 2, r.n)
+  end
+end
+
+---------------------------------------------------------------------------
 -- print goes through the host (stdout by default, captured in tests).
 ---------------------------------------------------------------------------
 
@@ -388,6 +448,11 @@ function api.build_module(entries)
 end
 
 api.tostring = tostring
+
+-- the Lua function behind a method of an io.popen handle
+function api.popen_method(name)
+  return popen_methods[name]
+end
 
 -- Python objects handed to Lua are userdata sharing lupa's metatable; the
 -- host gives them indexing, assignment, `#` and `pairs` through these

@@ -1,6 +1,6 @@
 """Shared machinery of the `kumopy` commands.
 
-* the options every command accepts (`--share`, `--map`, `--strict`,
+* the options every command accepts (`--share`, `--map`, `--package-dir`, `--strict`,
   `--debug`, `--log-level`, `--budget`), usable before or after the
   command name;
 * loading a policy with those settings;
@@ -76,6 +76,7 @@ class Settings:
 
     share: str | None = None
     maps: dict[str, str] = field(default_factory=dict)
+    package_dirs: list[str] = field(default_factory=list)
     strict: bool = False
     debug: bool = False
     log_level: str = "warning"
@@ -111,6 +112,11 @@ def _set_maps(ctx: click.Context, _param: click.Parameter, value: tuple[str, ...
                 param_hint="'--map'",
             )
         settings(ctx).maps[src] = dst
+
+
+def _add_package_dirs(ctx: click.Context, _param: click.Parameter,
+                      value: tuple[str, ...]) -> None:
+    settings(ctx).package_dirs.extend(value)
 
 
 def _set_flag(name: str) -> Callable[[click.Context, click.Parameter, bool], None]:
@@ -174,6 +180,15 @@ def common_options(f: F) -> F:
             callback=_set_maps,
             help="Read DST wherever the policy names SRC (a file, or a directory prefix). "
             "Repeatable.",
+        ),
+        click.option(
+            "--package-dir",
+            metavar="DIR",
+            multiple=True,
+            expose_value=False,
+            callback=_add_package_dirs,
+            help="Search DIR first for `require` (DIR/?.lua, DIR/?/init.lua), as a debug "
+            "build of kumod does with `assets`. Repeatable.",
         ),
         click.option(
             "--strict",
@@ -254,6 +269,7 @@ def policy_options(default_budget: float | None = DEFAULT_BUDGET_SECONDS) -> dic
         "share_dir": share,
         "path_map": {src: os.path.abspath(dst) for src, dst in s.maps.items()},
         "kumod_strict": s.strict,
+        "package_dirs": list(s.package_dirs),
         "budget_seconds": default_budget if s.budget is None else (s.budget or None),
         "network": s.network,
         **({"dns_zones": list(s.dns_zones)} if s.dns_zones else {}),

@@ -234,6 +234,7 @@ def replay_command(policy: str, logs: tuple[str, ...], out_path: str | None, job
         path_map=tuple(options["path_map"].items()),
         kumod_strict=options["kumod_strict"],
         budget_seconds=options["budget_seconds"],
+        package_dirs=tuple(options["package_dirs"]),
         cache=cache,
         check_json=check_json,
     )
