@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import ipaddress
+import threading
 
 import dkim
 import pytest
@@ -43,6 +44,7 @@ _dmarc 300 IN TXT "v=DMARC1; p=quarantine; sp=none"
 def _lookups(*zones: str) -> spf.Lookups:
     policy = Policy.__new__(Policy)
     policy._services = {}
+    policy._services_lock = threading.RLock()
     configure_test_resolver(policy, list(zones))
     from kumopy._kumo.dns import _resolver
 

@@ -94,5 +94,5 @@ def test_lua_setters_getters_and_zero_unsets(load, tmp_path: Path) -> None:
 
 def test_bad_argument_names_the_type(load) -> None:
     p = load("kumo.on('t', function() kumo.set_memory_hard_limit('x') end)")
-    with pytest.raises(Exception, match="init.lua:1: error converting Lua string to usize"):
+    with pytest.raises(Exception, match="init.lua:1: bad argument #1: error converting Lua string to usize"):
         p.call("t")

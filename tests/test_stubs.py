@@ -86,7 +86,7 @@ def test_signatures_and_support_notes(stubs: Path) -> None:
     assert "---@return kumo.RegexSetMap\nfunction kumo.regex_set_map.new(map) end" in text
     assert "---@generic F: function" in text and "function kumo.memoize(func, params) end" in text
     # a name kumopy lacks says so where the editor shows it
-    assert "---kumopy: not supported; calling it raises `kumopy: kumo.dmarc.check_msg" in text
+    assert "---kumopy: not supported; calling it raises `kumopy: kumo.generate_rfc3464_message" in text
     assert text.startswith("---@meta kumo\n")
 
 
