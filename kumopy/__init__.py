@@ -4,8 +4,9 @@ The public API is small:
 
 * `Policy` loads a policy file into an embedded Lua 5.4 and dispatches
   events to its handlers with kumod's rules;
-* `PolicyError` (and `BudgetExceeded`, `PolicyMemoryError`) report Lua
-  failures with file, line and traceback;
+* `PolicyError` (and `BudgetExceeded`, `PolicyMemoryError`, `PolicyExit`)
+  report Lua failures with file, line and traceback; `PolicyInterrupted`
+  (a KeyboardInterrupt) a handler stopped by Ctrl-C;
 * `FakeClock` (also in `kumopy.testing`) drives memoize TTLs in tests;
 * `Response` and `QueueName` are the SMTP response and queue name of the
   rewrite event; `RegexSetMap` is the engine of `kumo.regex_set_map`;
@@ -20,7 +21,14 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from ._clock import Clock, FakeClock, SystemClock
-from ._errors import BudgetExceeded, GlobalLeakError, PolicyError, PolicyMemoryError
+from ._errors import (
+    BudgetExceeded,
+    GlobalLeakError,
+    PolicyError,
+    PolicyExit,
+    PolicyInterrupted,
+    PolicyMemoryError,
+)
 from ._message import ConnectionMeta, EnvelopeAddress, Message, MessageError
 from ._policy import CallResult, LogEntry, Policy, ValidationReport
 from ._reception import Reception, Reply, Session
@@ -41,6 +49,8 @@ __all__ = [
     "MessageError",
     "Policy",
     "PolicyError",
+    "PolicyExit",
+    "PolicyInterrupted",
     "PolicyMemoryError",
     "QueueName",
     "Reception",

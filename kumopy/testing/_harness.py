@@ -472,6 +472,9 @@ class PolicyFactory:
         options.setdefault("capture_output", True)
         if self.settings.budget_seconds is not None:
             options.setdefault("budget_seconds", self.settings.budget_seconds)
+        # a handler stuck in code nothing can interrupt fails its test and
+        # the run goes on (the stuck thread is abandoned)
+        options.setdefault("isolate_calls", True)
         policy = Policy.load(
             policy_path,
             share_dir=share,
