@@ -33,7 +33,7 @@ from .._errors import (
     PolicyMemoryError,
     hide_frames_of_policy_errors,
 )
-from . import _chunks, _watchdog
+from . import _chunks, _lpattern, _patterns, _tailcalls, _watchdog
 from .userdata import CacheKey, MemoizedTable, Userdata
 
 if TYPE_CHECKING:
@@ -45,9 +45,12 @@ __all__ = ["LuaState", "Userdata", "MemoizedTable", "decode", "encode", "lua_typ
 __tracebackhide__ = hide_frames_of_policy_errors  # pytest: keep Lua errors' reports short
 lua_type = lua54.lua_type
 _LuaError = lua54.LuaError
+_get_ident = threading.get_ident
+_thread_time = time.thread_time
 _LuaMemoryError = lua54.LuaMemoryError
 
 _SANDBOX_SOURCE = resources.files(__package__).joinpath("sandbox.lua").read_bytes()
+_PATTERNS_SOURCE = resources.files(__package__).joinpath("patterns.lua").read_bytes()
 
 # A failure reported by a Python implementation of a kumo function: the Lua
 # wrapper sees this object as the first return value and raises the message.
@@ -153,6 +156,7 @@ class LuaState:
                 return request
             return thread_time()
 
+        engines = _patterns.PatternEngines(self.check_deadline, self.check_alloc)
         host = rt.table_from(
             {
                 b"map_path": lambda p: encode(self._remember(map_path(decode(p)))),
@@ -162,9 +166,21 @@ class LuaState:
                 b"stop_kind": _stop_kind,
                 b"trust_dump": _chunks.trust,
                 b"is_trusted_dump": _chunks.is_trusted,
+                b"patch_tailcalls": _tailcalls.patch,
+                b"pattern_limits": _pattern_limits,
+                b"pattern_find": self._host_call(engines.find),
+                b"pattern_plain_find": self._host_call(engines.plain_find),
+                b"pattern_next": self._host_call(engines.next_match),
+                b"pattern_gsub": self._host_call(engines.gsub),
             }
         )
         self.api = rt.execute(_SANDBOX_SOURCE, host, name=b"=[kumopy]")
+        ctype = rt.execute(
+            _PATTERNS_SOURCE, host, self.api[b"typearg"], self.api[b"getinfo"], name=b"=[kumopy]"
+        )
+        if not _lpattern.has_ctype():
+            classes, lowered = ctype()
+            _lpattern.set_ctype({k[0]: v for k, v in classes.items()}, lowered)
         self._invoke = self.api[b"invoke"]
         self._run = self.api[b"run"]
         self._shape = self.api[b"shape"]
@@ -265,6 +281,22 @@ class LuaState:
         self.internal_error = e
         return _ERR, encode(f"kumopy internal error in {what}: {type(e).__name__}: {e}")
 
+    def _host_call(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """A Python service the sandbox calls: Lua errors (PatternError) and
+        stops come back as (ERR, message) like a kumo function's."""
+
+        def call(*args: Any) -> Any:
+            try:
+                return fn(*args)
+            except _lpattern.PatternError as e:
+                return _ERR, encode(str(e))
+            except Exception as e:
+                return self._error_reply(e, "string pattern")
+            except (KeyboardInterrupt, BudgetInterrupt) as e:
+                return self._stop_reply(e)
+
+        return call
+
     def _stop_reply(self, e: BaseException) -> tuple[Any, Any]:
         """(ERR, stop) for Ctrl-C or the watchdog's interrupt arriving in
         Python code that Lua called: the Lua side raises a stop the policy
@@ -340,39 +372,42 @@ class LuaState:
         `PolicyError`, or `PolicyInterrupted` (a KeyboardInterrupt)."""
         if self._depth:
             return self._invoke_nested(fn, args)
-        if self.abandoned:
-            raise PolicyError(
-                "kumopy: this Lua state was abandoned after a call that could not be stopped"
-            )
-        if self.isolate:
+        if self.isolate or self.abandoned:
+            if self.abandoned:
+                raise PolicyError(
+                    "kumopy: this Lua state was abandoned after a call that could not be stopped"
+                )
             if self._runner is None:
                 self._runner = _CallThread(self)
             return self._runner.call(fn, args)
         return self.invoke_here(fn, args)
 
     def invoke_here(self, fn: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        """An outermost call in the calling thread."""
-        try:
-            return self._call(fn, args)
-        except BudgetInterrupt:
-            # the watchdog's interrupt arrived in this method's own code
-            self._end_call()
-            raise self._stop_error("budget", "", ()) from None
-
-    def _call(self, fn: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """An outermost call in the calling thread (the hot path of every
+        event: kept to one Python frame)."""
         self._depth = 1
-        self.call_thread = threading.get_ident()
+        self.call_thread = _get_ident()
         try:
-            # (stop, n, values...) or (stop, -1, failure fields...)
-            if self.budget_seconds is not None:
-                self.deadline = time.thread_time() + self.budget_seconds
-            result: Any = self._run(self.budget_seconds, fn, *args)
+            try:
+                # (stop, n, values...) or (stop, -1, failure fields...)
+                if self.budget_seconds is not None:
+                    self.deadline = _thread_time() + self.budget_seconds
+                result: Any = self._run(self.deadline, fn, *args)
+            finally:
+                self._depth = 0
+                self.deadline = None
+                self.call_thread = None
+                self._stop_request = None
+                if self.async_sent:
+                    self._cancel_interrupt()
         except _LuaMemoryError:
             raise PolicyMemoryError(
                 "not enough memory: the Lua state reached its memory limit"
             ) from None
-        finally:
+        except BudgetInterrupt:
+            # the watchdog's interrupt arrived in this method's own code
             self._end_call()
+            raise self._stop_error("budget", "", ()) from None
         n = result[1]
         if n >= 0:
             stopped = result[0]
@@ -388,10 +423,14 @@ class LuaState:
         self.call_thread = None
         self._stop_request = None
         if self.async_sent:
-            # cancel the watchdog's interrupt if it has not arrived yet
-            with self._wd_lock:
-                _watchdog.raise_in_thread(threading.get_ident(), None)
-                self.async_sent = False
+            self._cancel_interrupt()
+
+    def _cancel_interrupt(self) -> None:
+        """Cancel the watchdog's interrupt if it has not arrived yet (the
+        call it was meant for is over)."""
+        with self._wd_lock:
+            _watchdog.raise_in_thread(_get_ident(), None)
+            self.async_sent = False
 
     def send_interrupt(self, ident: int) -> None:
         """(watchdog) Raise BudgetInterrupt in the thread running the call,
@@ -797,6 +836,16 @@ class _CallThread:
             "and could not be stopped (it is running code kumopy cannot interrupt); its "
             "Lua state was abandoned"
         )
+
+
+def _pattern_limits(pattern: bytes) -> tuple[int, int, int, int]:
+    """(find/match/gsub, gmatch, plain find) subject-length limits of the
+    C matcher for a pattern, and the highest %n of a gsub replacement
+    (patterns.lua)."""
+    a = _patterns.analysis(pattern)
+    if _patterns.FORCE is not None:
+        return -1, -1, -1, a.replacement_captures
+    return a.c_limit, a.c_limit_gmatch, a.c_limit_plain, a.replacement_captures
 
 
 def _stop_kind(exc: Any) -> bytes:

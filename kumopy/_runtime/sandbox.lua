@@ -373,6 +373,31 @@ local function has_char(mode, c)
   return string_find(mode, c, 1, true) ~= nil
 end
 
+-- A chunk compiled from source, with `return string.find(...)` and the
+-- other calls of kumopy's Lua stand-ins for C functions made ordinary calls
+-- so that their errors keep the policy's line (see _tailcalls.py).
+local patch_tailcalls = host.patch_tailcalls
+local function keep_frames(f, has_env, env)
+  if f == nil then
+    return f
+  end
+  local patched = patch_tailcalls(raw_dump(f))
+  if patched == nil then
+    return f
+  end
+  local g
+  if has_env then
+    g = raw_load(patched, "=?", "b", env)
+  else
+    g = raw_load(patched, "=?", "b")
+  end
+  return g or f
+end
+
+local function compiled(has_env, env, f, ...)
+  return keep_frames(f, has_env, env), ...
+end
+
 -- load(binary string): refused unless trusted; the rest is Lua's load
 local function load_binary(chunk, chunkname, mode, has_env, env)
   if not is_trusted(chunk) then
@@ -405,9 +430,9 @@ load = function(...)
       return load_binary(chunk, chunkname or chunk, mode, has_env, env)
     end
     if has_env then
-      return raw_load(chunk, chunkname, mode, env)
+      return compiled(true, env, raw_load(chunk, chunkname, mode, env))
     end
-    return raw_load(chunk, chunkname, mode)
+    return compiled(false, nil, raw_load(chunk, chunkname, mode))
   end
   if type(chunk) ~= "function" then
     error("bad argument #1 to 'load' (function expected, got "
@@ -470,7 +495,7 @@ load = function(...)
   if stop ~= nil then
     refatal(err)
   end
-  return f, err
+  return compiled(has_env, env, f, err)
 end
 
 local map_path = host.map_path
@@ -516,7 +541,7 @@ loadfile = function(...)
       f, err = raw_loadfile(path, "t")
     end
     if f ~= nil or err ~= TEXT_ONLY or path == nil then
-      return f, err
+      return compiled(has_env, env, f, err)
     end
     if not has_char(mode, "b") then
       return nil, "attempt to load a binary chunk (mode is '" .. mode .. "')"
@@ -687,13 +712,12 @@ local function disarm(...)
   return ...
 end
 
-local function finish(ok, ...)
+local function finish_failed(ok, ...)
   if ok then
-    if due_n > 0 then
-      local fok, info = raw_xpcall(run_finalizers, on_error)
-      if not fok then
-        return disarm(stop or false, failure(info))
-      end
+    -- finalizers due: run them, still under the budget
+    local fok, info = raw_xpcall(run_finalizers, on_error)
+    if not fok then
+      return disarm(stop or false, failure(info))
     end
     return disarm(stop or false, select("#", ...), ...)
   end
@@ -701,18 +725,26 @@ local function finish(ok, ...)
   return disarm(stop or false, failure((...)))
 end
 
--- An outermost call: arms the budget for `seconds` (nil: no limit), calls
--- f, disarms, and returns the stop that ended it before the results.
-function api.run(seconds, f, ...)
+local function finish(ok, ...)
+  if ok and due_n == 0 then
+    local was = stop or false
+    deadline = nil
+    stop = nil
+    stop_info = nil
+    stop_tb = nil
+    return was, select("#", ...), ...
+  end
+  return finish_failed(ok, ...)
+end
+
+-- An outermost call: arms the budget (`limit`: the poll() value past which
+-- the call is stopped, nil for none), calls f, disarms, and returns the
+-- stop that ended it before the results.
+function api.run(limit, f, ...)
   stop = nil
   stop_info = nil
   stop_tb = nil
-  if seconds then
-    local now = poll()
-    deadline = now >= 0 and now + seconds or nil
-  else
-    deadline = nil
-  end
+  deadline = limit
   return finish(raw_xpcall(f, on_error, ...))
 end
 
@@ -837,6 +869,8 @@ function api.build_module(entries)
 end
 
 api.tostring = tostring
+api.typearg = typearg
+api.getinfo = getinfo
 
 -- Python objects handed to Lua are userdata sharing lupa's metatable; the
 -- host gives them indexing, assignment, `#` and `pairs` through these
@@ -923,7 +957,7 @@ end
 -- Compile the policy file's source (the host checked it is UTF-8 text).
 function api.compile(source, chunkname)
   local f, err = raw_load(source, chunkname, "bt")
-  return f or false, err
+  return keep_frames(f, false) or false, err
 end
 
 arm_thread(nil)
