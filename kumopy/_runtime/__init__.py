@@ -13,7 +13,6 @@ UnicodeDecodeError and comes back to Lua byte for byte.
 from __future__ import annotations
 
 import os
-import queue
 import re
 import threading
 import time
@@ -34,6 +33,17 @@ from .._errors import (
     hide_frames_of_policy_errors,
 )
 from . import _chunks, _lpattern, _patterns, _tailcalls, _watchdog
+from ._isolation import CallThread
+from ._report import (
+    SHORTENED,
+    budget_message,
+    first_frame,
+    python_error_text,
+    source_name,
+    strip_own_frames,
+    text,
+)
+from ._watchdog import BudgetInterrupt
 from .userdata import CacheKey, MemoizedTable, Userdata
 
 if TYPE_CHECKING:
@@ -50,6 +60,7 @@ _thread_time = time.thread_time
 _LuaMemoryError = lua54.LuaMemoryError
 
 _SANDBOX_SOURCE = resources.files(__package__).joinpath("sandbox.lua").read_bytes()
+_LOADERS_SOURCE = resources.files(__package__).joinpath("loaders.lua").read_bytes()
 _PATTERNS_SOURCE = resources.files(__package__).joinpath("patterns.lua").read_bytes()
 
 # A failure reported by a Python implementation of a kumo function: the Lua
@@ -62,12 +73,6 @@ MAX_DEPTH = 128
 # stop requests another thread can make of a running call (see poll())
 _REQUEST_INTERRUPT = -1.0
 _REQUEST_BUDGET = -2.0
-
-
-class BudgetInterrupt(BaseException):
-    """Raised asynchronously (by the watchdog) in a thread whose handler is
-    past its budget while it runs Python code; a BaseException so that the
-    `except Exception` of a kumo function cannot swallow it."""
 
 
 def decode(value: bytes) -> str:
@@ -129,7 +134,7 @@ class LuaState:
         self.async_sent = False
         self.hung = False
         self._wd_lock = threading.Lock()
-        self._runner: _CallThread | None = None
+        self._runner: CallThread | None = None
         self._depth = 0
         self._files: dict[str, None] = {}
         rt = lua54.LuaRuntime(
@@ -160,7 +165,7 @@ class LuaState:
         host = rt.table_from(
             {
                 b"map_path": lambda p: encode(self._remember(map_path(decode(p)))),
-                b"print": lambda text, src, line: on_print(decode(text), _source(src), line),
+                b"print": lambda text, src, line: on_print(decode(text), source_name(src), line),
                 b"ERR": _ERR,
                 b"poll": poll,
                 b"stop_kind": _stop_kind,
@@ -175,6 +180,7 @@ class LuaState:
             }
         )
         self.api = rt.execute(_SANDBOX_SOURCE, host, name=b"=[kumopy]")
+        rt.execute(_LOADERS_SOURCE, host, self.api, name=b"=[kumopy]")
         ctype = rt.execute(
             _PATTERNS_SOURCE, host, self.api[b"typearg"], self.api[b"getinfo"], name=b"=[kumopy]"
         )
@@ -308,7 +314,7 @@ class LuaState:
         """Make `name` resolve as a global (through _G's metatable), calling
         on_use(file, line) the first time each line uses it."""
         self.api[b"provide_global"](
-            encode(name), value, lambda src, line: on_use(_source(src), int(line))
+            encode(name), value, lambda src, line: on_use(source_name(src), int(line))
         )
 
     def set_global(self, name: str, value: Any) -> None:
@@ -339,7 +345,7 @@ class LuaState:
                     return path + ":"
             return m.group(0)
 
-        return _SHORTENED.sub(full, text)
+        return SHORTENED.sub(full, text)
 
     def load_file(self, path: str, *, chunk_name: str | None = None) -> Any:
         """Compile a policy file the way kumod does: read it as UTF-8 text
@@ -362,7 +368,7 @@ class LuaState:
                 "not enough memory: the Lua state reached its memory limit"
             ) from None
         if fn is False:
-            raise PolicyError(self.expand_paths(_text(err)))
+            raise PolicyError(self.expand_paths(text(err)))
         return fn
 
     def invoke(self, fn: Any, *args: Any) -> tuple[Any, ...]:
@@ -378,7 +384,7 @@ class LuaState:
                     "kumopy: this Lua state was abandoned after a call that could not be stopped"
                 )
             if self._runner is None:
-                self._runner = _CallThread(self)
+                self._runner = CallThread(self)
             return self._runner.call(fn, args)
         return self.invoke_here(fn, args)
 
@@ -413,7 +419,7 @@ class LuaState:
             stopped = result[0]
             if stopped:
                 # the policy swallowed a stop somehow and went on
-                raise self._stop_error(_text(stopped), "", ())
+                raise self._stop_error(text(stopped), "", ())
             return result[2 : 2 + n]  # type: ignore[no-any-return]
         self._raise_failure(result[2:])
 
@@ -463,9 +469,9 @@ class LuaState:
         """Raise the exception for a failure reported by the trampoline as
         (message, traceback, kind, extra...)."""
         message = fields[0]
-        traceback = _text(fields[1]) if len(fields) > 1 and fields[1] is not None else ""
-        traceback = _strip_own_frames(self.expand_paths(traceback))
-        kind = _text(fields[2]) if len(fields) > 2 else "error"
+        traceback = text(fields[1]) if len(fields) > 1 and fields[1] is not None else ""
+        traceback = strip_own_frames(self.expand_paths(traceback))
+        kind = text(fields[2]) if len(fields) > 2 else "error"
         extra = fields[3:]
         if kind in ("budget", "interrupt", "exit"):
             raise self._stop_error(kind, traceback, extra)
@@ -474,21 +480,21 @@ class LuaState:
                 "not enough memory: the Lua state reached its memory limit", traceback=traceback
             )
         value = extra[0] if extra else None
-        text = self.expand_paths(_text(message))
+        shown = self.expand_paths(text(message))
         if isinstance(value, BaseException):
             # a Python exception lupa raised into Lua (calling a userdata,
             # say): no position in its text; the traceback has one
-            text = _python_error_text(value)
-            file, line = _first_frame(traceback)
+            shown = python_error_text(value)
+            file, line = first_frame(traceback)
             if file is not None:
-                text = f"{file}:{line}: {text}"
-        raise LuaCallError(text, traceback, value)
+                shown = f"{file}:{line}: {shown}"
+        raise LuaCallError(shown, traceback, value)
 
     def _stop_error(self, kind: str, traceback: str, extra: tuple[Any, ...]) -> BaseException:
-        file, line = _first_frame(traceback)
+        file, line = first_frame(traceback)
         if kind == "exit" and len(extra) >= 3:
             status = int(extra[0])
-            src, at = _source(extra[1]), int(extra[2])
+            src, at = source_name(extra[1]), int(extra[2])
             if src != "?":
                 file, line = src, at
             return PolicyExit(status, file=file, line=line, traceback=traceback)
@@ -497,7 +503,7 @@ class LuaState:
         if kind == "interrupt":
             return PolicyInterrupted(file=file, line=line, traceback=traceback)
         return BudgetExceeded(
-            _budget_message(self.budget_seconds), traceback=traceback, file=file, line=line
+            budget_message(self.budget_seconds), traceback=traceback, file=file, line=line
         )
 
     def interrupt(self) -> None:
@@ -515,9 +521,9 @@ class LuaState:
         if self._stop_request is not None:
             if self._stop_request == _REQUEST_INTERRUPT:
                 raise KeyboardInterrupt
-            raise BudgetExceeded(_budget_message(self.budget_seconds))
+            raise BudgetExceeded(budget_message(self.budget_seconds))
         if self.deadline is not None and time.thread_time() > self.deadline:
-            raise BudgetExceeded(_budget_message(self.budget_seconds))
+            raise BudgetExceeded(budget_message(self.budget_seconds))
 
     def check_alloc(self, nbytes: int, what: str) -> None:
         """Raise `PolicyMemoryError` when building a result of about `nbytes`
@@ -536,11 +542,11 @@ class LuaState:
     def where(self) -> tuple[str, int]:
         """(file, line) of the policy code that called the running kumo function."""
         src, line = self._where()
-        return _source(src), int(line)
+        return source_name(src), int(line)
 
     def funcinfo(self, fn: Any) -> tuple[str, int]:
         src, line = self.api[b"funcinfo"](fn)
-        return _source(src), int(line)
+        return source_name(src), int(line)
 
     def callstack(self) -> list[str]:
         return [decode(s) for s in self.api[b"callstack"]().values()]
@@ -753,7 +759,7 @@ class LuaState:
         if fn is None:
             self.api[b"set_line_hook"](None)
         else:
-            self.api[b"set_line_hook"](lambda src, line: fn(_source(src), line))
+            self.api[b"set_line_hook"](lambda src, line: fn(source_name(src), line))
 
     def watch_new_globals(self, fn: Callable[[str, str, int], None]) -> None:
         """Call fn(name, file, line) whenever Lua code creates a global
@@ -761,81 +767,10 @@ class LuaState:
 
         def on_new(key: Any, src: Any, line: Any) -> None:
             name = decode(key) if isinstance(key, bytes) else self.tostring(key)
-            fn(name, _source(src), int(line))
+            fn(name, source_name(src), int(line))
 
         self.api[b"watch_new_globals"](on_new)
 
-
-
-class _CallThread:
-    """Runs the outermost calls of an isolated state in a helper thread.
-
-    The caller waits; when the watchdog declares the call hung (past its
-    budget and the grace, in code nothing can interrupt), the caller stops
-    waiting, the state is abandoned with the thread still stuck in it, and
-    the call fails with BudgetExceeded: a test run goes on.  Ctrl-C while
-    waiting interrupts the call (and is raised once it has stopped)."""
-
-    def __init__(self, state: LuaState) -> None:
-        self.state = state
-        self.jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self.thread = threading.Thread(target=self.run, name="kumopy-lua-call", daemon=True)
-        self.thread.start()
-
-    def run(self) -> None:
-        while True:
-            job = self.jobs.get()
-            if job is None:
-                return
-            fn, args, box, done = job
-            try:
-                box.append((True, self.state.invoke_here(fn, args)))
-            except BaseException as e:  # handed to the waiting thread
-                box.append((False, e))
-            finally:
-                done.set()
-
-    def call(self, fn: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
-        state = self.state
-        box: list[tuple[bool, Any]] = []
-        done = threading.Event()
-        self.jobs.put((fn, args, box, done))
-        interrupted_at: float | None = None
-        while True:
-            try:
-                if done.wait(0.05):
-                    break
-            except KeyboardInterrupt:
-                if interrupted_at is None:
-                    interrupted_at = time.monotonic()
-                    state.interrupt()
-                continue
-            if state.hung:
-                self.abandon(interrupted=False)
-            if interrupted_at is not None and (
-                time.monotonic() - interrupted_at > _watchdog.INTERRUPT_GRACE + 0.75
-            ):
-                self.abandon(interrupted=True)
-        ok, value = box[0]
-        if ok:
-            if interrupted_at is not None:
-                raise PolicyInterrupted(event=state.current_event)
-            return value  # type: ignore[no-any-return]
-        raise value
-
-    def abandon(self, *, interrupted: bool) -> NoReturn:
-        state = self.state
-        state.abandoned = True
-        state._runner = None
-        self.jobs.put(None)  # the thread ends if it ever gets out
-        if interrupted:
-            raise PolicyInterrupted(event=state.current_event)
-        # (dispatch adds the event and where the handler was defined)
-        raise BudgetExceeded(
-            f"kumopy: handler exceeded its CPU budget of {state.budget_seconds:g} seconds "
-            "and could not be stopped (it is running code kumopy cannot interrupt); its "
-            "Lua state was abandoned"
-        )
 
 
 def _pattern_limits(pattern: bytes) -> tuple[int, int, int, int]:
@@ -854,50 +789,3 @@ def _stop_kind(exc: Any) -> bytes:
     if isinstance(exc, BudgetInterrupt):
         return b"budget"
     return b"interrupt"
-
-
-def _python_error_text(e: BaseException) -> str:
-    """How a Python exception raised through lupa reads in a policy error:
-    kumod's wording where Lua would have raised the error itself."""
-    if isinstance(e, TypeError) and "object is not callable" in str(e):
-        return "attempt to call a userdata value"
-    return str(e) or type(e).__name__
-
-
-def _source(src: Any) -> str:
-    """Lua `source` ("@path" for files) -> the path a user recognises."""
-    s = decode(src) if isinstance(src, bytes) else str(src)
-    return s[1:] if s[:1] in ("@", "=") else s
-
-
-# a chunk name Lua shortened to fit LUA_IDSIZE, followed by a line number
-_SHORTENED = re.compile(r"\.\.\.([^\s:'\"]+):(?=\d+:)")
-
-_FRAME = re.compile(r"^\s*(?P<file>[^\s:(][^:\n]*):(?P<line>\d+):", re.MULTILINE)
-
-
-def _strip_own_frames(traceback: str) -> str:
-    """Drop the frames of kumopy's own trampoline from a Lua traceback."""
-    return "\n".join(
-        line
-        for line in traceback.splitlines()
-        if "[kumopy]" not in line and "'raw_xpcall'" not in line and "'raw_pcall'" not in line
-    )
-
-
-def _first_frame(traceback: str) -> tuple[str | None, int | None]:
-    """The innermost policy frame of a Lua traceback."""
-    for m in _FRAME.finditer(traceback):
-        if m.group("file") != "[kumopy]":
-            return m.group("file"), int(m.group("line"))
-    return None, None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return decode(value)
-    return str(value)
-
-
-def _budget_message(seconds: float | None) -> str:
-    return f"kumopy: handler exceeded its CPU budget of {seconds:g} seconds and was stopped"

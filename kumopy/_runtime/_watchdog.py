@@ -42,6 +42,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "HANG_GRACE",
+    "BudgetInterrupt",
     "INTERRUPT_GRACE",
     "Hang",
     "set_hang_handler",
@@ -51,6 +52,12 @@ __all__ = [
 ]
 
 LOGGER = logging.getLogger("kumopy")
+
+
+class BudgetInterrupt(BaseException):
+    """Raised asynchronously in a thread whose handler is past its budget
+    while it runs Python code; a BaseException so that the `except
+    Exception` of a kumo function cannot swallow it."""
 
 #: seconds between two looks at the running calls
 TICK = 0.05
