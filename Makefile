@@ -29,6 +29,7 @@ bench: install
 	$(BIN)/python bench/bench_runtime.py
 	$(BIN)/python bench/bench_regex_set_map.py
 	$(BIN)/python bench/bench_replay.py
+	$(BIN)/python bench/bench_adversarial.py
 
 lint: install
 	$(BIN)/ruff check kumopy tests bench
