@@ -54,7 +54,7 @@ def cli() -> None:
     \b
     Exit status: 0 success, 1 the policy failed (load error, handler error,
     failed validation), 2 wrong command line, 3 `rewrite` skipped inputs
-    or a handler call failed.
+    or a handler call failed, 130 interrupted (Ctrl-C).
     """
 
 
