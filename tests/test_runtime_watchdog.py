@@ -211,3 +211,22 @@ def test_pytest_run_with_a_hanging_test_ends_and_reports_it(pytester: pytest.Pyt
     assert "CPU budget of 0.3 seconds" in text
     assert "one is not two" in text
     assert "could not be stopped" in text
+
+
+EXIT_LUA = """
+local kumo = require 'kumo'
+function test_exits()
+  os.exit(0)
+end
+function test_passes()
+  assert(true)
+end
+"""
+
+
+def test_os_exit_in_a_lua_test_fails_that_test_only(pytester: pytest.Pytester):
+    pytester.makefile(".lua", exit_test=EXIT_LUA)
+    result = pytester.runpytest_subprocess("-p", "kumopy.testing.plugin", timeout=300)
+    result.assert_outcomes(passed=1, failed=1)
+    assert "os.exit(0) called" in result.stdout.str()
+    assert "exit_test.lua:3" in result.stdout.str()
