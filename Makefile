@@ -43,6 +43,7 @@ bench: install
 JOBS ?= 2
 conformance: install
 	$(BIN)/python -m kumopy.testing._conformance --jobs $(JOBS)
+	$(BIN)/python bench/bench_adversarial.py
 
 lint: install
 	$(BIN)/ruff check kumopy tests bench

@@ -8,7 +8,10 @@ machine; compare ratios):
   next to a bare lupa call of a Python callable (the floor);
 * Python -> Lua: `Policy.call` of a trivial handler (full dispatch: state,
   argument conversion, trampoline, result conversion), next to kumopy's
-  trampoline alone and a bare lupa call of a Lua function.
+  trampoline alone and a bare lupa call of a Lua function;
+* Lua patterns: string.find/match/gsub on a short string, calling Lua's C
+  functions directly next to kumopy's routing (the C matcher for calls it
+  finishes quickly, see docs/security.md).
 
 Run: `make bench` or `python bench/bench_runtime.py`.
 """
@@ -32,6 +35,12 @@ POLICY = """
 local kumo = require 'kumo'
 kumo.on('noop', function() end)
 kumo.on('echo', function(a, b) return a end)
+kumo.on('patterns', function(n)
+  local s = 'Hello World, a typical header value 42'
+  for i = 1, n do
+    s:find('World', 1, true) s:match('^(%w+)') s:gsub('%s+', ' ') s:find('%d+')
+  end
+end)
 kumo.on('lua_to_python', function(n)
   local f = kumo.log_debug   -- disabled level: returns at once
   local t0 = os.clock()
@@ -81,6 +90,16 @@ def main() -> int:
         )
         py_lua_noop = median_us(lambda: [policy.call("noop") for _ in range(LOOP)], LOOP)
 
+        # Lua patterns on a short string: the C functions directly (bare
+        # lupa) and through kumopy's routing (patterns.lua), 4 calls a turn
+        bare_patterns = rt.eval(
+            "function(n) local s = 'Hello World, a typical header value 42' "
+            "for i = 1, n do s:find('World', 1, true) s:match('^(%w+)') "
+            "s:gsub('%s+', ' ') s:find('%d+') end end"
+        )
+        patterns_bare = median_us(lambda: bare_patterns(LOOP), LOOP * 4)
+        patterns_kumo = median_us(lambda: policy.call("patterns", LOOP), LOOP * 4)
+
     rows = [
         ("Lua -> Python", "bare lupa: Lua calls a Python callable", lua_py_bare),
         ("Lua -> Python", "kumopy: policy calls kumo.log_debug (disabled)", lua_py_kumo),
@@ -88,6 +107,8 @@ def main() -> int:
         ("Python -> Lua", "kumopy trampoline: state.invoke(handler, 1, 2)", py_lua_trampoline),
         ("Python -> Lua", "kumopy: Policy.call('noop')", py_lua_noop),
         ("Python -> Lua", "kumopy: Policy.call('echo', 'a', 'b')", py_lua_dispatch),
+        ("Lua patterns", "bare lupa: find/match/gsub on a short string", patterns_bare),
+        ("Lua patterns", "kumopy: the same calls, routed", patterns_kumo),
     ]
     python = sys.version.split()[0]
     print(f"Call overhead, median of {REPEATS} runs of {LOOP:,} calls (Python {python})")

@@ -4,9 +4,10 @@ The public API is small:
 
 * `Policy` loads a policy file into an embedded Lua 5.4 and dispatches
   events to its handlers with kumod's rules;
-* `PolicyError` (and `BudgetExceeded`, `PolicyMemoryError`) report Lua
-  failures with file, line and traceback; `UnknownEventError` an event
-  name that neither kumod nor the policy knows (a misspelling);
+* `PolicyError` (and `BudgetExceeded`, `PolicyMemoryError`, `PolicyExit`)
+  report Lua failures with file, line and traceback; `PolicyInterrupted`
+  (a KeyboardInterrupt) a handler stopped by Ctrl-C; `UnknownEventError`
+  an event name that neither kumod nor the policy knows (a misspelling);
 * `FakeClock` (also in `kumopy.testing`) drives memoize TTLs in tests;
 * `Response` and `QueueName` are the SMTP response and queue name of the
   rewrite event; `RegexSetMap` is the engine of `kumo.regex_set_map`;
@@ -23,7 +24,14 @@ import logging as _logging
 __version__ = "0.1.0"
 
 from ._clock import Clock, FakeClock, SystemClock
-from ._errors import BudgetExceeded, GlobalLeakError, PolicyError, PolicyMemoryError
+from ._errors import (
+    BudgetExceeded,
+    GlobalLeakError,
+    PolicyError,
+    PolicyExit,
+    PolicyInterrupted,
+    PolicyMemoryError,
+)
 from ._events import UnknownEventError
 from ._message import ConnectionMeta, EnvelopeAddress, Message, MessageError
 from ._policy import CallResult, LogEntry, Policy, ProbeCall, ValidationReport
@@ -51,6 +59,8 @@ __all__ = [
     "MessageError",
     "Policy",
     "PolicyError",
+    "PolicyExit",
+    "PolicyInterrupted",
     "PolicyMemoryError",
     "ProbeCall",
     "QueueName",

@@ -18,6 +18,8 @@ __all__ = [
     "GlobalLeakError",
     "KumoError",
     "PolicyError",
+    "PolicyExit",
+    "PolicyInterrupted",
     "PolicyMemoryError",
     "UnsupportedError",
 ]
@@ -109,11 +111,71 @@ def hide_frames_of_policy_errors(excinfo: Any) -> bool:
 
 
 class BudgetExceeded(PolicyError):
-    """Lua code ran past its CPU budget and was stopped."""
+    """Lua code ran past its CPU budget and was stopped (or, after the
+    budget and a grace period, could not be stopped and was abandoned)."""
 
 
 class PolicyMemoryError(PolicyError):
     """Lua code allocated more memory than the state's limit allows."""
+
+
+class PolicyExit(PolicyError):
+    """The policy called `os.exit`.
+
+    kumod would end its whole process there; kumopy stops the policy and
+    reports it as an error at the line of the call.  `status` is the exit
+    status the call asked for (what `kumopy script` exits with, as
+    `kumod --script` would).
+    """
+
+    def __init__(
+        self,
+        status: int,
+        *,
+        file: str | None = None,
+        line: int | None = None,
+        traceback: str = "",
+    ) -> None:
+        where = f"{file}:{line}: " if file is not None else ""
+        super().__init__(
+            f"{where}os.exit({status}) called: kumod would end its whole process here "
+            f"(exit status {status & 0xFF})",
+            traceback=traceback,
+            file=file,
+            line=line,
+        )
+        self.status = status
+
+
+class PolicyInterrupted(KeyboardInterrupt):
+    """Ctrl-C (SIGINT) stopped a running handler.
+
+    A KeyboardInterrupt (so `except Exception` does not swallow it), with the
+    event and the policy's file and line where it stopped.  The Policy stays
+    usable: the interrupted Lua state is dropped.
+    """
+
+    def __init__(
+        self,
+        *,
+        event: str | None = None,
+        file: str | None = None,
+        line: int | None = None,
+        traceback: str = "",
+    ) -> None:
+        super().__init__("interrupted")
+        self.event = event
+        self.file = file
+        self.line = line
+        self.traceback = traceback
+
+    def __str__(self) -> str:
+        text = "interrupted (Ctrl-C)"
+        if self.file is not None:
+            text = f"{self.file}:{self.line}: {text}"
+        if self.event is not None:
+            text += f" (in event '{self.event}')"
+        return text
 
 
 class GlobalLeakError(PolicyError):

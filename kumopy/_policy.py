@@ -32,7 +32,14 @@ from typing import Any, TypeVar
 
 from . import _validate
 from ._clock import Clock, SystemClock
-from ._errors import GlobalLeakError, KumoError, PolicyError, hide_frames_of_policy_errors
+from ._errors import (
+    GlobalLeakError,
+    KumoError,
+    PolicyError,
+    PolicyExit,
+    PolicyInterrupted,
+    hide_frames_of_policy_errors,
+)
 from ._events import (
     EVENTS,
     Handler,
@@ -139,6 +146,7 @@ class Policy:
         fakes: Mapping[str, Callable[..., Any]] | None = None,
         network: bool = False,
         http_base: str | None = None,
+        isolate_calls: bool = False,
     ) -> None:
         self.path = Path(path)
         self.share_dir = str(share_dir) if share_dir is not None else DEFAULT_SHARE_DIR
@@ -158,6 +166,10 @@ class Policy:
         self.package_dirs = [str(d) for d in package_dirs]
         self.budget_seconds = budget_seconds
         self.max_memory = max_memory
+        #: run each outermost Lua call in a helper thread, so that a call
+        #: that cannot be stopped (C code past budget + grace) is abandoned
+        #: with BudgetExceeded instead of blocking the caller for ever
+        self.isolate_calls = isolate_calls
         self.fresh_state_per_event = fresh_state_per_event
         self.validating = validating
         self.capture_output = capture_output
@@ -180,6 +192,8 @@ class Policy:
         self.validation_failed = False
         #: what the policy logged and printed (when capture_output is set)
         self.output: list[LogEntry] = []
+        self._captured = 0
+        self._dropped = 0
         #: observers of every kumo.* call: fn(name, args)
         self.call_observers: list[Callable[[str, tuple[Any, ...]], None]] = []
         #: "file:line" of every policy line that used the global `kumo`
@@ -297,7 +311,35 @@ class Policy:
 
     def record_log(self, level: int, file: str, line: int, message: str) -> None:
         if self.capture_output:
-            self.output.append(LogEntry(level, file, line, message))
+            self._capture(LogEntry(level, file, line, message))
+
+    def _capture(self, entry: LogEntry) -> None:
+        """Append to `output`, which holds at most about max_memory bytes of
+        text (default 512 MiB): a policy printing in a loop must not take
+        the host's memory without bound.  Beyond that, one warning entry
+        says that (and how much) was dropped."""
+        size = len(entry.message) + 64
+        self._captured += size
+        limit = self.max_memory if self.max_memory is not None else DEFAULT_MAX_MEMORY
+        if self._captured > limit:
+            # `output` may have been cleared meanwhile: count what it holds
+            self._captured = sum(len(e.message) + 64 for e in self.output) + size
+            if self._captured > limit:
+                self._captured -= size
+                self._dropped += 1
+                note = (
+                    f"kumopy: captured output reached {limit} bytes; "
+                    f"{self._dropped} later line(s) dropped"
+                )
+                last = self.output[-1] if self.output else None
+                if last is not None and last.file == "kumopy" and last.message.startswith(
+                    "kumopy: captured output reached"
+                ):
+                    self.output[-1] = LogEntry(logging.WARNING, "kumopy", 0, note)
+                else:
+                    self.output.append(LogEntry(logging.WARNING, "kumopy", 0, note))
+                return
+        self.output.append(entry)
 
     def _note_global_kumo(self, file: str, line: int) -> None:
         where = f"{file}:{line}"
@@ -306,7 +348,7 @@ class Policy:
 
     def _on_print(self, text: str, file: str, line: int) -> None:
         if self.capture_output:
-            self.output.append(LogEntry(logging.INFO, file, line, text, kind="print"))
+            self._capture(LogEntry(logging.INFO, file, line, text, kind="print"))
         else:
             sys.stdout.write(text + "\n")
 
@@ -320,6 +362,7 @@ class Policy:
             package_roots=self.package_roots(),
             max_memory=self.max_memory,
             budget_seconds=self.budget_seconds,
+            isolate=self.isolate_calls,
         )
         state.handlers = HandlerRegistry()
         kumo = state.build_kumo((e.name, e.value) for e in catalogue().values())
@@ -373,7 +416,7 @@ class Policy:
         state = self._current_state()
         try:
             yield state
-        except PolicyError:
+        except (PolicyError, PolicyInterrupted):
             # kumod drops a state whose event raised instead of reusing it
             if self._state is state:
                 self._state = None
@@ -412,13 +455,15 @@ class Policy:
         state = self._current_state()
         try:
             return self._dispatch_in(state, event, args)
-        except PolicyError:
+        except (PolicyError, PolicyInterrupted):
             # kumod drops a state whose event raised instead of reusing it
             if self._state is state:
                 self._state = None
             raise
 
     def _dispatch_in(self, state: LuaState, event: str, args: tuple[Any, ...]) -> CallResult:
+        state.globals[b"_KUMO_CURRENT_EVENT"] = event.encode("utf-8")
+        state.current_event = event
         registry = state.handlers
         assert registry is not None
         handlers = registry.get(event)
@@ -429,11 +474,17 @@ class Policy:
             raise UnknownEventError(event, registry.events())
         state.globals[b"_KUMO_CURRENT_EVENT"] = event.encode("utf-8")
         to_lua = state.to_lua
-        lua_args = [encode(a) if a.__class__ is str else to_lua(a) for a in args]
+        try:
+            lua_args = [encode(a) if a.__class__ is str else to_lua(a) for a in args]
+        except KumoError as e:
+            raise PolicyError(
+                f"cannot pass the arguments to the handler: {e}", event=event
+            ) from None
         spec = EVENTS.get(event)
         multiple = spec is not None and spec.multiple
         check_globals = self.check_globals
         for handler in handlers:
+            state.current_handler = handler
             try:
                 if check_globals:
                     values = self._invoke_handler(state, event, handler, lua_args)
@@ -445,6 +496,9 @@ class Policy:
                 e.event = event
                 e.handler = handler.location
                 _explain(self, state, e)
+                raise
+            except PolicyInterrupted as e:
+                e.event = event
                 raise
             if values or not multiple:
                 to_python = state.to_python
@@ -638,8 +692,10 @@ class Policy:
         try:
             result = self.dispatch(event, line, *q.rewrite_event_args())
             code = to_u16(result.value) if result.handled else None
-        except GlobalLeakError:
-            raise  # a test-harness check, not a handler failure kumod would log
+        except (GlobalLeakError, PolicyExit):
+            # a test-harness check, or os.exit (kumod's process would end):
+            # not a handler failure kumod would log
+            raise
         except PolicyError as e:
             if raise_errors:
                 raise

@@ -119,15 +119,14 @@ def enable_operators(state: LuaState) -> None:
             f(st)
 
     setup = state.rt.execute(
-        b"local sample, eq, add, sub, close = ...\n"
-        b"local mt = getmetatable(sample)\n"
+        b"local mt, eq, add, sub, close = ...\n"
         b"if type(mt) ~= 'table' then return end\n"
         b"if mt.__eq == nil then mt.__eq = eq end\n"
         b"if mt.__add == nil then mt.__add = add end\n"
         b"if mt.__sub == nil then mt.__sub = sub end\n"
         b"if mt.__close == nil then mt.__close = close end\n"
         b"return true",
-        Userdata(),
+        state.userdata_metatable(),
         state.lua_function("__eq", eq),
         state.lua_function("__add", binop("lua_add")),
         state.lua_function("__sub", binop("lua_sub")),

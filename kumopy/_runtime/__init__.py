@@ -15,11 +15,12 @@ from __future__ import annotations
 import os
 import re
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from lupa import lua54
 
@@ -27,11 +28,24 @@ from .._errors import (
     BudgetExceeded,
     KumoError,
     PolicyError,
+    PolicyExit,
+    PolicyInterrupted,
     PolicyMemoryError,
     hide_frames_of_policy_errors,
     split_position,
 )
-from . import _popen
+from . import _chunks, _lpattern, _patterns, _popen, _tailcalls, _watchdog
+from ._isolation import CallThread
+from ._report import (
+    SHORTENED,
+    budget_message,
+    first_frame,
+    python_error_text,
+    source_name,
+    strip_own_frames,
+    text,
+)
+from ._watchdog import BudgetInterrupt
 from .userdata import CacheKey, MemoizedTable, Userdata
 
 if TYPE_CHECKING:
@@ -43,13 +57,24 @@ __all__ = ["LuaState", "Userdata", "MemoizedTable", "decode", "encode", "lua_typ
 __tracebackhide__ = hide_frames_of_policy_errors  # pytest: keep Lua errors' reports short
 lua_type = lua54.lua_type
 _LuaError = lua54.LuaError
+_get_ident = threading.get_ident
+_thread_time = time.thread_time
 _LuaMemoryError = lua54.LuaMemoryError
 
 _SANDBOX_SOURCE = resources.files(__package__).joinpath("sandbox.lua").read_bytes()
+_LOADERS_SOURCE = resources.files(__package__).joinpath("loaders.lua").read_bytes()
+_PATTERNS_SOURCE = resources.files(__package__).joinpath("patterns.lua").read_bytes()
 
 # A failure reported by a Python implementation of a kumo function: the Lua
 # wrapper sees this object as the first return value and raises the message.
 _ERR = object()
+
+#: deepest nesting of tables converted between Lua and Python
+MAX_DEPTH = 128
+
+# stop requests another thread can make of a running call (see poll())
+_REQUEST_INTERRUPT = -1.0
+_REQUEST_BUDGET = -2.0
 
 
 def decode(value: bytes) -> str:
@@ -87,6 +112,7 @@ class LuaState:
         package_roots: Iterable[str],
         max_memory: int | None,
         budget_seconds: float | None,
+        isolate: bool = False,
     ) -> None:
         #: the simulated kumod process this state belongs to
         self.process = process
@@ -95,6 +121,22 @@ class LuaState:
         #: time.thread_time() after which the running outermost call is over
         #: its budget (None: no call running, or no budget)
         self.deadline: float | None = None
+        #: threading.get_ident() of the thread running the outermost call
+        self.call_thread: int | None = None
+        #: the event and Handler being dispatched (set by Policy, for reports)
+        self.current_event: str | None = None
+        self.current_handler: Any = None
+        #: run outermost calls in a helper thread, so that a call that cannot
+        #: be stopped can be abandoned (the pytest plugin's policies)
+        self.isolate = isolate
+        #: set once a call could not be stopped: the state is not used again
+        self.abandoned = False
+        #: the watchdog's flags (see _watchdog): an interrupt was sent to
+        #: the running call; the running call was declared hung
+        self.async_sent = False
+        self.hung = False
+        self._wd_lock = threading.Lock()
+        self._runner: CallThread | None = None
         self._depth = 0
         self._files: dict[str, None] = {}
         rt = lua54.LuaRuntime(
@@ -108,18 +150,49 @@ class LuaState:
         )
         self.rt = rt
         self.globals = rt.globals()
+        #: a stop another thread asked of the running call (None, or one of
+        #: the negative _REQUEST_* values poll() hands the Lua hook)
+        self._stop_request: float | None = None
+        thread_time = time.thread_time
+
+        def poll() -> float:
+            # called by the Lua count hook every few thousand instructions;
+            # being Python, it is also where Ctrl-C reaches a Lua loop
+            request = self._stop_request
+            if request is not None:
+                return request
+            return thread_time()
+
+        engines = _patterns.PatternEngines(self.check_deadline, self.check_alloc)
         host = rt.table_from(
             {
                 b"map_path": lambda p: encode(self._remember(map_path(decode(p)))),
-                b"print": lambda text, src, line: on_print(decode(text), _source(src), line),
+                b"print": lambda text, src, line: on_print(decode(text), source_name(src), line),
                 b"ERR": _ERR,
                 b"cpu_time": time.thread_time,
                 b"tmpname": _tmpname,
                 b"popen": lambda cmd, mode: _popen.popen(cmd, mode, self._time_left),
                 b"popen_call": _popen.call_method,
+                b"poll": poll,
+                b"stop_kind": _stop_kind,
+                b"trust_dump": _chunks.trust,
+                b"is_trusted_dump": _chunks.is_trusted,
+                b"patch_tailcalls": _tailcalls.patch,
+                b"pattern_limits": _pattern_limits,
+                b"pattern_find": self._host_call(engines.find),
+                b"pattern_plain_find": self._host_call(engines.plain_find),
+                b"pattern_next": self._host_call(engines.next_match),
+                b"pattern_gsub": self._host_call(engines.gsub),
             }
         )
         self.api = rt.execute(_SANDBOX_SOURCE, host, name=b"=[kumopy]")
+        rt.execute(_LOADERS_SOURCE, host, self.api, name=b"=[kumopy]")
+        ctype = rt.execute(
+            _PATTERNS_SOURCE, host, self.api[b"typearg"], self.api[b"getinfo"], name=b"=[kumopy]"
+        )
+        if not _lpattern.has_ctype():
+            classes, lowered = ctype()
+            _lpattern.set_ctype({k[0]: v for k, v in classes.items()}, lowered)
         self._invoke = self.api[b"invoke"]
         self._run = self.api[b"run"]
         self._shape = self.api[b"shape"]
@@ -128,6 +201,7 @@ class LuaState:
         self._where = self.api[b"where"]
         self._make_function = self.api[b"make_function"]
         self._tostring = self.api[b"tostring"]
+        self._set_stop = self.api[b"set_stop"]
         self.api[b"extend_userdata"](
             Userdata(),
             self._ud_index,
@@ -142,6 +216,7 @@ class LuaState:
         roots = [r.rstrip("/") for r in package_roots]
         prefix = ";".join(f"{r}/?.lua;{r}/?/init.lua" for r in roots)
         package[b"path"] = encode(prefix) + b";" + package[b"path"]
+        _watchdog.watch(self)
         self.kumo: Any = None
         self.handlers: HandlerRegistry | None = None
         #: the last unexpected Python exception inside a kumo function
@@ -181,14 +256,16 @@ class LuaState:
         observers = self.process.call_observers
 
         def entry(*args: Any) -> Any:
-            if observers:
-                converted = tuple(state.to_python(a) for a in args)
-                for observer in observers:
-                    observer(name, converted)
             try:
+                if observers:
+                    converted = tuple(state.to_python(a) for a in args)
+                    for observer in observers:
+                        observer(name, converted)
                 return impl(state, *args)
             except Exception as e:
                 return state._error_reply(e, f"kumo.{name}")
+            except (KeyboardInterrupt, BudgetInterrupt) as e:
+                return state._stop_reply(e)
 
         entry.__name__ = f"kumo.{name}"
         return entry
@@ -203,21 +280,54 @@ class LuaState:
             return _ERR, encode(str(e))
         if isinstance(e, PolicyMemoryError):
             return _ERR, b"not enough memory"
+        if isinstance(e, BudgetExceeded):
+            # (check_deadline, or a nested call that ran out): the policy
+            # must not be able to catch it
+            return _ERR, self._set_stop(b"budget")
+        if isinstance(e, PolicyExit):
+            return _ERR, self._set_stop(b"exit")
         if isinstance(e, PolicyError):
             # Lua code called back by a kumo function failed: its message
             # already names the failing line, keep that one position only
             if split_position(e.message)[0] is not None:
                 return _ERR, encode(e.message), 0
             return _ERR, encode(e.message)
+        if isinstance(e, RecursionError):
+            return _ERR, encode(f"{what}: nesting too deep to convert")
+        if isinstance(e, MemoryError):
+            return _ERR, b"not enough memory"
         # a bug in kumopy: keep it visible
         self.internal_error = e
         return _ERR, encode(f"kumopy internal error in {what}: {type(e).__name__}: {e}")
+
+    def _host_call(self, fn: Callable[..., Any]) -> Callable[..., Any]:
+        """A Python service the sandbox calls: Lua errors (PatternError) and
+        stops come back as (ERR, message) like a kumo function's."""
+
+        def call(*args: Any) -> Any:
+            try:
+                return fn(*args)
+            except _lpattern.PatternError as e:
+                return _ERR, encode(str(e))
+            except Exception as e:
+                return self._error_reply(e, "string pattern")
+            except (KeyboardInterrupt, BudgetInterrupt) as e:
+                return self._stop_reply(e)
+
+        return call
+
+    def _stop_reply(self, e: BaseException) -> tuple[Any, Any]:
+        """(ERR, stop) for Ctrl-C or the watchdog's interrupt arriving in
+        Python code that Lua called: the Lua side raises a stop the policy
+        cannot catch."""
+        kind = b"interrupt" if isinstance(e, KeyboardInterrupt) else b"budget"
+        return _ERR, self._set_stop(kind)
 
     def provide_global(self, name: str, value: Any, on_use: Callable[[str, int], None]) -> None:
         """Make `name` resolve as a global (through _G's metatable), calling
         on_use(file, line) the first time each line uses it."""
         self.api[b"provide_global"](
-            encode(name), value, lambda src, line: on_use(_source(src), int(line))
+            encode(name), value, lambda src, line: on_use(source_name(src), int(line))
         )
 
     def set_global(self, name: str, value: Any) -> None:
@@ -248,71 +358,171 @@ class LuaState:
                     return path + ":"
             return m.group(0)
 
-        return _SHORTENED.sub(full, text)
+        return SHORTENED.sub(full, text)
 
     def load_file(self, path: str, *, chunk_name: str | None = None) -> Any:
-        """Compile a Lua file; the chunk name is its path so errors read
+        """Compile a policy file the way kumod does: read it as UTF-8 text
+        (a binary chunk, or any file that is not UTF-8, fails with kumod's
+        wording), compile it with its path as the chunk name so errors read
         `path:LINE: ...`."""
         try:
             data = Path(path).read_bytes()
         except OSError as e:
             raise PolicyError(f"reading policy file {path}: {e.strerror or e}") from None
+        problem = _chunks.policy_source_problem(data)
+        if problem is not None:
+            raise PolicyError(f"reading policy file {path}: {problem}")
         name = chunk_name if chunk_name is not None else path
         self._remember(name)
         try:
-            return self.rt.compile(data, name=encode("@" + name))
-        except _LuaError as e:
-            raise PolicyError(self.expand_paths(_text(e.args[0] if e.args else e))) from None
+            fn, err = self.api[b"compile"](data, encode("@" + name))
+        except _LuaMemoryError:
+            raise PolicyMemoryError(
+                "not enough memory: the Lua state reached its memory limit"
+            ) from None
+        if fn is False:
+            raise PolicyError(self.expand_paths(text(err)))
+        return fn
 
     def invoke(self, fn: Any, *args: Any) -> tuple[Any, ...]:
         """Call a Lua function under the budget; returns all its values.
 
-        Raises `BudgetExceeded`, `PolicyMemoryError` or `PolicyError`."""
-        outer = self._depth == 0
+        Raises `BudgetExceeded`, `PolicyMemoryError`, `PolicyExit`,
+        `PolicyError`, or `PolicyInterrupted` (a KeyboardInterrupt)."""
+        if self._depth:
+            return self._invoke_nested(fn, args)
+        if self.isolate or self.abandoned:
+            if self.abandoned:
+                raise PolicyError(
+                    "kumopy: this Lua state was abandoned after a call that could not be stopped"
+                )
+            if self._runner is None:
+                self._runner = CallThread(self)
+            return self._runner.call(fn, args)
+        return self.invoke_here(fn, args)
+
+    def invoke_here(self, fn: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """An outermost call in the calling thread (the hot path of every
+        event: kept to one Python frame)."""
+        self._depth = 1
+        self.call_thread = _get_ident()
+        try:
+            try:
+                # (stop, n, values...) or (stop, -1, failure fields...)
+                if self.budget_seconds is not None:
+                    self.deadline = _thread_time() + self.budget_seconds
+                result: Any = self._run(self.deadline, fn, *args)
+            finally:
+                self._depth = 0
+                self.deadline = None
+                self.call_thread = None
+                self._stop_request = None
+                if self.async_sent:
+                    self._cancel_interrupt()
+        except _LuaMemoryError:
+            raise PolicyMemoryError(
+                "not enough memory: the Lua state reached its memory limit"
+            ) from None
+        except BudgetInterrupt:
+            # the watchdog's interrupt arrived in this method's own code
+            self._end_call()
+            raise self._stop_error("budget", "", ()) from None
+        n = result[1]
+        if n >= 0:
+            stopped = result[0]
+            if stopped:
+                # the policy swallowed a stop somehow and went on
+                raise self._stop_error(text(stopped), "", ())
+            return result[2 : 2 + n]  # type: ignore[no-any-return]
+        self._raise_failure(result[2:])
+
+    def _end_call(self) -> None:
+        self._depth = 0
+        self.deadline = None
+        self.call_thread = None
+        self._stop_request = None
+        if self.async_sent:
+            self._cancel_interrupt()
+
+    def _cancel_interrupt(self) -> None:
+        """Cancel the watchdog's interrupt if it has not arrived yet (the
+        call it was meant for is over)."""
+        with self._wd_lock:
+            _watchdog.raise_in_thread(_get_ident(), None)
+            self.async_sent = False
+
+    def send_interrupt(self, ident: int) -> None:
+        """(watchdog) Raise BudgetInterrupt in the thread running the call,
+        if it still runs it: Python code there stops at its next bytecode."""
+        with self._wd_lock:
+            self.async_sent = True
+            if self.call_thread == ident and self.deadline is not None:
+                _watchdog.raise_in_thread(ident, BudgetInterrupt)
+
+    def _invoke_nested(self, fn: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
+        """A call from Python code that Lua called (memoize, a custom_lua
+        constructor, ...), under the budget already running."""
         self._depth += 1
         try:
-            if outer:
-                # (tripped, n, values...) or (tripped, -1, error fields...)
-                if self.budget_seconds is not None:
-                    self.deadline = time.thread_time() + self.budget_seconds
-                result: Any = self._run(self.budget_seconds, fn, *args)
-                tripped = result[0]
-                start = 1
-            else:
-                result = self._invoke(fn, *args)
-                if not isinstance(result, tuple):
-                    result = (result,)
-                tripped = False
-                start = 0
+            result: Any = self._invoke(fn, *args)
         except _LuaMemoryError:
             raise PolicyMemoryError(
                 "not enough memory: the Lua state reached its memory limit"
             ) from None
         finally:
             self._depth -= 1
-            if outer:
-                self.deadline = None
-        n = result[start]
+        if not isinstance(result, tuple):
+            result = (result,)
+        n = result[0]
         if n >= 0:
-            if tripped:
-                # the handler swallowed the budget error somehow and went on
-                raise BudgetExceeded(_budget_message(self.budget_seconds))
-            return result[start + 1 : start + 1 + n]  # type: ignore[no-any-return]
-        result = result[start:]
-        message = self.expand_paths(_text(result[1]))
-        traceback = _text(result[2]) if len(result) > 2 and result[2] is not None else ""
-        traceback = _strip_own_frames(self.expand_paths(traceback))
-        kind = _text(result[3]) if len(result) > 3 else "error"
-        if kind == "budget":
-            file, line = _first_frame(traceback)
-            raise BudgetExceeded(
-                _budget_message(self.budget_seconds), traceback=traceback, file=file, line=line
-            )
+            return result[1 : 1 + n]  # type: ignore[no-any-return]
+        self._raise_failure(result[1:])
+
+    def _raise_failure(self, fields: tuple[Any, ...]) -> NoReturn:
+        """Raise the exception for a failure reported by the trampoline as
+        (message, traceback, kind, extra...)."""
+        message = fields[0]
+        traceback = text(fields[1]) if len(fields) > 1 and fields[1] is not None else ""
+        traceback = strip_own_frames(self.expand_paths(traceback))
+        kind = text(fields[2]) if len(fields) > 2 else "error"
+        extra = fields[3:]
+        if kind in ("budget", "interrupt", "exit"):
+            raise self._stop_error(kind, traceback, extra)
         if kind == "memory":
             raise PolicyMemoryError(
                 "not enough memory: the Lua state reached its memory limit", traceback=traceback
             )
-        raise LuaCallError(message, traceback, result[4] if len(result) > 4 else None)
+        value = extra[0] if extra else None
+        shown = self.expand_paths(text(message))
+        if isinstance(value, BaseException):
+            # a Python exception lupa raised into Lua (calling a userdata,
+            # say): no position in its text; the traceback has one
+            shown = python_error_text(value)
+            file, line = first_frame(traceback)
+            if file is not None:
+                shown = f"{file}:{line}: {shown}"
+        raise LuaCallError(shown, traceback, value)
+
+    def _stop_error(self, kind: str, traceback: str, extra: tuple[Any, ...]) -> BaseException:
+        file, line = first_frame(traceback)
+        if kind == "exit" and len(extra) >= 3:
+            status = int(extra[0])
+            src, at = source_name(extra[1]), int(extra[2])
+            if src != "?":
+                file, line = src, at
+            return PolicyExit(status, file=file, line=line, traceback=traceback)
+        if kind == "exit":
+            return PolicyExit(0, file=file, line=line, traceback=traceback)
+        if kind == "interrupt":
+            return PolicyInterrupted(file=file, line=line, traceback=traceback)
+        return BudgetExceeded(
+            budget_message(self.budget_seconds), traceback=traceback, file=file, line=line
+        )
+
+    def interrupt(self) -> None:
+        """Ask the call running in this state (in another thread) to stop
+        as if Ctrl-C had been pressed: it ends with PolicyInterrupted."""
+        self._stop_request = _REQUEST_INTERRUPT
 
     # -- limits for Python code that Lua calls -----------------------------
 
@@ -324,10 +534,15 @@ class LuaState:
 
     def check_deadline(self) -> None:
         """Raise `BudgetExceeded` when the running handler is past its CPU
-        budget.  Python implementations of kumo functions that loop over
+        budget (KeyboardInterrupt when another thread interrupted it).
+        Python implementations of kumo functions that loop over
         policy-controlled input call this every so often."""
+        if self._stop_request is not None:
+            if self._stop_request == _REQUEST_INTERRUPT:
+                raise KeyboardInterrupt
+            raise BudgetExceeded(budget_message(self.budget_seconds))
         if self.deadline is not None and time.thread_time() > self.deadline:
-            raise BudgetExceeded(_budget_message(self.budget_seconds))
+            raise BudgetExceeded(budget_message(self.budget_seconds))
 
     def check_alloc(self, nbytes: int, what: str) -> None:
         """Raise `PolicyMemoryError` when building a result of about `nbytes`
@@ -346,28 +561,36 @@ class LuaState:
     def where(self) -> tuple[str, int]:
         """(file, line) of the policy code that called the running kumo function."""
         src, line = self._where()
-        return _source(src), int(line)
+        return source_name(src), int(line)
 
     def funcinfo(self, fn: Any) -> tuple[str, int]:
         src, line = self.api[b"funcinfo"](fn)
-        return _source(src), int(line)
+        return source_name(src), int(line)
 
     def callstack(self) -> list[str]:
         return [decode(s) for s in self.api[b"callstack"]().values()]
 
     # -- conversions -------------------------------------------------------
 
-    def to_lua(self, value: Any) -> Any:
+    def to_lua(self, value: Any, _depth: int = 0) -> Any:
         """Python value -> Lua value (dicts and lists become tables; lists
-        carry the array marker as JSON arrays do in kumod)."""
+        carry the array marker as JSON arrays do in kumod).  Raises
+        KumoError for data nested deeper than MAX_DEPTH (or cyclic)."""
         if value is None or isinstance(value, bool | int | float | bytes):
             return value
         if isinstance(value, str):
             return encode(value)
-        if isinstance(value, Mapping):
-            return self.rt.table_from({self.to_lua(k): self.to_lua(v) for k, v in value.items()})
-        if isinstance(value, list | tuple):
-            items = [self.to_lua(v) for v in value]
+        if isinstance(value, Mapping | list | tuple):
+            if _depth >= MAX_DEPTH:
+                raise KumoError(
+                    f"cannot convert a value nested deeper than {MAX_DEPTH} levels to Lua"
+                )
+            d = _depth + 1
+            if isinstance(value, Mapping):
+                return self.rt.table_from(
+                    {self.to_lua(k, d): self.to_lua(v, d) for k, v in value.items()}
+                )
+            items = [self.to_lua(v, d) for v in value]
             if None in value:
                 return self._make_array_with_holes(self.rt.table_from(items), len(items))
             return self._mark_array(self.rt.table_from(items))
@@ -379,7 +602,6 @@ class LuaState:
         *,
         serialize: bool = False,
         empty_array_as_list: bool = True,
-        _depth: int = 0,
     ) -> Any:
         """Lua value -> Python value.
 
@@ -387,26 +609,43 @@ class LuaState:
         (other keys dropped, holes None), an empty table with the array
         marker a list when `empty_array_as_list`, any other table a dict.
         With `serialize`, functions and userdata without data raise
-        KumoError the way kumod's serializer refuses them.
+        KumoError the way kumod's serializer refuses them.  Tables nested
+        deeper than MAX_DEPTH (or cyclic) raise KumoError; a result that
+        would take more Python memory than the state's memory limit raises
+        PolicyMemoryError.
         """
         if isinstance(value, bytes):
             return decode(value)
         if value is None or isinstance(value, bool | int | float):
             return value
+        budget = [self.max_memory if self.max_memory is not None else -1]
+        return self._to_python(value, serialize, empty_array_as_list, 0, budget)
+
+    def _to_python(
+        self, value: Any, serialize: bool, empty_array_as_list: bool, depth: int,
+        budget: list[int],
+    ) -> Any:
+        if isinstance(value, bytes):
+            if budget[0] >= 0:
+                self._spend(budget, len(value) + 64)
+            return decode(value)
+        if value is None or isinstance(value, bool | int | float):
+            return value
         kind = lua_type(value)
         if kind == "table":
-            if _depth > 128:
-                raise KumoError("cannot serialize a recursive table (nesting deeper than 128)")
-            n, marked = self._shape(value)
-            items = {
-                self.to_python(k, _depth=_depth + 1): self.to_python(
-                    v,
-                    serialize=serialize,
-                    empty_array_as_list=empty_array_as_list,
-                    _depth=_depth + 1,
+            if depth >= MAX_DEPTH:
+                raise KumoError(
+                    f"cannot serialize a recursive table (nesting deeper than {MAX_DEPTH})"
                 )
-                for k, v in value.items()
-            }
+            n, marked = self._shape(value)
+            d = depth + 1
+            items: dict[Any, Any] = {}
+            for k, v in value.items():
+                if budget[0] >= 0:
+                    self._spend(budget, 128)
+                items[self._to_python(k, False, True, d, budget)] = self._to_python(
+                    v, serialize, empty_array_as_list, d, budget
+                )
             if n > 0:
                 return [items.get(i) for i in range(1, n + 1)]
             if marked and empty_array_as_list and not items:
@@ -421,6 +660,14 @@ class LuaState:
         if serialize:
             raise KumoError(f"cannot serialize <{kind or type(value).__name__}>")
         return value
+
+    def _spend(self, budget: list[int], nbytes: int) -> None:
+        budget[0] -= nbytes
+        if budget[0] < 0:
+            raise PolicyMemoryError(
+                f"not enough memory: converting a Lua value to Python would take more than "
+                f"the state's memory limit of {self.max_memory} bytes"
+            )
 
     # memoize / regex_set_map value model ("CacheValue" in kumod)
 
@@ -484,6 +731,8 @@ class LuaState:
             raise KumoError("attempt to index a userdata value")
         except Exception as e:
             return self._error_reply(e, "userdata index")
+        except (KeyboardInterrupt, BudgetInterrupt) as e:
+            return self._stop_reply(e)
 
     def _ud_newindex(self, obj: Any, key: Any, value: Any) -> Any:
         try:
@@ -493,6 +742,8 @@ class LuaState:
             raise KumoError("attempt to index a userdata value")
         except Exception as e:
             return self._error_reply(e, "userdata assignment")
+        except (KeyboardInterrupt, BudgetInterrupt) as e:
+            return self._stop_reply(e)
 
     def _ud_len(self, obj: Any) -> Any:
         try:
@@ -501,6 +752,13 @@ class LuaState:
             raise KumoError("attempt to get length of a userdata value")
         except Exception as e:
             return self._error_reply(e, "userdata length")
+        except (KeyboardInterrupt, BudgetInterrupt) as e:
+            return self._stop_reply(e)
+
+    def userdata_metatable(self) -> Any:
+        """The (protected) metatable every Python object shares in Lua, for
+        kumopy's own additions (operators); the policy cannot reach it."""
+        return self.api[b"userdata_metatable"]()
 
     def _ud_pairs(self, obj: Any) -> Any:
         try:
@@ -513,6 +771,8 @@ class LuaState:
             return self.rt.table_from(keys), self.rt.table_from(values)
         except Exception as e:
             return self._error_reply(e, "userdata pairs")
+        except (KeyboardInterrupt, BudgetInterrupt) as e:
+            return self._stop_reply(e)
 
     def _ud_tostring(self, obj: Any) -> Any:
         try:
@@ -526,7 +786,7 @@ class LuaState:
         if fn is None:
             self.api[b"set_line_hook"](None)
         else:
-            self.api[b"set_line_hook"](lambda src, line: fn(_source(src), line))
+            self.api[b"set_line_hook"](lambda src, line: fn(source_name(src), line))
 
     def watch_new_globals(self, fn: Callable[[str, str, int], None]) -> None:
         """Call fn(name, file, line) whenever Lua code creates a global
@@ -534,7 +794,7 @@ class LuaState:
 
         def on_new(key: Any, src: Any, line: Any) -> None:
             name = decode(key) if isinstance(key, bytes) else self.tostring(key)
-            fn(name, _source(src), int(line))
+            fn(name, source_name(src), int(line))
 
         self.api[b"watch_new_globals"](on_new)
 
@@ -551,40 +811,20 @@ def _tmpname() -> bytes | None:
     return encode(path)
 
 
-def _source(src: Any) -> str:
-    """Lua `source` ("@path" for files) -> the path a user recognises."""
-    s = decode(src) if isinstance(src, bytes) else str(src)
-    return s[1:] if s[:1] in ("@", "=") else s
+
+def _pattern_limits(pattern: bytes) -> tuple[int, int, int, int]:
+    """(find/match/gsub, gmatch, plain find) subject-length limits of the
+    C matcher for a pattern, and the highest %n of a gsub replacement
+    (patterns.lua)."""
+    a = _patterns.analysis(pattern)
+    if _patterns.FORCE is not None:
+        return -1, -1, -1, a.replacement_captures
+    return a.c_limit, a.c_limit_gmatch, a.c_limit_plain, a.replacement_captures
 
 
-# a chunk name Lua shortened to fit LUA_IDSIZE, followed by a line number
-_SHORTENED = re.compile(r"\.\.\.([^\s:'\"]+):(?=\d+:)")
-
-_FRAME = re.compile(r"^\s*(?P<file>[^\s:][^:]*):(?P<line>\d+):", re.MULTILINE)
-
-
-def _strip_own_frames(traceback: str) -> str:
-    """Drop the frames of kumopy's own trampoline from a Lua traceback."""
-    return "\n".join(
-        line
-        for line in traceback.splitlines()
-        if "[kumopy]" not in line and "'raw_xpcall'" not in line and "'raw_pcall'" not in line
-    )
-
-
-def _first_frame(traceback: str) -> tuple[str | None, int | None]:
-    """The innermost policy frame of a Lua traceback."""
-    for m in _FRAME.finditer(traceback):
-        if m.group("file") != "[kumopy]":
-            return m.group("file"), int(m.group("line"))
-    return None, None
-
-
-def _text(value: Any) -> str:
-    if isinstance(value, bytes):
-        return decode(value)
-    return str(value)
-
-
-def _budget_message(seconds: float | None) -> str:
-    return f"kumopy: handler exceeded its CPU budget of {seconds:g} seconds and was stopped"
+def _stop_kind(exc: Any) -> bytes:
+    """What a Python exception raised by poll() (in the Lua hook) means:
+    Ctrl-C, or the watchdog's interrupt of a call past its budget."""
+    if isinstance(exc, BudgetInterrupt):
+        return b"budget"
+    return b"interrupt"

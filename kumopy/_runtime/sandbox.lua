@@ -7,9 +7,14 @@
 --   * a call trampoline that reports how many values a function returned
 --     (Python cannot tell `return` from `return nil`) and captures the
 --     Lua traceback of an error;
---   * the instruction budget (a count hook that the policy cannot remove,
---     catch with pcall/xpcall, or escape through a coroutine);
---   * the path map applied to io.open, io.lines, dofile, loadfile and require.
+--   * the stops a policy cannot catch or escape (pcall, xpcall, coroutines,
+--     to-be-closed variables, load's reader): the CPU budget (a count hook
+--     that also notices Ctrl-C), os.exit, and running out of memory;
+--   * finalizers (`__gc`) run by kumopy where the budget applies, never by
+--     the collector itself (Lua runs those with hooks off: a loop in one
+--     could never be stopped);
+--   * (loaders.lua: loaders that accept Lua source only, and the path
+--     map; patterns.lua: string patterns that cannot run away.)
 --
 -- The chunk is called with a single `host` table of Python callables and
 -- returns a table of Lua functions used by the host.
@@ -17,17 +22,20 @@
 local host = ...
 local ERR = host.ERR -- first return value of a Python kumo function that failed
 
-local pack, unpack, select, type, error, rawequal, tostring, setmetatable, getmetatable =
-  table.pack, table.unpack, select, type, error, rawequal, tostring, setmetatable, getmetatable
+local pack, unpack, select, type, error, rawequal, rawget, rawset, tostring, next =
+  table.pack, table.unpack, select, type, error, rawequal, rawget, rawset, tostring, next
+local setmetatable_lua, getmetatable = setmetatable, getmetatable
 local raw_pcall, raw_xpcall = pcall, xpcall
-local co_create, co_wrap, co_resume, co_status = coroutine.create, coroutine.wrap, coroutine.resume,
-  coroutine.status
--- CPU time of the calling thread (the host's time.thread_time): a state
--- runs on one thread at a time, and other threads' work (other states in
--- `kumopy serve`'s workers) must not count against its budget.
-local cpu_time = host.cpu_time
-local io_open, io_lines, raw_loadfile = io.open, io.lines, loadfile
-local string_format = string.format
+local co_create, co_resume, co_close = coroutine.create, coroutine.resume, coroutine.close
+local raw_collectgarbage = collectgarbage
+local string_format, string_sub, string_gmatch = string.format, string.sub, string.gmatch
+local table_concat, tointeger = table.concat, math.tointeger
+-- The host's poll(): the CPU time of the calling thread (a state runs on one
+-- thread at a time, and other threads' work must not count against its
+-- budget), or a negative number when another thread asked the running call
+-- to stop.  Being Python code, calling it also lets the interpreter deliver
+-- a pending KeyboardInterrupt, which then surfaces here as an error.
+local poll, stop_kind_of = host.poll, host.stop_kind
 
 -- The debug library is taken away from the policy (kumod creates its states
 -- without it); the host keeps the pieces it needs.
@@ -39,23 +47,71 @@ package.loaded.debug = nil
 python = nil
 package.loaded.python = nil
 
+-- The chunk name of this file: functions defined here are kumopy's own.
+local SELF = getinfo(1, "S").source
+
+-- Longest error message (bytes) handed to the host: a policy can raise a
+-- string of hundreds of megabytes, and a report needs the start of it.
+local MAX_MESSAGE = 16384
+
 ---------------------------------------------------------------------------
--- Budget: a count hook checks CPU time every HOOK_COUNT instructions.
+-- Stops: the budget, Ctrl-C, os.exit.  Once one is raised, `stop` says
+-- which, every pcall/xpcall/coroutine boundary re-raises it, and only the
+-- host clears it (at the end of the outermost call).
 ---------------------------------------------------------------------------
 
--- Budget and memory failures carry this marker so that the policy cannot
--- swallow them with pcall/xpcall.
-local BUDGET = setmetatable({}, {
-  __tostring = function() return "kumopy: handler exceeded its CPU budget" end,
-  __name = "kumopy.BudgetExceeded",
-})
+local function sentinel(kind, text)
+  return setmetatable_lua({}, {
+    __tostring = function() return text end,
+    __name = "kumopy." .. kind,
+    __metatable = false,
+  })
+end
+local STOPS = {
+  budget = sentinel("budget", "kumopy: handler exceeded its CPU budget"),
+  interrupt = sentinel("interrupt", "kumopy: interrupted"),
+  exit = sentinel("exit", "kumopy: os.exit called"),
+}
 local HOOK_COUNT = 10000
-local deadline = nil -- os.clock() value after which the running code is stopped
-local tripped = false -- set once the deadline passed; cleared by the host
+local deadline = nil -- poll() value after which the running code is stopped
+local stop = nil -- nil, or the kind of stop under way ("budget", "interrupt", "exit")
+local stop_info = nil -- os.exit: {status, source, line}
+local stop_tb = nil -- the traceback where the stop happened
 local line_hook = nil -- optional Python callable (source, line) for coverage
 
+-- (level 2: the function running when the hook fired, or halt's caller)
+local function halt(kind)
+  stop = kind
+  stop_tb = traceback("", 2)
+  error(STOPS[kind], 0)
+end
+
+local MEMORY = "not enough memory"
+
+-- How Lua names the type of a bad argument (luaL_typeerror).
+local function typearg(v, present)
+  if not present then
+    return "no value"
+  end
+  local mt = getmetatable_raw(v)
+  local name = mt and rawget(mt, "__name")
+  if type(name) == "string" then
+    return name
+  end
+  return type(v)
+end
+
+
 local function is_fatal(e)
-  return rawequal(e, BUDGET) or (tripped and true) or e == "not enough memory"
+  return stop ~= nil or e == MEMORY
+end
+
+-- Re-raise a fatal error caught by one of the wrappers below.
+local function refatal(e)
+  if stop ~= nil then
+    error(STOPS[stop], 0)
+  end
+  error(e, 0)
 end
 
 local function hook(event, line)
@@ -65,9 +121,18 @@ local function hook(event, line)
     end
     return
   end
-  if deadline ~= nil and cpu_time() > deadline then
-    tripped = true
-    error(BUDGET, 0)
+  local ok, now = raw_pcall(poll)
+  if not ok then
+    if type(now) == "string" then
+      error(now, 0) -- (out of memory calling the host)
+    end
+    return halt(stop_kind_of(now))
+  end
+  if now < 0 then
+    return halt(now == -1 and "interrupt" or "budget")
+  end
+  if deadline ~= nil and now > deadline then
+    return halt("budget")
   end
 end
 
@@ -86,31 +151,50 @@ coroutine.create = function(f)
   arm_thread(co)
   return co
 end
+-- A coroutine that died of a stop must not hide it from its resumer.
+local function resumed(ok, ...)
+  if not ok and is_fatal((...)) then
+    refatal((...))
+  end
+  return ok, ...
+end
+coroutine.resume = function(co, ...)
+  return resumed(co_resume(co, ...))
+end
 coroutine.wrap = function(f)
   local co = coroutine.create(f)
-  return function(...)
-    local r = pack(co_resume(co, ...))
-    if not r[1] then
-      error(r[2], 0)
+  -- (called as a tail call: level 2 below is the caller of the function
+  -- coroutine.wrap returned)
+  local function check_wrapped(ok, ...)
+    if not ok then
+      local e = ...
+      if is_fatal(e) then
+        refatal(e)
+      end
+      co_close(co)
+      -- like coroutine.wrap, a string error gets the caller's position
+      error(e, type(e) == "string" and 2 or 0)
     end
-    return unpack(r, 2, r.n)
+    return ...
+  end
+  return function(...)
+    return check_wrapped(co_resume(co, ...))
   end
 end
--- A coroutine that died of the budget must not hide it from its resumer.
-coroutine.resume = function(co, ...)
-  local r = pack(co_resume(co, ...))
-  if not r[1] and is_fatal(r[2]) then
-    error(r[2] == "not enough memory" and r[2] or BUDGET, 0)
-  end
-  return unpack(r, 1, r.n)
+-- Closing a suspended coroutine runs its pending __close handlers, whose
+-- errors coroutine.close returns instead of raising.
+coroutine.close = function(co)
+  return resumed(co_close(co))
 end
 
-pcall = function(f, ...)
-  local r = pack(raw_pcall(f, ...))
-  if not r[1] and is_fatal(r[2]) then
-    error(r[2] == "not enough memory" and r[2] or BUDGET, 0)
+local function caught(ok, ...)
+  if not ok and is_fatal((...)) then
+    refatal((...))
   end
-  return unpack(r, 1, r.n)
+  return ok, ...
+end
+pcall = function(f, ...)
+  return caught(raw_pcall(f, ...))
 end
 
 xpcall = function(f, msgh, ...)
@@ -120,73 +204,134 @@ xpcall = function(f, msgh, ...)
     end
     return msgh(e)
   end
-  local r = pack(raw_xpcall(f, guarded, ...))
-  if not r[1] and is_fatal(r[2]) then
-    error(r[2] == "not enough memory" and r[2] or BUDGET, 0)
+  return caught(raw_xpcall(f, guarded, ...))
+end
+
+-- os.exit would end the whole process (kumod's, or Python with all its
+-- unflushed output).  It stops the policy instead; the host reports it as
+-- an error at this line, and `kumopy script` exits with the status.
+os.exit = function(code, ...)
+  local status
+  if type(code) == "boolean" then
+    status = code and 0 or 1
+  elseif code == nil then
+    status = 0
+  else
+    status = tointeger(code)
+    if status == nil and type(code) == "string" then
+      local n = tonumber(code)
+      status = n and tointeger(n)
+    end
+    if status == nil then
+      local why = (type(code) == "number" or tonumber(code) ~= nil)
+        and "number has no integer representation"
+        or ("number expected, got " .. typearg(code, true))
+      error("bad argument #1 to 'exit' (" .. why .. ")", 2)
+    end
+  end
+  -- the policy line that made the call (past pcall and other C callers)
+  local level, info = 2, getinfo(2, "Sl")
+  while info ~= nil and (info.what == "C" or info.source == SELF) do
+    level = level + 1
+    info = getinfo(level, "Sl")
+  end
+  stop_info = { status, info and info.source or "?", info and info.currentline or 0 }
+  return halt("exit")
+end
+
+---------------------------------------------------------------------------
+-- Finalizers.  Lua calls `__gc` metamethods from inside the collector with
+-- hooks disabled, so a loop in one can be stopped by nothing.  setmetatable
+-- therefore hides the `__gc` field from the collector while it attaches the
+-- metatable (the object is not marked for finalization), and gives the
+-- object a small sentinel whose own finalizer only queues the object; the
+-- queued finalizers run as ordinary Lua code, under the budget, at the end
+-- of the outermost call, on collectgarbage(), and when many are due.  The
+-- policy sees its metatable unchanged, and the `__gc` value current when
+-- the object dies is the one called, as in Lua.
+---------------------------------------------------------------------------
+
+local finalizable = setmetatable_lua({}, { __mode = "k" }) -- object -> sentinel
+local due = {} -- objects whose finalizer is to run, in Lua's order
+local due_n = 0
+local in_finalizer = false
+
+local SENTINEL_MT = {
+  __gc = function(s)
+    due_n = due_n + 1
+    due[due_n] = s[1]
+  end,
+}
+
+local function run_finalizers()
+  if in_finalizer then
+    return
+  end
+  in_finalizer = true
+  local i = 1
+  while i <= due_n do
+    local o = due[i]
+    due[i] = nil
+    i = i + 1
+    finalizable[o] = nil -- a later setmetatable marks it again, as in Lua
+    local mt = getmetatable_raw(o)
+    local gc = mt and rawget(mt, "__gc")
+    if gc ~= nil then
+      local ok, e = raw_pcall(gc, o)
+      -- Lua turns a finalizer's error into a warning (off by default)
+      if not ok and is_fatal(e) then
+        in_finalizer = false
+        due_n = 0
+        refatal(e)
+      end
+    end
+  end
+  due_n = 0
+  in_finalizer = false
+end
+
+setmetatable = function(...)
+  local t, mt = ...
+  local n = select("#", ...)
+  if type(t) ~= "table" then
+    error("bad argument #1 to 'setmetatable' (table expected, got " .. typearg(t, n >= 1) .. ")", 2)
+  end
+  if n < 2 or (mt ~= nil and type(mt) ~= "table") then
+    error("bad argument #2 to 'setmetatable' (nil or table expected, got "
+      .. typearg(mt, n >= 2) .. ")", 2)
+  end
+  local old = getmetatable_raw(t)
+  if old ~= nil and rawget(old, "__metatable") ~= nil then
+    error("cannot change a protected metatable", 2)
+  end
+  local gc = mt and rawget(mt, "__gc")
+  if gc == nil then
+    return setmetatable_raw(t, mt)
+  end
+  rawset(mt, "__gc", nil)
+  setmetatable_raw(t, mt)
+  rawset(mt, "__gc", gc)
+  if finalizable[t] == nil then
+    finalizable[t] = setmetatable_raw({ t }, SENTINEL_MT)
+  end
+  if due_n > 64 then
+    run_finalizers()
+  end
+  return t
+end
+
+collectgarbage = function(...)
+  if in_finalizer then
+    return nil -- Lua: "invalid call (inside a finalizer)"
+  end
+  local r = pack(raw_collectgarbage(...))
+  local opt = ...
+  if opt == nil or opt == "collect" or opt == "step" then
+    run_finalizers()
   end
   return unpack(r, 1, r.n)
 end
 
----------------------------------------------------------------------------
--- Path map for every loader the policy can reach.
----------------------------------------------------------------------------
-
-local map_path = host.map_path
-
-io.open = function(path, ...)
-  if type(path) == "string" then
-    path = map_path(path)
-  end
-  return io_open(path, ...)
-end
-
-io.lines = function(path, ...)
-  if type(path) == "string" then
-    path = map_path(path)
-  end
-  return io_lines(path, ...)
-end
-
-loadfile = function(path, ...)
-  if type(path) == "string" then
-    path = map_path(path)
-  end
-  return raw_loadfile(path, ...)
-end
-
-dofile = function(path)
-  local f, err = loadfile(path)
-  if not f then
-    error(err, 2)
-  end
-  return f()
-end
-
--- No C modules, as in kumod.
-package.cpath = ""
-package.loadlib = nil
-
-local function lua_searcher(name)
-  local fname = name:gsub("%.", "/"):gsub("%%", "%%%%")
-  local tried = {}
-  for template in package.path:gmatch("[^;]+") do
-    local candidate = template:gsub("%?", fname)
-    local real = map_path(candidate)
-    local f = io_open(real, "r")
-    if f then
-      f:close()
-      local chunk, err = raw_loadfile(real)
-      if not chunk then
-        error(string_format("error loading module '%s' from file '%s':\n\t%s", name, real, err), 3)
-      end
-      return chunk, real
-    end
-    tried[#tried + 1] = "\n\tno file '" .. candidate .. "'"
-  end
-  return table.concat(tried)
-end
-
-package.searchers = { package.searchers[1], lua_searcher }
 
 ---------------------------------------------------------------------------
 -- os.tmpname as in kumod's Lua (LUA_USE_LINUX): the file is created.
@@ -260,7 +405,7 @@ print = function(...)
     parts[i] = tostring((select(i, ...)))
   end
   local info = getinfo(2, "Sl")
-  host_print(table.concat(parts, "\t"), info and info.source or "?", info and info.currentline or 0)
+  host_print(table_concat(parts, "\t"), info and info.source or "?", info and info.currentline or 0)
 end
 
 ---------------------------------------------------------------------------
@@ -269,32 +414,56 @@ end
 
 local api = {}
 
--- Calls f(...) and returns (n, v1..vn) on success or (-1, message,
--- traceback, kind) on error, kind being "budget", "memory" or "error".
--- The message is tostring(e); a non-string error value is described.
-local function on_error(e)
-  if rawequal(e, BUDGET) or tripped then
-    return { kind = "budget", msg = tostring(BUDGET), tb = traceback("", 2) }
+local function clip(msg)
+  if #msg > MAX_MESSAGE then
+    return string_sub(msg, 1, MAX_MESSAGE)
+      .. string_format(" ... (%d more bytes)", #msg - MAX_MESSAGE)
   end
-  local msg
-  if type(e) == "string" then
-    msg = e
-  else
-    local ok, s = raw_pcall(tostring, e)
-    msg = ok and s or ("(error object is a " .. type(e) .. " value)")
-  end
-  return { kind = "error", msg = msg, tb = traceback("", 2), value = e }
+  return msg
 end
 
--- The failure of an xpcall: its message-handler result (or, for memory
--- errors, which bypass the handler, the raw error) as -1, message,
--- traceback, kind, value.
+-- The message handler of every call from the host: it only records (no
+-- __tostring here: running policy code inside a message handler could
+-- loop, or fail into "error in error handling").
+local function on_error(e)
+  return { e = e, tb = traceback("", 2), stop = stop }
+end
+
+-- The failure of an xpcall as -1, message, traceback, kind, value.  A
+-- non-string error is shown as luaL_tolstring shows it (what kumod's mlua
+-- reports), computed here, outside the message handler, under the budget.
 local function failure(info)
-  if type(info) ~= "table" then
-    local msg = tostring(info)
-    return -1, msg, "", msg == "not enough memory" and "memory" or "error"
+  if type(info) ~= "table" or rawget(info, "tb") == nil then
+    -- memory errors bypass the message handler
+    local msg = type(info) == "string" and info or MEMORY
+    return -1, clip(msg), "", msg == MEMORY and "memory" or "error"
   end
-  return -1, info.msg, info.tb, info.kind, info.value
+  local kind = info.stop or stop
+  if kind ~= nil then
+    local tb = stop_tb or info.tb
+    if kind == "exit" and stop_info ~= nil then
+      return -1, "os.exit", tb, kind, stop_info[1], stop_info[2], stop_info[3]
+    end
+    return -1, tostring(STOPS[kind]), tb, kind
+  end
+  local e = info.e
+  if e == MEMORY then
+    return -1, MEMORY, info.tb, "memory"
+  end
+  if type(e) == "string" then
+    return -1, clip(e), info.tb, "error"
+  end
+  local ok, msg = raw_pcall(tostring, e)
+  if not ok then
+    if stop ~= nil then
+      return -1, tostring(STOPS[stop]), stop_tb or info.tb, stop
+    end
+    if msg == MEMORY then
+      return -1, MEMORY, info.tb, "memory"
+    end
+    msg = "error in error handling"
+  end
+  return -1, clip(msg), info.tb, "error", e
 end
 
 -- xpcall's results as n, values... (n >= 0) or a failure, without building
@@ -312,24 +481,61 @@ function api.invoke(f, ...)
   return report(raw_xpcall(f, on_error, ...))
 end
 
--- Disarms the budget after an outermost call and reports whether it tripped
--- before the results.
-local function finish(ok, ...)
+-- Disarms the budget after an outermost call; the first result is the stop
+-- that ended it (false if none).  The finalizers that became due during the
+-- call run first, still under the budget (f itself must be called directly
+-- by xpcall: a Lua frame between them would show up as the position of
+-- errors raised through a tail call).
+local function disarm(...)
   deadline = nil
-  local was = tripped
-  tripped = false
-  if ok then
-    return was, select("#", ...), ...
-  end
-  return was, failure((...))
+  stop = nil
+  stop_info = nil
+  stop_tb = nil
+  return ...
 end
 
--- An outermost call: arms the budget for `seconds` (nil: no limit), calls
--- f, disarms, and returns whether the budget tripped before the results.
-function api.run(seconds, f, ...)
-  tripped = false
-  deadline = seconds and (cpu_time() + seconds) or nil
+local function finish_failed(ok, ...)
+  if ok then
+    -- finalizers due: run them, still under the budget
+    local fok, info = raw_xpcall(run_finalizers, on_error)
+    if not fok then
+      return disarm(stop or false, failure(info))
+    end
+    return disarm(stop or false, select("#", ...), ...)
+  end
+  -- the message is computed while the budget is still armed
+  return disarm(stop or false, failure((...)))
+end
+
+local function finish(ok, ...)
+  if ok and due_n == 0 then
+    local was = stop or false
+    deadline = nil
+    stop = nil
+    stop_info = nil
+    stop_tb = nil
+    return was, select("#", ...), ...
+  end
+  return finish_failed(ok, ...)
+end
+
+-- An outermost call: arms the budget (`limit`: the poll() value past which
+-- the call is stopped, nil for none), calls f, disarms, and returns the
+-- stop that ended it before the results.
+function api.run(limit, f, ...)
+  stop = nil
+  stop_info = nil
+  stop_tb = nil
+  deadline = limit
   return finish(raw_xpcall(f, on_error, ...))
+end
+
+-- Raise a stop from the host (a Python kumo function saw the budget run
+-- out, or Ctrl-C): returned as the error value a Python function reports.
+function api.set_stop(kind)
+  stop = kind
+  stop_tb = traceback("", 2)
+  return STOPS[kind]
 end
 
 function api.set_line_hook(f)
@@ -345,7 +551,6 @@ end
 
 -- Frames that belong to kumopy itself (this chunk) or to C functions are
 -- skipped when reporting where policy code called from.
-local SELF = getinfo(1, "S").source
 
 local function policy_frames(first)
   local i = first + 1
@@ -386,7 +591,7 @@ local ARRAY_MT = { __metatable = false }
 api.ARRAY_MT = ARRAY_MT
 
 function api.mark_array(t)
-  return setmetatable(t, ARRAY_MT)
+  return setmetatable_raw(t, ARRAY_MT)
 end
 
 -- An array with holes (JSON nulls) built the way mlua builds it: a table
@@ -394,7 +599,7 @@ end
 function api.make_array_with_holes(src, n)
   local t = pack(unpack(src, 1, n))
   t.n = nil
-  return setmetatable(t, ARRAY_MT)
+  return setmetatable_raw(t, ARRAY_MT)
 end
 
 -- rawlen and whether the table carries the array marker
@@ -430,10 +635,10 @@ function api.build_module(entries)
     local path, value, is_function = e[1], e[2], e[3]
     local t = kumo
     local last
-    for part in path:gmatch("[^.]+") do
+    for part in string_gmatch(path, "[^.]+") do
       last = part
     end
-    for part in path:gmatch("([^.]+)%.") do
+    for part in string_gmatch(path, "([^.]+)%.") do
       local sub = t[part]
       if sub == nil then
         sub = {}
@@ -448,6 +653,8 @@ function api.build_module(entries)
 end
 
 api.tostring = tostring
+api.typearg = typearg
+api.getinfo = getinfo
 
 -- the Lua function behind a method of an io.popen handle
 function api.popen_method(name)
@@ -456,10 +663,15 @@ end
 
 -- Python objects handed to Lua are userdata sharing lupa's metatable; the
 -- host gives them indexing, assignment, `#` and `pairs` through these
--- Python callables, whose failures come back as (ERR, message) and are
--- raised here as string errors at the policy's line.
+-- Python callables, whose failures come back as (ERR, message) and
+-- are raised here as string errors at the policy's line.  The metatable is
+-- protected as mlua protects kumod's (`getmetatable(obj)` is false), so a
+-- policy cannot change how every other object behaves.
+local UD_MT = nil
+
 function api.extend_userdata(sample, index_fn, newindex_fn, len_fn, pairs_fn, tostring_fn)
   local mt = getmetatable_raw(sample)
+  UD_MT = mt
   -- tostring() as bytes (a message or MIME part need not be UTF-8)
   mt.__tostring = function(o)
     return check(tostring_fn(o))
@@ -493,6 +705,12 @@ function api.extend_userdata(sample, index_fn, newindex_fn, len_fn, pairs_fn, to
       return keys[i], values[i]
     end, o, nil
   end
+  mt.__metatable = false
+end
+
+-- The userdata metatable, for the host's own additions (operators).
+function api.userdata_metatable()
+  return UD_MT
 end
 
 -- Makes `name` readable as a global without being one (rawget(_G, name)
@@ -513,7 +731,7 @@ function api.provide_global(name, value, on_use)
     end
     return nil
   end
-  setmetatable(_G, mt)
+  setmetatable_raw(_G, mt)
 end
 
 -- Tells the host about every global variable created from now on (an
@@ -526,9 +744,19 @@ function api.watch_new_globals(on_new)
     on_new(k, info and info.source or "?", info and info.currentline or 0)
     rawset(t, k, v)
   end
-  setmetatable(_G, mt)
+  setmetatable_raw(_G, mt)
 end
 
+-- What the loaders (loaders.lua) need of this chunk.
+api.internals = {
+  typearg = typearg,
+  is_fatal = is_fatal,
+  refatal = refatal,
+  stopping = function()
+    return stop ~= nil
+  end,
+  getinfo = getinfo,
+}
 
 arm_thread(nil)
 

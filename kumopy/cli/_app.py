@@ -9,7 +9,7 @@ from typing import Any
 import click
 
 from .. import __version__
-from .._errors import PolicyError
+from .._errors import PolicyError, PolicyExit
 from .._events import EVENTS, EventSpec, UnknownEventError, closest_name, event_spec, suggest_event
 from .._lint import probe_policy_maps
 from .._policy import Policy
@@ -60,7 +60,7 @@ def cli() -> None:
     \b
     Exit status: 0 success, 1 the policy failed (load error, handler error,
     failed validation), 2 wrong command line, 3 `rewrite` skipped inputs
-    or a handler call failed.
+    or a handler call failed, 130 interrupted (Ctrl-C).
     """
 
 
@@ -197,6 +197,10 @@ def _parse_json_args(raw: tuple[str, ...], ctx: click.Context) -> list[Any]:
     for i, text in enumerate(raw, start=1):
         try:
             value = json.loads(text)
+        except RecursionError:
+            raise click.BadParameter(
+                f"argument {i} is nested too deeply", ctx=ctx, param_hint="'ARG'"
+            ) from None
         except json.JSONDecodeError as e:
             raise click.BadParameter(
                 f"argument {i} {text!r} is not JSON ({e.msg} at column {e.colno}); "
@@ -291,15 +295,21 @@ def script(policy: str, args: tuple[str, ...]) -> None:
     unless --budget is given.
 
     Exit status: 0 main returned, 1 the policy or main raised, or the
-    policy registers no main handler.
+    policy registers no main handler; os.exit(N) exits with N, as
+    `kumod --script` does.
     """
-    loaded = load_policy(policy, default_budget=None)
-    if not loaded.handlers("main"):
-        raise CliError(
-            f"{policy}: no 'main' handler registered "
-            "(add kumo.on('main', function(...) ... end))"
-        )
-    loaded.run_script(*args)
+    try:
+        loaded = load_policy(policy, default_budget=None)
+        if not loaded.handlers("main"):
+            raise CliError(
+                f"{policy}: no 'main' handler registered "
+                "(add kumo.on('main', function(...) ... end))"
+            )
+        loaded.run_script(*args)
+    except PolicyExit as e:
+        # kumod --script ends the process with the status, silently
+        flush_stdout()
+        raise click.exceptions.Exit(e.status & 0xFF) from None
     flush_stdout()
 
 

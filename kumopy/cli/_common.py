@@ -26,12 +26,13 @@ from typing import Any, TypeVar
 
 import click
 
-from .._errors import PolicyError
+from .._errors import PolicyError, PolicyInterrupted
 from .._events import UnknownEventError, closest_name
 from .._policy import DEFAULT_BUDGET_SECONDS, DEFAULT_SHARE_DIR, Policy
 
 __all__ = [
     "EXIT_FAILURE",
+    "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_PARTIAL",
     "EXIT_USAGE",
@@ -57,6 +58,8 @@ EXIT_FAILURE = 1
 EXIT_USAGE = 2
 #: `rewrite` finished, but some inputs were skipped or a handler failed
 EXIT_PARTIAL = 3
+#: stopped by Ctrl-C (SIGINT), as shells report it
+EXIT_INTERRUPTED = 130
 
 _META_KEY = "kumopy.settings"
 
@@ -518,12 +521,53 @@ def _first_line(text: str) -> str:
     return lines[0] if lines else ""
 
 
+class CliInterrupted(CliError):
+    """Ctrl-C: one line, exit status 130."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+def _die(line: str, status: int) -> None:
+    """(watchdog thread) Report a call that cannot be stopped and end the
+    process: nothing else can end it."""
+    try:
+        sys.stdout.flush()
+    except Exception:  # pragma: no cover - a closed or full pipe
+        pass
+    try:
+        os.write(2, _encode(line + "\n"))
+    finally:
+        os._exit(status)
+
+
+@contextmanager
+def _runtime_guard() -> Iterator[None]:
+    """While a command runs: a handler that cannot be stopped (past its
+    budget and the grace, in C code) or that Ctrl-C cannot reach ends the
+    process with one line, instead of hanging it."""
+    from .._runtime import _watchdog
+
+    previous_hang = _watchdog.set_hang_handler(
+        lambda _state, hang: _die(f"kumopy: error: {hang.describe()}", EXIT_FAILURE)
+    )
+    previous_interrupt = _watchdog.set_interrupt_handler(
+        lambda _state, hang: _die(f"kumopy: error: {hang.describe()}", EXIT_INTERRUPTED)
+    )
+    undo = _watchdog.watch_sigint()
+    try:
+        yield
+    finally:
+        undo()
+        _watchdog.set_hang_handler(previous_hang)
+        _watchdog.set_interrupt_handler(previous_interrupt)
+
+
 class KumopyGroup(click.Group):
     """The `kumopy` group: every failure inside a command becomes a
     `CliError` (one line on stderr); `--debug` adds the tracebacks."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        with _restore_logging():
+        with _restore_logging(), _runtime_guard():
             return self._invoke(ctx)
 
     def _invoke(self, ctx: click.Context) -> Any:
@@ -538,8 +582,13 @@ class KumopyGroup(click.Group):
             raise CliError(str(e), details=details) from None
         except UnknownEventError as e:
             raise CliError(str(e)) from None
-        except (KeyboardInterrupt, BrokenPipeError):
-            raise  # click reports these itself (Aborted! / quiet exit)
+        except KeyboardInterrupt as e:
+            # PolicyInterrupted says where the handler was; a bare one not
+            text = str(e) if isinstance(e, PolicyInterrupted) else "interrupted (Ctrl-C)"
+            details = traceback.format_exc().rstrip("\n") if settings(ctx).debug else None
+            raise CliInterrupted(text, details=details) from None
+        except BrokenPipeError:
+            raise  # click reports it itself (quiet exit)
         except Exception as e:
             details = None
             hint = ""

@@ -478,6 +478,9 @@ class PolicyFactory:
         options.setdefault("network", self.settings.network)
         if self.http_base is not None:
             options.setdefault("http_base", self.http_base)
+        # a handler stuck in code nothing can interrupt fails its test and
+        # the run goes on (the stuck thread is abandoned)
+        options.setdefault("isolate_calls", True)
         policy = Policy.load(
             policy_path,
             share_dir=share,
