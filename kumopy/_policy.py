@@ -182,10 +182,9 @@ class Policy:
         self.allowed_globals = frozenset(allowed_globals)
         #: the result of the most recent dispatch() that returned
         self.last_call: CallResult | None = None
-        #: per-thread: the Lua state in use and the globals check in progress
+        #: per-thread: the Lua state in use
         self._local = threading.local()
         self._services_lock = threading.RLock()  # factories may need other services
-        self._new_globals = None
         #: process-wide config epoch (kumo.bump_config_epoch)
         self.config_epoch = 0
         #: set by kumo.validation_failed()
@@ -255,14 +254,6 @@ class Policy:
     @_state.setter
     def _state(self, state: LuaState | None) -> None:
         self._local.state = state
-
-    @property
-    def _new_globals(self) -> list[tuple[str, str, int]] | None:
-        return getattr(self._local, "new_globals", None)
-
-    @_new_globals.setter
-    def _new_globals(self, value: list[tuple[str, str, int]] | None) -> None:
-        self._local.new_globals = value
 
     # -- process services --------------------------------------------------
 
@@ -372,7 +363,9 @@ class Policy:
         if self.validating:
             state.globals[b"_VALIDATING_CONFIG"] = True
         if self.check_globals:
-            state.watch_new_globals(self._on_new_global)
+            state.watch_new_globals(
+                lambda name, file, line: self._on_new_global(state, name, file, line)
+            )
         if self.setup_state is not None:
             self.setup_state(state)
         chunk = state.load_file(str(self.path))
@@ -383,21 +376,23 @@ class Policy:
             raise
         return state
 
-    def _on_new_global(self, name: str, file: str, line: int) -> None:
-        if self._new_globals is not None and name not in self.allowed_globals:
-            self._new_globals.append((name, file, line))
+    def _on_new_global(self, state: LuaState, name: str, file: str, line: int) -> None:
+        # the list belongs to the state: its calls may run on a helper
+        # thread (isolate_calls), and serve's threads each have their own
+        if state.new_globals is not None and name not in self.allowed_globals:
+            state.new_globals.append((name, file, line))
 
     def _invoke_handler(
         self, state: LuaState, event: str, handler: Handler, args: list[Any]
     ) -> tuple[Any, ...]:
         watch = self.check_globals and event != "main"
-        outer = self._new_globals
-        self._new_globals = [] if watch else None
+        outer = state.new_globals
+        state.new_globals = [] if watch else None
         try:
             values = state.invoke(handler.function, *args)
-            created = self._new_globals
+            created = state.new_globals
         finally:
-            self._new_globals = outer
+            state.new_globals = outer
         if created:
             names = tuple(dict.fromkeys(name for name, _, _ in created))
             _, file, line = created[0]
@@ -462,8 +457,6 @@ class Policy:
             raise
 
     def _dispatch_in(self, state: LuaState, event: str, args: tuple[Any, ...]) -> CallResult:
-        state.globals[b"_KUMO_CURRENT_EVENT"] = event.encode("utf-8")
-        state.current_event = event
         registry = state.handlers
         assert registry is not None
         handlers = registry.get(event)
@@ -473,6 +466,7 @@ class Policy:
             # the event as dispatched)
             raise UnknownEventError(event, registry.events())
         state.globals[b"_KUMO_CURRENT_EVENT"] = event.encode("utf-8")
+        state.current_event = event
         to_lua = state.to_lua
         try:
             lua_args = [encode(a) if a.__class__ is str else to_lua(a) for a in args]

@@ -202,7 +202,7 @@ def test_stuck_in_c(kumo_policy, tmp_path):
 
 
 def test_pytest_run_with_a_hanging_test_ends_and_reports_it(pytester: pytest.Pytester):
-    pytester.makeini("[pytest]\nkumo_budget_seconds = 0.3\n")
+    pytester.makeini("[pytest]\nkumo_collect = true\nkumo_budget_seconds = 0.3\n")
     pytester.makefile(".lua", spin_test=PYTESTER_LUA)
     pytester.makepyfile(test_stuck=PYTESTER_PY)
     result = pytester.runpytest_subprocess("-p", "kumopy.testing.plugin", timeout=300)
@@ -225,6 +225,7 @@ end
 
 
 def test_os_exit_in_a_lua_test_fails_that_test_only(pytester: pytest.Pytester):
+    pytester.makeini("[pytest]\nkumo_collect = true\n")
     pytester.makefile(".lua", exit_test=EXIT_LUA)
     result = pytester.runpytest_subprocess("-p", "kumopy.testing.plugin", timeout=300)
     result.assert_outcomes(passed=1, failed=1)

@@ -223,6 +223,11 @@ class LuaState:
         self.internal_error: BaseException | None = None
         #: what the policy file's top level returned (set by Policy)
         self.chunk_values: tuple[Any, ...] = ()
+        #: why a Python kumo function stopped the running call for its budget
+        self._stop_message: str | None = None
+        #: globals created by the running handler (name, file, line), while
+        #: the Policy checks for leaks; None when it does not
+        self.new_globals: list[tuple[str, str, int]] | None = None
 
     # -- the kumo module ---------------------------------------------------
 
@@ -282,7 +287,9 @@ class LuaState:
             return _ERR, b"not enough memory"
         if isinstance(e, BudgetExceeded):
             # (check_deadline, or a nested call that ran out): the policy
-            # must not be able to catch it
+            # must not be able to catch it; a specific reason (kumo.sleep
+            # longer than the budget, say) is kept for the final error
+            self._stop_message = e.message
             return _ERR, self._set_stop(b"budget")
         if isinstance(e, PolicyExit):
             return _ERR, self._set_stop(b"exit")
@@ -515,8 +522,12 @@ class LuaState:
             return PolicyExit(0, file=file, line=line, traceback=traceback)
         if kind == "interrupt":
             return PolicyInterrupted(file=file, line=line, traceback=traceback)
+        message, self._stop_message = self._stop_message, None
         return BudgetExceeded(
-            budget_message(self.budget_seconds), traceback=traceback, file=file, line=line
+            message or budget_message(self.budget_seconds),
+            traceback=traceback,
+            file=file,
+            line=line,
         )
 
     def interrupt(self) -> None:

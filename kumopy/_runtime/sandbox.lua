@@ -77,6 +77,14 @@ local deadline = nil -- poll() value after which the running code is stopped
 local stop = nil -- nil, or the kind of stop under way ("budget", "interrupt", "exit")
 local stop_info = nil -- os.exit: {status, source, line}
 local stop_tb = nil -- the traceback where the stop happened
+
+-- Stops the running code with a stop of `kind` that no pcall can catch
+-- (for the host's services that run out of budget while waiting).
+local function raise_stop(kind)
+  stop = kind
+  stop_tb = traceback("", 3)
+  error(STOPS[kind], 0)
+end
 local line_hook = nil -- optional Python callable (source, line) for coverage
 
 -- (level 2: the function running when the hook fired, or halt's caller)
@@ -370,8 +378,7 @@ for _, name in ipairs({ "read", "write", "close", "flush", "setvbuf", "seek" }) 
     if not r[1] then
       if r[3] then
         -- the budget ran out while waiting on the command: as fatal as the hook
-        tripped = true
-        error(BUDGET, 0)
+        raise_stop("budget")
       end
       error(r[2], 2)
     end
@@ -384,8 +391,7 @@ popen_methods.lines = function(f, ...)
     local r = pack(popen_call(f, "read", unpack(formats, 1, formats.n)))
     if not r[1] then
       if r[3] then
-        tripped = true
-        error(BUDGET, 0)
+        raise_stop("budget")
       end
       error(r[2], 2)
     end
