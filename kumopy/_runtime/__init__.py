@@ -267,10 +267,22 @@ class LuaState:
                     for observer in observers:
                         observer(name, converted)
                 return impl(state, *args)
-            except Exception as e:
-                return state._error_reply(e, f"kumo.{name}")
             except (KeyboardInterrupt, BudgetInterrupt) as e:
                 return state._stop_reply(e)
+            except BaseException as e:  # also pyo3's PanicException (Rust libraries)
+                if not isinstance(e, PolicyError):
+                    # a stop that reached a library's callback comes back as
+                    # that library's error (MiniJinja's panic, say): it is
+                    # still the stop
+                    try:
+                        state.check_deadline()
+                    except BudgetExceeded as stop:
+                        return state._error_reply(stop, f"kumo.{name}")
+                    except KeyboardInterrupt as stop:
+                        return state._stop_reply(stop)
+                if not isinstance(e, Exception):
+                    e = RuntimeError(str(e))
+                return state._error_reply(e, f"kumo.{name}")
 
         entry.__name__ = f"kumo.{name}"
         return entry

@@ -422,8 +422,11 @@ local api = {}
 
 local function clip(msg)
   if #msg > MAX_MESSAGE then
-    return string_sub(msg, 1, MAX_MESSAGE)
-      .. string_format(" ... (%d more bytes)", #msg - MAX_MESSAGE)
+    -- keep both ends: parsers echo the input first and explain last
+    local half = MAX_MESSAGE // 2
+    return string_sub(msg, 1, half)
+      .. string_format(" ... (%d bytes cut) ... ", #msg - 2 * half)
+      .. string_sub(msg, -half)
   end
   return msg
 end

@@ -19,7 +19,7 @@ CASES = {
         "local function f(n) return 1 + f(n + 1) end return f(1)",
         ["init.lua:3:", "stack overflow"],
     ),
-    "huge_error": ("error(string.rep('e', 5e7))", ["init.lua:3:", "more bytes)"]),
+    "huge_error": ("error(string.rep('e', 5e7))", ["init.lua:3:", "bytes cut) ..."]),
     "tostring_errors": (
         "error(setmetatable({}, {__tostring = function() error('x') end}))",
         ["in event 't'", "error in error handling"],
