@@ -72,6 +72,8 @@ class Classes:
         self.starts: list[list[int]] = []
         self._ids: dict[Ranges, int] = {}
         self._inter: dict[tuple[int, int], int] = {}
+        #: the memo of `inter`, keyed by (smaller id, larger id), for hot loops
+        self.inter_memo = self._inter
         self._pick: dict[tuple[int, str], str] = {}
         self._covers: dict[tuple[int, int], bool] = {}
         self._within: dict[tuple[Ranges, Ranges], int] = {}
@@ -226,6 +228,7 @@ class Atoms:
                 gmap.append(keys[key])
             gclass = [self.classes.union(self.ids[a] for a in range(len(self))
                                          if gmap[a] == g) for g in range(len(gbits))]
+            assert min(gclass) >= 0  # (atoms are not empty)
             got = self._groups[need] = (gmap, gbits, gclass)
         return got
 
@@ -467,11 +470,22 @@ class Automaton:
                     trans.append([[] for _ in groups])
                     continue
                 target = nexts[entry]
+                base = (target + 2) * width + 1
                 per_group: list[list[tuple[int, int]]] = []
                 for g in groups:
                     gc = gclass[g]
-                    cid = cls if gc == universe else inter(cls, gc) if gc >= 0 else -1
-                    per_group.append([(cid, state(target, g))] if cid >= 0 else [])
+                    cid = cls if gc == universe else inter(cls, gc)
+                    if cid < 0:
+                        per_group.append([])
+                        continue
+                    t = ids.get(base + g)
+                    if t is None:  # (state(), inlined)
+                        t = len(nodes)
+                        if t >= max_states:
+                            raise TooLarge(f"more than {max_states} automaton states")
+                        ids[base + g] = t
+                        nodes.append((target, g))
+                    per_group.append([(cid, t)])
                 trans.append(per_group)
                 continue
             if op == _MATCH:  # matched already: everything is accepted
