@@ -130,26 +130,43 @@ class OverlapEngine:
     def _head(self, auto: Automaton) -> _Head:
         classes = self.classes
         universe = self.atoms.universe
-        level = frozenset((auto.start,))
+        is_open, tail, eot, trans, live = auto.open, auto.tail, auto.eot, auto.trans, auto.live
+        level: Sequence[int] = (auto.start,)
         sets: list[int] = []
         exact = True
         for _ in range(HEAD_DEPTH + 1):
-            if any(auto.open[s] for s in level):
-                return _Head(sets, exact, "open")
-            if any(auto.tail[s] for s in level):
-                return _Head(sets, exact, "tail")
-            if any(auto.eot[s] for s in level) or len(sets) == HEAD_DEPTH:
+            if len(level) == 1:  # (the common case, without sets)
+                s = level[0]
+                if is_open[s]:
+                    return _Head(sets, exact, "open")
+                if tail[s]:
+                    return _Head(sets, exact, "tail")
+                if eot[s] or len(sets) == HEAD_DEPTH:
+                    return _Head(sets, exact, None)
+                out = [(cid, t) for lst in trans[s] for cid, t in lst if live[t]]
+            else:
+                if any(is_open[s] for s in level):
+                    return _Head(sets, exact, "open")
+                if any(tail[s] for s in level):
+                    return _Head(sets, exact, "tail")
+                if any(eot[s] for s in level) or len(sets) == HEAD_DEPTH:
+                    return _Head(sets, exact, None)
+                out = [(cid, t) for s in level for lst in trans[s] for cid, t in lst if live[t]]
+            if not out:
                 return _Head(sets, exact, None)
-            trans = [(cid, t) for s in level for lst in auto.trans[s] for cid, t in lst
-                     if auto.live[t]]
-            if not trans:
-                return _Head(sets, exact, None)
-            union = classes.union(cid for cid, _ in trans)
+            if len(out) == 1:
+                union, t = out[0]
+                if classes.covers(union, universe):
+                    return _Head(sets, exact, None)
+                sets.append(union)
+                level = (t,)
+                continue
+            union = classes.union(cid for cid, _ in out)
             if classes.covers(union, universe):
                 return _Head(sets, exact, None)
-            exact = exact and all(cid == union for cid, _ in trans)
+            exact = exact and all(cid == union for cid, _ in out)
             sets.append(union)
-            level = frozenset(t for _, t in trans)
+            level = tuple(frozenset(t for _, t in out))
         return _Head(sets, False, None)
 
     # -- all pairs ------------------------------------------------------------

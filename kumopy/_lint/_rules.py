@@ -35,6 +35,7 @@ from typing import Any
 
 from .._kumo.formats import FormatError, load_json, load_toml
 from .._regex import RegexSetError, RegexSetMap, RegexSyntaxError
+from .._regex._translate import parsed
 from .._regex.syntax import (
     LOOK_END,
     LOOK_START,
@@ -49,7 +50,6 @@ from .._regex.syntax import (
     _fast_hir,
     _fast_scan,
     hir_min_len,
-    parse_to_hir,
     to_cp,
 )
 from .._smtp import ConversionError, to_u16
@@ -121,18 +121,22 @@ def _dead(h: Hir) -> bool:
     if isinstance(h, HAlt):
         return all(_dead(x) for x in h.items)
     if isinstance(h, HCat):
-        if any(_dead(x) for x in h.items):
+        items = h.items
+        if any(_dead(x) for x in items):
             return True
-        before = 0
-        for x in h.items:
-            if isinstance(x, HLook) and x.kind == LOOK_START and before > 0:
-                return True
-            before += hir_min_len(x) or 0
-        after = 0
-        for x in reversed(h.items):
-            if isinstance(x, HLook) and x.kind == LOOK_END and after > 0:
-                return True
-            after += hir_min_len(x) or 0
+        # a start anchor after text that cannot be empty (the last one is
+        # preceded by the most), an end anchor before such text (the first)
+        last = first = -1
+        for k, x in enumerate(items):
+            if isinstance(x, HLook):
+                if x.kind == LOOK_START:
+                    last = k
+                elif x.kind == LOOK_END and first < 0:
+                    first = k
+        if last > 0 and any(hir_min_len(x) for x in items[:last]):
+            return True
+        if first >= 0 and any(hir_min_len(x) for x in items[first + 1:]):
+            return True
     return False
 
 
@@ -232,7 +236,7 @@ def _hir(pattern: str) -> Hir:
     seq = _fast_scan(pattern)
     if seq is not None:
         return _fast_hir(seq)
-    return parse_to_hir(pattern)
+    return parsed(pattern)
 
 
 def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
