@@ -35,7 +35,10 @@ from typing import Any
 
 from .._kumo.formats import FormatError, load_json, load_toml
 from .._regex import RegexSetError, RegexSetMap, RegexSyntaxError
-from .._regex._translate import parsed
+from .._regex._errors import RUST_NFA_SIZE_LIMIT, SizeLimitError
+from .._regex._nfa_size import set_nfa_size
+from .._regex._re2 import Translation
+from .._regex._translate import parsed, translate
 from .._regex.syntax import (
     LOOK_END,
     LOOK_START,
@@ -260,15 +263,22 @@ def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
     hirs: list[tuple[str, Hir]] = []
     good: dict[str, Any] = {}
     codes: dict[str, Any] = {}
+    translations: list[Translation] = []
     for pattern in sorted(items):
         value = items[pattern]
         try:
             h = _hir(pattern)
+            translation = translate(pattern)
         except RegexSyntaxError as e:
             lines = str(e).strip().splitlines()
             reason = lines[-1].removeprefix("error: ") if lines else str(e)
             findings.append(Finding("error", "rust-syntax", (pattern,),
                                     f"the Rust regex crate refuses it ({reason}); kumod "
+                                    "fails to build the whole map"))
+            continue
+        except SizeLimitError as e:
+            findings.append(Finding("error", "size-limit", (pattern,),
+                                    f"the Rust regex crate refuses it alone ({e}); kumod "
                                     "fails to build the whole map"))
             continue
         if rewrite:
@@ -284,14 +294,23 @@ def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
         hirs.append((pattern, h))
         good[pattern] = value
         codes[pattern] = code
+        translations.append(translation)
     if not good:
         return findings
-    try:
-        rmap = RegexSetMap(good)
-    except RegexSetError as e:
+    if max(set_nfa_size(translations)) > RUST_NFA_SIZE_LIMIT:
+        refused = RegexSetError(
+            f"Compiled regex exceeds size limit of {RUST_NFA_SIZE_LIMIT} bytes.")
         findings.append(Finding("error", "size-limit", tuple(sorted(good))[:1],
-                                f"{e}; kumod refuses the whole set"))
-        rmap = RegexSetMap(good, size_limit=None)
+                                f"{refused}; kumod refuses the whole set"))
+    # the set, for matching corpus lines and checking examples (compiled
+    # when first needed: a clean set needs none)
+    built: list[RegexSetMap] = []
+
+    def rmap() -> RegexSetMap:
+        if not built:
+            built.append(RegexSetMap(good, size_limit=None))
+        return built[0]
+
     order = [p for p, _ in hirs]
     position = {p: i for i, p in enumerate(order)}
     if rewrite:  # only values kumod can use are compared
@@ -304,7 +323,7 @@ def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
         subject = line.rstrip("\r\n")
         if not subject.strip():
             continue
-        hits = sorted(position[p] for p, _ in rmap.matches(subject))
+        hits = sorted(position[p] for p, _ in rmap().matches(subject))
         for x, i in enumerate(hits):
             for j in hits[x + 1:]:
                 if keys[i] is not None and keys[j] is not None and keys[i] != keys[j]:
@@ -342,7 +361,7 @@ def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
 
         def check(i: int, j: int) -> Callable[[str], bool]:
             want = {order[i], order[j]}
-            return lambda text: want <= {p for p, _ in rmap.matches(text)}
+            return lambda text: want <= {p for p, _ in rmap().matches(text)}
 
         for i, j in pairs:
             if (i, j) in seen:
