@@ -28,7 +28,9 @@ Findings, each about one pattern or a pair:
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable, Mapping
+import gc
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -258,6 +260,29 @@ def lint_rules(rules: Mapping[str, Any] | Iterable[tuple[str, Any]],
     and overlaps with different values are reported.  (`seed` is kept for
     callers of the former randomized search; nothing is random now.)"""
     del seed
+    with _collector_paused():
+        return _lint(rules, corpus, synthesize=synthesize, rewrite=rewrite,
+                     max_overlaps=max_overlaps)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Lint allocates some hundred thousand small objects (automaton
+    states and transitions) and frees them by reference counting; the
+    cyclic garbage collector's passes over them cost a third of the time
+    on 10,000 rules, and find nothing (lint makes no cycles).  It is
+    switched back on afterwards, if it was on."""
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was:
+            gc.enable()
+
+
+def _lint(rules: Mapping[str, Any] | Iterable[tuple[str, Any]], corpus: Iterable[str], *,
+          synthesize: bool, rewrite: bool, max_overlaps: int | None) -> list[Finding]:
     items = dict(rules.items() if isinstance(rules, Mapping) else rules)
     findings: list[Finding] = []
     hirs: list[tuple[str, Hir]] = []
