@@ -452,6 +452,7 @@ class Automaton:
         self.start = state(_START, BOT)
         acc = self.acc = state(_ACC, 0)
         acc_trans = [[(gclass[g], acc)] if gclass[g] >= 0 else [] for g in groups]
+        loopable: list[int] = []
         s = 0
         while s < len(nodes):
             node, kappa = nodes[s]
@@ -459,6 +460,7 @@ class Automaton:
             if node == _ACC:
                 eot.append(True)
                 trans.append(acc_trans)
+                loopable.append(s - 1)
                 continue
             entry = root if node == _START else node
             op = ops[entry]
@@ -488,6 +490,7 @@ class Automaton:
                     per_group.append([(cid, t)])
                 trans.append(per_group)
                 continue
+            loopable.append(s - 1)
             if op == _MATCH:  # matched already: everything is accepted
                 eot.append(True)
                 trans.append(acc_trans)
@@ -513,9 +516,12 @@ class Automaton:
                 per_group.append([(cids[0] if len(cids) == 1 else union(cids), t)
                                   for t, cids in out.items()])
             trans.append(per_group)
-        self._analyse(ids, width)
+        self._analyse(ids, width, loopable)
 
-    def _analyse(self, ids: dict[int, int], width: int) -> None:
+    def _analyse(self, ids: dict[int, int], width: int, loopable: list[int]) -> None:
+        """`live`, `loop_space`, `done`, `open` and `tail` (`loopable`: the
+        states that may read anything and stay; a state entered on a
+        character node moves to the next node)."""
         n = len(self.nodes)
         trans = self.trans
         back: list[list[int]] = [[] for _ in range(n)]
@@ -523,29 +529,24 @@ class Automaton:
             for lst in trans[s]:
                 for _, t in lst:
                     back[t].append(s)
-
-        def coreach(seeds: Iterable[int]) -> list[bool]:
-            mark = [False] * n
-            stack = list(seeds)
-            for s in stack:
-                mark[s] = True
-            while stack:
-                t = stack.pop()
-                for s in back[t]:
-                    if not mark[s]:
-                        mark[s] = True
-                        stack.append(s)
-            return mark
-
-        self.reach_acc = coreach([self.acc])
         eot = self.eot
-        self.live = coreach([s for s in range(n) if eot[s]])
+        live = [False] * n
+        stack = [s for s in range(n) if eot[s]]
+        for s in stack:
+            live[s] = True
+        while stack:
+            t = stack.pop()
+            for s in back[t]:
+                if not live[s]:
+                    live[s] = True
+                    stack.append(s)
+        self.live = live
         covers = self.classes.covers
         gclass = self.gclass
         groups = [(g, c) for g, c in enumerate(gclass) if c >= 0]
         space = self.space_group
         loop_space = self.loop_space = [-1] * n
-        for s in range(n):
+        for s in loopable:
             base = (self.nodes[s][0] + 2) * width + 1
             per = trans[s]
             for g, want in groups:
@@ -568,11 +569,31 @@ class Automaton:
                 per = trans[s]
                 done[s] = all(len(per[g]) == 1 and per[g][0] == (want, acc)
                               for g, want in groups)
-        reach_acc, live = self.reach_acc, self.live
-        self.open = [d or (ls >= 0 and reach_acc[ls]) for d, ls in zip(done, loop_space,
-                                                                          strict=True)]
-        self.tail = [d or (ls >= 0 and live[ls]) for d, ls in zip(done, loop_space, strict=True)]
+        is_open = self.open = list(done)
+        tail = self.tail = list(done)
+        for s in loopable:
+            ls = loop_space[s]
+            if ls >= 0 and not done[s]:
+                is_open[s] = self._reaches_acc(ls)
+                tail[s] = live[ls]
         self._plugs: dict[tuple[int, bool], str] = {}
+
+    def _reaches_acc(self, start: int) -> bool:
+        """Whether some path leads from `start` to `ACC`."""
+        acc = self.acc
+        seen = {start}
+        stack = [start]
+        trans = self.trans
+        while stack:
+            s = stack.pop()
+            if s == acc:
+                return True
+            for lst in trans[s]:
+                for _, t in lst:
+                    if t not in seen:
+                        seen.add(t)
+                        stack.append(t)
+        return False
 
     def plug(self, s: int, at_end: bool = False, prefer: str = "") -> str:
         """For an open (with `at_end`: tail) state: the text that completes a
