@@ -530,17 +530,7 @@ class Automaton:
                 for _, t in lst:
                     back[t].append(s)
         eot = self.eot
-        live = [False] * n
-        stack = [s for s in range(n) if eot[s]]
-        for s in stack:
-            live[s] = True
-        while stack:
-            t = stack.pop()
-            for s in back[t]:
-                if not live[s]:
-                    live[s] = True
-                    stack.append(s)
-        self.live = live
+        live = self.live = _coreach(back, [s for s in range(n) if eot[s]])
         covers = self.classes.covers
         gclass = self.gclass
         groups = [(g, c) for g, c in enumerate(gclass) if c >= 0]
@@ -571,29 +561,15 @@ class Automaton:
                               for g, want in groups)
         is_open = self.open = list(done)
         tail = self.tail = list(done)
+        reach_acc: list[bool] | None = None  # (made when first needed)
         for s in loopable:
             ls = loop_space[s]
             if ls >= 0 and not done[s]:
-                is_open[s] = self._reaches_acc(ls)
+                if reach_acc is None:
+                    reach_acc = _coreach(back, [self.acc])
+                is_open[s] = reach_acc[ls]
                 tail[s] = live[ls]
         self._plugs: dict[tuple[int, bool], str] = {}
-
-    def _reaches_acc(self, start: int) -> bool:
-        """Whether some path leads from `start` to `ACC`."""
-        acc = self.acc
-        seen = {start}
-        stack = [start]
-        trans = self.trans
-        while stack:
-            s = stack.pop()
-            if s == acc:
-                return True
-            for lst in trans[s]:
-                for _, t in lst:
-                    if t not in seen:
-                        seen.add(t)
-                        stack.append(t)
-        return False
 
     def plug(self, s: int, at_end: bool = False, prefer: str = "") -> str:
         """For an open (with `at_end`: tail) state: the text that completes a
@@ -641,6 +617,22 @@ class Automaton:
         live = self.live
         return frozenset(t for s in states for cid, t in self.trans[s][g]
                          if live[t] and contains(cid, index))
+
+
+def _coreach(back: list[list[int]], seeds: list[int]) -> list[bool]:
+    """The states from which one of `seeds` can be reached (`back`: the
+    sources of each state's transitions)."""
+    mark = [False] * len(back)
+    stack = seeds
+    for s in stack:
+        mark[s] = True
+    while stack:
+        t = stack.pop()
+        for s in back[t]:
+            if not mark[s]:
+                mark[s] = True
+                stack.append(s)
+    return mark
 
 
 def classes_of(states: Sequence[int], auto: Automaton) -> list[int]:
