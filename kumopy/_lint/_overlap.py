@@ -124,6 +124,10 @@ class OverlapEngine:
         auto = self.autos[i]
         if auto is None:
             return None
+        if auto.open[auto.start]:
+            # a free pattern matches `u + plug` for any offered prefix `u`
+            # (the plug is text of the universe, which every line may end with)
+            return False
         got = nonempty(auto, self.lines, budget=SEARCH_BUDGET)
         return None if got is None else not got
 
@@ -280,7 +284,11 @@ class OverlapEngine:
             if not active:
                 self._leaf(group, heads, proven, candidates, bit, diff)
                 continue
-            splitters = {heads[i].sets[depth] for i in active}
+            # the patterns by their set at this depth (in group order)
+            by_set: dict[int, list[int]] = {}
+            for i in active:
+                by_set.setdefault(heads[i].sets[depth], []).append(i)
+            splitters = set(by_set)
             splitters.update(cid for cid, _ in lines.trans[r])
             blocks: list[Ranges] = [classes.ranges[self.atoms.universe]]
             for cid in splitters:
@@ -303,7 +311,12 @@ class OverlapEngine:
                 r2 = lines.step(r, rep)
                 if r2 < 0 or not lines.live[r2]:
                     continue
-                members = tuple(i for i in active if classes.contains(heads[i].sets[depth], rep))
+                within = [cid for cid in by_set if classes.contains(cid, rep)]
+                if len(within) == 1:
+                    members = tuple(by_set[within[0]])
+                else:
+                    chosen = set(within)
+                    members = tuple(i for i in active if heads[i].sets[depth] in chosen)
                 if members:
                     children[(r2, members)] = None
                 else:

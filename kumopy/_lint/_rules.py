@@ -327,8 +327,7 @@ def _lint(rules: Mapping[str, Any] | Iterable[tuple[str, Any]], corpus: Iterable
             f"Compiled regex exceeds size limit of {RUST_NFA_SIZE_LIMIT} bytes.")
         findings.append(Finding("error", "size-limit", tuple(sorted(good))[:1],
                                 f"{refused}; kumod refuses the whole set"))
-    # the set, for matching corpus lines and checking examples (compiled
-    # when first needed: a clean set needs none)
+    # the set, for matching corpus lines (compiled when first needed)
     built: list[RegexSetMap] = []
 
     def rmap() -> RegexSetMap:
@@ -386,7 +385,11 @@ def _lint(rules: Mapping[str, Any] | Iterable[tuple[str, Any]], corpus: Iterable
 
         def check(i: int, j: int) -> Callable[[str], bool]:
             want = {order[i], order[j]}
-            return lambda text: want <= {p for p, _ in rmap().matches(text)}
+            # the whole set if the corpus made it, else a set of the two
+            # (compiling the whole set for a few examples costs more)
+            both = built[0] if built else RegexSetMap({p: good[p] for p in want},
+                                                      size_limit=None)
+            return lambda text: want <= {p for p, _ in both.matches(text)}
 
         for i, j in pairs:
             if (i, j) in seen:
