@@ -30,7 +30,7 @@ undecided, never as "no overlap".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -175,10 +175,10 @@ class OverlapEngine:
 
     # -- all pairs ------------------------------------------------------------
     def decide(self, live: Sequence[int], *, limit: int | None,
-               prefer: Callable[[int, int], bool] | None = None) -> Decision:
+               prefer: Collection[tuple[int, int]] = ()) -> Decision:
         """Decide every pair of `live` (indexes of patterns that can match)
-        whose keys differ.  `prefer(i, j)` marks pairs to list first (pairs
-        seen in a corpus)."""
+        whose keys differ.  `prefer` are pairs `(i, j)`, `i < j`, to list
+        first if they overlap (pairs seen in a corpus)."""
         out = Decision(undecided_patterns=dict(self.too_large))
         idx = [i for i in live if self.autos[i] is not None and self.keys[i] is not None]
         if len(idx) < 2:
@@ -249,11 +249,9 @@ class OverlapEngine:
             total += (proven[i] & diff(i)).bit_count()
         out.total = total // 2
         listed: list[tuple[int, int]] = []
-        if prefer is not None:
-            for i in idx:
-                for j in _bits(proven[i] & diff(i) & ~((bit[i] << 1) - 1)):
-                    if prefer(i, j):
-                        listed.append((i, j))
+        for i, j in sorted(prefer):
+            if i < j and (eligible >> i) & 1 and ((proven[i] & diff(i)) >> j) & 1:
+                listed.append((i, j))
         chosen = set(listed)
         for i in idx:
             if limit is not None and len(listed) >= limit:

@@ -370,7 +370,7 @@ def _lint(rules: Mapping[str, Any] | Iterable[tuple[str, Any]], corpus: Iterable
                                         if rewrite else "no text matches it"))
             else:
                 live.append(i)
-        decision = engine.decide(live, limit=max_overlaps, prefer=lambda i, j: (i, j) in seen)
+        decision = engine.decide(live, limit=max_overlaps, prefer=seen.keys())
         for i, reason in sorted(decision.undecided_patterns.items()):
             findings.append(Finding(
                 "warning", "undecided", (order[i],),
