@@ -117,6 +117,7 @@ class OverlapEngine:
                 self.too_large[i] = str(e)
         self._tiers: list[tuple[Lines, bool]] | None = None
         self._whole: dict[int, Automaton | None] = {}
+        self._heads: dict[int, _Head] = {}
 
     # -- single patterns ------------------------------------------------------
     def matches_nothing(self, i: int) -> bool | None:
@@ -128,8 +129,35 @@ class OverlapEngine:
             # a free pattern matches `u + plug` for any offered prefix `u`
             # (the plug is text of the universe, which every line may end with)
             return False
+        head = self.head(i)
+        if head.exact and head.kind is not None and self._offered(head.sets):
+            # every prefix its sets allow leads to an open (or tail) state,
+            # and one of them starts a line: that prefix, the line's
+            # shortest completion and the plug are a matching line (the
+            # proof `_leaf` makes for two patterns)
+            return False
         got = nonempty(auto, self.lines, budget=SEARCH_BUDGET)
         return None if got is None else not got
+
+    def _offered(self, sets: Sequence[int]) -> bool:
+        """Whether some line can start with a character of each set in turn."""
+        lines, inter = self.lines, self.classes.inter
+        level = {0}
+        for cid in sets:
+            level = {t for r in level for rc, t in lines.trans[r]
+                     if lines.live[t] and inter(rc, cid) >= 0}
+            if not level:
+                return False
+        return True
+
+    def head(self, i: int) -> _Head:
+        """Pattern i's head (its automaton exists and is not free)."""
+        got = self._heads.get(i)
+        if got is None:
+            auto = self.autos[i]
+            assert auto is not None
+            got = self._heads[i] = self._head(auto)
+        return got
 
     def _head(self, auto: Automaton) -> _Head:
         classes = self.classes
@@ -207,7 +235,7 @@ class OverlapEngine:
             kinds = self.kinds[i]
             if not (kinds & _START_KINDS) or not (kinds & _END_KINDS):
                 embeddable |= bit[i]
-            heads[i] = self._head(auto)
+            heads[i] = self.head(i)
         proven = [0] * n
         candidates = [0] * n
         for i in idx:
