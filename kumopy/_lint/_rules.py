@@ -383,13 +383,18 @@ def _lint(rules: Mapping[str, Any] | Iterable[tuple[str, Any]], corpus: Iterable
         pairs = decision.pairs
         total = decision.total
 
+        # examples are checked on the whole set if the corpus made it, else
+        # on a set of the patterns of the pairs to show (compiling the whole
+        # set for a hundred examples costs more)
+        to_check = {order[k] for i, j in pairs if (i, j) not in seen for k in (i, j)}
+        checker = built[0] if built else RegexSetMap(
+            {p: good[p] for p in sorted(to_check)}, size_limit=None) if to_check else None
+
         def check(i: int, j: int) -> Callable[[str], bool]:
             want = {order[i], order[j]}
-            # the whole set if the corpus made it, else a set of the two
-            # (compiling the whole set for a few examples costs more)
-            both = built[0] if built else RegexSetMap({p: good[p] for p in want},
-                                                      size_limit=None)
-            return lambda text: want <= {p for p, _ in both.matches(text)}
+            assert checker is not None  # (i, j) is shown
+            matches = checker.matches
+            return lambda text: want <= {p for p, _ in matches(text)}
 
         for i, j in pairs:
             if (i, j) in seen:
