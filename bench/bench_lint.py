@@ -13,9 +13,12 @@ Columns:
 * `command`: what users run, `kumopy lint FILE` in a new process (the rules
   written to a JSON file), wall-clock seconds and, in parentheses, the CPU
   seconds of that process (on a shared machine the wall clock also counts
-  other processes' time); each the best of 3 runs.  The `start-up` row is `kumopy
-  --version`: the interpreter and the import of kumopy, which every
-  command pays.
+  other processes' time); each the best of 3 runs.  The commands run as an
+  installed kumopy does, from compiled bytecode (the benchmark writes it to
+  a temporary cache first, even where PYTHONDONTWRITEBYTECODE is set).  The
+  `start-up` row is `kumopy --version`: the interpreter and the import of
+  kumopy, which every command pays; `start-up, no .pyc` the same when
+  every module is compiled from source at each start.
 * `lint cold` / `lint warm`: CPU seconds of `lint_rules` in a fresh process
   (the first call loads what the patterns need), then again in that
   process (translations are cached by then); best of 3 processes.
@@ -108,10 +111,10 @@ def child(kind: str, n: int) -> None:
     print(json.dumps({"cold": cold, "warm": warm, "kinds": kinds, "overlaps": total}))
 
 
-def command(*args: str) -> tuple[float, float, float]:
+def command(*args: str, env: dict[str, str] | None = None) -> tuple[float, float, float]:
     """Run `kumopy ARGS` in a new process: (wall s, CPU s, peak RSS MiB)."""
     t0 = time.perf_counter()
-    proc = subprocess.Popen([sys.executable, "-m", "kumopy.cli", *args],
+    proc = subprocess.Popen([sys.executable, "-m", "kumopy.cli", *args], env=env,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t0
@@ -121,8 +124,9 @@ def command(*args: str) -> tuple[float, float, float]:
     return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
 
 
-def best_of(runs: int, *args: str) -> tuple[float, float, float]:
-    got = [command(*args) for _ in range(runs)]
+def best_of(runs: int, *args: str, env: dict[str, str] | None = None
+            ) -> tuple[float, float, float]:
+    got = [command(*args, env=env) for _ in range(runs)]
     return min(w for w, _, _ in got), min(c for _, c, _ in got), max(r for _, _, r in got)
 
 
@@ -131,19 +135,33 @@ def main() -> None:
             ("unanchored", 1000)]
     print(f"{'rules':>18} {'command s (CPU)':>16} {'lint cold':>10} {'lint warm':>10} "
           f"{'overlapping pairs':>18} {'peak RSS MiB':>13}  findings")
-    wall, cpu, rss = best_of(3, "--version")
-    print(f"{'start-up':>18} {wall:7.2f} ({cpu:5.2f}) {'':>10} {'':>10} {'':>18} {rss:13.0f}")
     with tempfile.TemporaryDirectory() as tmp:
+        # as an installed kumopy runs: from compiled bytecode (pip writes it
+        # at install time; here the first run writes it to a temporary
+        # cache, whatever PYTHONDONTWRITEBYTECODE says)
+        env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+        env["PYTHONPYCACHEPREFIX"] = os.path.join(tmp, "pycache")
+        bare = dict(env, PYTHONDONTWRITEBYTECODE="1")
+        bare.pop("PYTHONPYCACHEPREFIX")
+        wall, cpu, rss = best_of(3, "--version", env=bare)
+        print(f"{'start-up, no .pyc':>18} {wall:7.2f} ({cpu:5.2f}) {'':>10} {'':>10} {'':>18} "
+              f"{rss:13.0f}")
+        warm_up = os.path.join(tmp, "warm-up.json")
+        with open(warm_up, "w", encoding="utf-8") as f:
+            json.dump(realistic(20), f)
+        command("lint", warm_up, env=env)
+        wall, cpu, rss = best_of(3, "--version", env=env)
+        print(f"{'start-up':>18} {wall:7.2f} ({cpu:5.2f}) {'':>10} {'':>10} {'':>18} {rss:13.0f}")
         for kind, n in rows:
             rules = realistic(n) if kind == "realistic" else unanchored(n)
             path = os.path.join(tmp, f"{kind}-{n}.json")
             with open(path, "w", encoding="utf-8") as f:
                 json.dump(rules, f, indent=1)
-            wall, cpu, rss = best_of(3, "lint", path)
+            wall, cpu, rss = best_of(3, "lint", path, env=env)
             runs = []
             for _ in range(3):
                 out = subprocess.run([sys.executable, __file__, "--child", kind, str(n)],
-                                     capture_output=True, text=True, check=True)
+                                     capture_output=True, text=True, check=True, env=env)
                 runs.append(json.loads(out.stdout.strip().splitlines()[-1]))
             r = runs[0]
             r["cold"] = min(x["cold"] for x in runs)
