@@ -47,10 +47,11 @@ def translate(pattern: str) -> Translation:
     return _translate_full(pattern)
 
 
-@functools.lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=256)
 def parsed(pattern: str) -> Hir:
     """`parse_to_hir`, remembered for the patterns the fast path does not
-    take (kumopy lint parses each pattern, then builds the set)."""
+    take: kumopy lint asks for a pattern's HIR, then right away for its
+    translation (a few entries suffice; translations have their own cache)."""
     return parse_to_hir(pattern)
 
 
