@@ -300,20 +300,34 @@ class OverlapEngine:
         classes = self.classes
         lines = self.lines
         keys = self.keys
+        sets_of = {i: h.sets for i, h in heads.items()}
         stack: list[tuple[list[int], int, int]] = [(items, 0, 0)]
         while stack:
             group, depth, r = stack.pop()
-            if len({keys[i] for i in group}) < 2:
+            if len(group) < 2:
                 continue
-            active = [i for i in group if len(heads[i].sets) > depth]
-            exhausted = [i for i in group if len(heads[i].sets) <= depth]
+            first = keys[group[0]]
+            if all(keys[i] is first or keys[i] == first for i in group):
+                continue  # one value (compared as a set compares them)
+            # the patterns whose head goes on, by their set at this depth
+            # (in group order), and those whose head has ended
+            active: list[int] = []
+            exhausted: list[int] = []
+            by_set: dict[int, list[int]] = {}
+            for i in group:
+                sets = sets_of[i]
+                if len(sets) > depth:
+                    active.append(i)
+                    same = by_set.get(sets[depth])
+                    if same is None:
+                        by_set[sets[depth]] = [i]
+                    else:
+                        same.append(i)
+                else:
+                    exhausted.append(i)
             if not active:
                 self._leaf(group, heads, proven, candidates, bit, diff)
                 continue
-            # the patterns by their set at this depth (in group order)
-            by_set: dict[int, list[int]] = {}
-            for i in active:
-                by_set.setdefault(heads[i].sets[depth], []).append(i)
             splitters = set(by_set)
             splitters.update(cid for cid, _ in lines.trans[r])
             blocks: list[Ranges] = [classes.ranges[self.atoms.universe]]
@@ -342,7 +356,7 @@ class OverlapEngine:
                     members = tuple(by_set[within[0]])
                 else:
                     chosen = set(within)
-                    members = tuple(i for i in active if heads[i].sets[depth] in chosen)
+                    members = tuple(i for i in active if sets_of[i][depth] in chosen)
                 if members:
                     children[(r2, members)] = None
                 else:
