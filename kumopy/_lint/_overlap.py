@@ -30,7 +30,7 @@ undecided, never as "no overlap".
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -117,6 +117,7 @@ class OverlapEngine:
                 self.too_large[i] = str(e)
         self._tiers: list[tuple[Lines, bool]] | None = None
         self._whole: dict[int, Automaton | None] = {}
+        self._heads: dict[int, _Head] = {}
 
     # -- single patterns ------------------------------------------------------
     def matches_nothing(self, i: int) -> bool | None:
@@ -124,40 +125,88 @@ class OverlapEngine:
         auto = self.autos[i]
         if auto is None:
             return None
+        if auto.open[auto.start]:
+            # a free pattern matches `u + plug` for any offered prefix `u`
+            # (the plug is text of the universe, which every line may end with)
+            return False
+        head = self.head(i)
+        if head.exact and head.kind is not None and self._offered(head.sets):
+            # every prefix its sets allow leads to an open (or tail) state,
+            # and one of them starts a line: that prefix, the line's
+            # shortest completion and the plug are a matching line (the
+            # proof `_leaf` makes for two patterns)
+            return False
         got = nonempty(auto, self.lines, budget=SEARCH_BUDGET)
         return None if got is None else not got
+
+    def _offered(self, sets: Sequence[int]) -> bool:
+        """Whether some line can start with a character of each set in turn."""
+        lines, inter = self.lines, self.classes.inter
+        level = {0}
+        for cid in sets:
+            level = {t for r in level for rc, t in lines.trans[r]
+                     if lines.live[t] and inter(rc, cid) >= 0}
+            if not level:
+                return False
+        return True
+
+    def head(self, i: int) -> _Head:
+        """Pattern i's head (its automaton exists and is not free)."""
+        got = self._heads.get(i)
+        if got is None:
+            auto = self.autos[i]
+            assert auto is not None
+            got = self._heads[i] = self._head(auto)
+        return got
 
     def _head(self, auto: Automaton) -> _Head:
         classes = self.classes
         universe = self.atoms.universe
-        level = frozenset((auto.start,))
+        is_open, tail, eot, trans, live = auto.open, auto.tail, auto.eot, auto.trans, auto.live
+        level: Sequence[int] = (auto.start,)
         sets: list[int] = []
         exact = True
         for _ in range(HEAD_DEPTH + 1):
-            if any(auto.open[s] for s in level):
-                return _Head(sets, exact, "open")
-            if any(auto.tail[s] for s in level):
-                return _Head(sets, exact, "tail")
-            if any(auto.eot[s] for s in level) or len(sets) == HEAD_DEPTH:
+            if len(level) == 1:  # (the common case, without sets)
+                s = level[0]
+                if is_open[s]:
+                    return _Head(sets, exact, "open")
+                if tail[s]:
+                    return _Head(sets, exact, "tail")
+                if eot[s] or len(sets) == HEAD_DEPTH:
+                    return _Head(sets, exact, None)
+                out = [(cid, t) for lst in trans[s] for cid, t in lst if live[t]]
+            else:
+                if any(is_open[s] for s in level):
+                    return _Head(sets, exact, "open")
+                if any(tail[s] for s in level):
+                    return _Head(sets, exact, "tail")
+                if any(eot[s] for s in level) or len(sets) == HEAD_DEPTH:
+                    return _Head(sets, exact, None)
+                out = [(cid, t) for s in level for lst in trans[s] for cid, t in lst if live[t]]
+            if not out:
                 return _Head(sets, exact, None)
-            trans = [(cid, t) for s in level for lst in auto.trans[s] for cid, t in lst
-                     if auto.live[t]]
-            if not trans:
-                return _Head(sets, exact, None)
-            union = classes.union(cid for cid, _ in trans)
+            if len(out) == 1:
+                union, t = out[0]
+                if classes.covers(union, universe):
+                    return _Head(sets, exact, None)
+                sets.append(union)
+                level = (t,)
+                continue
+            union = classes.union(cid for cid, _ in out)
             if classes.covers(union, universe):
                 return _Head(sets, exact, None)
-            exact = exact and all(cid == union for cid, _ in trans)
+            exact = exact and all(cid == union for cid, _ in out)
             sets.append(union)
-            level = frozenset(t for _, t in trans)
+            level = tuple(frozenset(t for _, t in out))
         return _Head(sets, False, None)
 
     # -- all pairs ------------------------------------------------------------
     def decide(self, live: Sequence[int], *, limit: int | None,
-               prefer: Callable[[int, int], bool] | None = None) -> Decision:
+               prefer: Collection[tuple[int, int]] = ()) -> Decision:
         """Decide every pair of `live` (indexes of patterns that can match)
-        whose keys differ.  `prefer(i, j)` marks pairs to list first (pairs
-        seen in a corpus)."""
+        whose keys differ.  `prefer` are pairs `(i, j)`, `i < j`, to list
+        first if they overlap (pairs seen in a corpus)."""
         out = Decision(undecided_patterns=dict(self.too_large))
         idx = [i for i in live if self.autos[i] is not None and self.keys[i] is not None]
         if len(idx) < 2:
@@ -186,7 +235,7 @@ class OverlapEngine:
             kinds = self.kinds[i]
             if not (kinds & _START_KINDS) or not (kinds & _END_KINDS):
                 embeddable |= bit[i]
-            heads[i] = self._head(auto)
+            heads[i] = self.head(i)
         proven = [0] * n
         candidates = [0] * n
         for i in idx:
@@ -228,11 +277,9 @@ class OverlapEngine:
             total += (proven[i] & diff(i)).bit_count()
         out.total = total // 2
         listed: list[tuple[int, int]] = []
-        if prefer is not None:
-            for i in idx:
-                for j in _bits(proven[i] & diff(i) & ~((bit[i] << 1) - 1)):
-                    if prefer(i, j):
-                        listed.append((i, j))
+        for i, j in sorted(prefer):
+            if i < j and (eligible >> i) & 1 and ((proven[i] & diff(i)) >> j) & 1:
+                listed.append((i, j))
         chosen = set(listed)
         for i in idx:
             if limit is not None and len(listed) >= limit:
@@ -253,17 +300,35 @@ class OverlapEngine:
         classes = self.classes
         lines = self.lines
         keys = self.keys
+        sets_of = {i: h.sets for i, h in heads.items()}
         stack: list[tuple[list[int], int, int]] = [(items, 0, 0)]
         while stack:
             group, depth, r = stack.pop()
-            if len({keys[i] for i in group}) < 2:
+            if len(group) < 2:
                 continue
-            active = [i for i in group if len(heads[i].sets) > depth]
-            exhausted = [i for i in group if len(heads[i].sets) <= depth]
+            first = keys[group[0]]
+            if all(keys[i] is first or keys[i] == first for i in group):
+                continue  # one value (compared as a set compares them)
+            # the patterns whose head goes on, by their set at this depth
+            # (in group order), and those whose head has ended
+            active: list[int] = []
+            exhausted: list[int] = []
+            by_set: dict[int, list[int]] = {}
+            for i in group:
+                sets = sets_of[i]
+                if len(sets) > depth:
+                    active.append(i)
+                    same = by_set.get(sets[depth])
+                    if same is None:
+                        by_set[sets[depth]] = [i]
+                    else:
+                        same.append(i)
+                else:
+                    exhausted.append(i)
             if not active:
                 self._leaf(group, heads, proven, candidates, bit, diff)
                 continue
-            splitters = {heads[i].sets[depth] for i in active}
+            splitters = set(by_set)
             splitters.update(cid for cid, _ in lines.trans[r])
             blocks: list[Ranges] = [classes.ranges[self.atoms.universe]]
             for cid in splitters:
@@ -286,7 +351,12 @@ class OverlapEngine:
                 r2 = lines.step(r, rep)
                 if r2 < 0 or not lines.live[r2]:
                     continue
-                members = tuple(i for i in active if classes.contains(heads[i].sets[depth], rep))
+                within = [cid for cid in by_set if classes.contains(cid, rep)]
+                if len(within) == 1:
+                    members = tuple(by_set[within[0]])
+                else:
+                    chosen = set(within)
+                    members = tuple(i for i in active if sets_of[i][depth] in chosen)
                 if members:
                     children[(r2, members)] = None
                 else:

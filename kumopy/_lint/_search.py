@@ -30,6 +30,8 @@ def search(autos: Sequence[Automaton], lines: Lines, *, budget: int,
     `budget` states.  With `shortcut` (two automata), stop as soon as both
     can be completed by their plugs whatever follows (one of them may need
     the end of the subject): the subject is then not the shortest."""
+    if len(autos) == 2:
+        return _search2(autos[0], autos[1], lines, budget, shortcut)
     classes = lines.classes
     inter = classes.inter
     pick = classes.pick
@@ -88,6 +90,85 @@ def search(autos: Sequence[Automaton], lines: Lines, *, budget: int,
                     if len(parent) > budget:
                         return UNDECIDED, None
                     queue.append(nxt)
+    return NO, None
+
+
+def _search2(a: Automaton, b: Automaton, lines: Lines, budget: int,
+             shortcut: bool) -> tuple[str, str | None]:
+    """`search` for two automata: the same search, in the same order, with
+    product states packed into ints."""
+    classes = lines.classes
+    inter_memo = classes.inter_memo
+    inter = classes.inter
+    pick = classes.pick
+    natoms = len(a.atoms)
+    combos = sorted({(a.gmap[x], b.gmap[x]) for x in range(natoms)})
+    nb = len(b.nodes)
+    nr = len(lines.trans)
+    a_trans, b_trans, a_live, b_live = a.trans, b.trans, a.live, b.live
+    a_eot, b_eot = a.eot, b.eot
+    l_trans, l_live, l_accept, l_prefer = lines.trans, lines.live, lines.accept, lines.prefer
+    # for each line state: its live transitions
+    r_out = [[(rc, rt) for rc, rt in l_trans[r] if l_live[rt]] for r in range(nr)]
+    start = (a.start * nb + b.start) * nr
+    parent: dict[int, tuple[int, str]] = {start: (-1, "")}
+    queue = deque([start])
+
+    def path(node: int) -> str:
+        out: list[str] = []
+        while node != -1:
+            node, c = parent[node]
+            out.append(c)
+        return "".join(reversed(out))
+
+    while queue:
+        node = queue.popleft()
+        sab, r = divmod(node, nr)
+        sa, sb = divmod(sab, nb)
+        if l_accept[r] and a_eot[sa] and b_eot[sb]:
+            return YES, path(node)
+        if shortcut:
+            got = _completed((a, b), (sa, sb), lines, r)
+            if got is not None:
+                return YES, path(node) + got
+        pref = l_prefer[r]
+        rtrans = r_out[r]
+        ta, tb = a_trans[sa], b_trans[sb]
+        for ga, gb in combos:
+            la, lb = ta[ga], tb[gb]
+            if not la or not lb:
+                continue
+            for ca, xa in la:
+                if not a_live[xa]:
+                    continue
+                for cb, xb in lb:
+                    if ca == cb:
+                        cid = ca
+                    else:
+                        cid = inter_memo.get((ca, cb) if ca < cb else (cb, ca), -2)
+                        if cid == -2:
+                            cid = inter(ca, cb)
+                        if cid < 0:
+                            continue
+                    if not b_live[xb]:
+                        continue
+                    base = (xa * nb + xb) * nr
+                    for rc, rt in rtrans:
+                        nxt = base + rt
+                        if nxt in parent:
+                            continue
+                        if rc == cid:
+                            c2 = cid
+                        else:
+                            c2 = inter_memo.get((rc, cid) if rc < cid else (cid, rc), -2)
+                            if c2 == -2:
+                                c2 = inter(cid, rc)
+                            if c2 < 0:
+                                continue
+                        parent[nxt] = (node, pick(c2, pref))
+                        if len(parent) > budget:
+                            return UNDECIDED, None
+                        queue.append(nxt)
     return NO, None
 
 

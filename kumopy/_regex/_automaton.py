@@ -72,10 +72,13 @@ class Classes:
         self.starts: list[list[int]] = []
         self._ids: dict[Ranges, int] = {}
         self._inter: dict[tuple[int, int], int] = {}
+        #: the memo of `inter`, keyed by (smaller id, larger id), for hot loops
+        self.inter_memo = self._inter
         self._pick: dict[tuple[int, str], str] = {}
         self._covers: dict[tuple[int, int], bool] = {}
         self._within: dict[tuple[Ranges, Ranges], int] = {}
         self._union: dict[tuple[int, ...], int] = {}
+        self._chars: dict[Ranges, dict[str, int]] = {}
 
     def id(self, ranges: Ranges) -> int:
         """The id of a set; -1 for the empty set."""
@@ -95,6 +98,14 @@ class Classes:
         got = self._within.get(key)
         if got is None:
             got = self._within[key] = self.id(cs_intersect(ranges, universe))
+        return got
+
+    def char_ids(self, universe: Ranges) -> dict[str, int]:
+        """A memo of character -> id of the set of that character cut to
+        `universe` (-1 outside it), for the caller to fill."""
+        got = self._chars.get(universe)
+        if got is None:
+            got = self._chars[universe] = {}
         return got
 
     def inter(self, a: int, b: int) -> int:
@@ -196,9 +207,30 @@ class Atoms:
         self.universe = classes.id(universe)
         self.classes = classes
         self.space = self.atom_of(0x20)
+        self._groups: dict[int, tuple[list[int], list[int], list[int]]] = {}
 
     def __len__(self) -> int:
         return len(self.ids)
+
+    def groups(self, need: int) -> tuple[list[int], list[int], list[int]]:
+        """For an automaton whose assertions look at the atom bits `need`:
+        the group of each atom (`gmap`), each group's bits and class."""
+        got = self._groups.get(need)
+        if got is None:
+            keys: dict[int, int] = {}
+            gmap: list[int] = []
+            gbits: list[int] = []
+            for bits in self.bits:
+                key = bits & need
+                if key not in keys:
+                    keys[key] = len(gbits)
+                    gbits.append(bits)
+                gmap.append(keys[key])
+            gclass = [self.classes.union(self.ids[a] for a in range(len(self))
+                                         if gmap[a] == g) for g in range(len(gbits))]
+            assert min(gclass) >= 0  # (atoms are not empty)
+            got = self._groups[need] = (gmap, gbits, gclass)
+        return got
 
     def atom_of(self, index: int) -> int:
         for a, cid in enumerate(self.ids):
@@ -276,27 +308,31 @@ class _Nfa:
         return self._add(_CHAR, self.classes.within(ranges, self.universe), nxt)
 
     def _compile(self, h: Hir, nxt: int) -> int:
-        if isinstance(h, HEmpty):
+        t = type(h)
+        if t is HLit:
+            text: str = h.text  # type: ignore[attr-defined]
+            if len(self.ops) + len(text) > self.max_nodes:
+                raise TooLarge(f"more than {self.max_nodes} NFA states")
+            chars = self.classes.char_ids(self.universe)
+            ops, args, nexts = self.ops, self.args, self.nexts
+            for c in reversed(text):
+                cid = chars.get(c)
+                if cid is None:
+                    i = to_index(ord(c))
+                    cid = chars[c] = self.classes.within(((i, i),), self.universe)
+                ops.append(_CHAR)
+                args.append(cid)
+                nexts.append(nxt)
+                nxt = len(ops) - 1
             return nxt
-        if isinstance(h, HLit):
-            for c in reversed(h.text):
-                i = to_index(ord(c))
-                nxt = self._char(((i, i),), nxt)
-            return nxt
-        if isinstance(h, HClass):
-            return self._char(h.ranges, nxt)
-        if isinstance(h, HLook):
-            self.kinds.add(h.kind)
-            return self._add(_LOOK, h.kind, nxt)
-        if isinstance(h, HCap):
-            return self._compile(h.sub, nxt)
-        if isinstance(h, HCat):
-            for x in reversed(h.items):
+        if t is HClass:
+            return self._char(h.ranges, nxt)  # type: ignore[attr-defined]
+        if t is HCat:
+            for x in reversed(h.items):  # type: ignore[attr-defined]
                 nxt = self._compile(x, nxt)
             return nxt
-        if isinstance(h, HAlt):
-            return self._add(_SPLIT, [self._compile(x, nxt) for x in h.items], -1)
-        if isinstance(h, HRep):
+        if t is HRep:
+            assert isinstance(h, HRep)
             if h.max is None:
                 loop = self._add(_SPLIT, None, -1)
                 self.args[loop] = [self._compile(h.sub, loop), nxt]
@@ -308,6 +344,16 @@ class _Nfa:
             for _ in range(h.min):
                 entry = self._compile(h.sub, entry)
             return entry
+        if t is HLook:
+            assert isinstance(h, HLook)
+            self.kinds.add(h.kind)
+            return self._add(_LOOK, h.kind, nxt)
+        if t is HCap:
+            return self._compile(h.sub, nxt)  # type: ignore[attr-defined]
+        if t is HAlt:
+            return self._add(_SPLIT, [self._compile(x, nxt) for x in h.items], -1)  # type: ignore[attr-defined]
+        if t is HEmpty:
+            return nxt
         raise TypeError(h)
 
 
@@ -335,26 +381,18 @@ class Automaton:
         for k in nfa.kinds:
             need |= _kind_bits(k)
         # groups of atoms this pattern's assertions do not tell apart
-        keys: dict[int, int] = {}
-        gmap: list[int] = []
-        gbits: list[int] = []
-        for bits in atoms.bits:
-            key = bits & need
-            if key not in keys:
-                keys[key] = len(gbits)
-                gbits.append(bits)
-            gmap.append(keys[key])
+        gmap, gbits, gclass = atoms.groups(need)
         self.gmap = gmap
-        self.ngroups = len(gbits)
-        gclass = [classes.union(atoms.ids[a] for a in range(len(atoms)) if gmap[a] == g)
-                  for g in range(self.ngroups)]
+        ngroups = self.ngroups = len(gbits)
         self.gclass = gclass
         self.space_group = gmap[atoms.space] if atoms.space >= 0 else 0
-        closures: dict[tuple[int, int, int], tuple[bool, tuple[int, ...]]] = {}
         ops, args, nexts = nfa.ops, nfa.args, nfa.nexts
+        # without assertions, a closure does not depend on the neighbours
+        looks = bool(nfa.kinds)
+        closures: dict[object, tuple[bool, tuple[int, ...]]] = {}
 
         def closure(node: int, prev: int, nxt: int) -> tuple[bool, tuple[int, ...]]:
-            key = (node, prev, nxt)
+            key = (node, prev, nxt) if looks else node
             got = closures.get(key)
             if got is not None:
                 return got
@@ -384,109 +422,153 @@ class Automaton:
             closures[key] = got
             return got
 
-        ids: dict[tuple[int, int], int] = {}
-        self.nodes: list[tuple[int, int]] = []
-        self.trans: list[list[list[tuple[int, int]]]] = []
-        self.eot: list[bool] = []
+        # states are (NFA node, look class of the previous character), numbered
+        # in the order they are first reached and expanded in that order
+        width = ngroups + 1
+        ids: dict[int, int] = {}
+        nodes: list[tuple[int, int]] = []
+        self.nodes = nodes
+        trans: list[list[list[tuple[int, int]]]] = []
+        self.trans = trans
+        eot: list[bool] = []
+        self.eot = eot
 
         def state(node: int, kappa: int) -> int:
-            key = (node, kappa)
+            key = (node + 2) * width + kappa + 1
             got = ids.get(key)
             if got is None:
-                got = len(self.nodes)
+                got = len(nodes)
                 if got >= max_states:
                     raise TooLarge(f"more than {max_states} automaton states")
                 ids[key] = got
-                self.nodes.append(key)
-                self.trans.append([])
-                self.eot.append(False)
-                todo.append(got)
+                nodes.append((node, kappa))
             return got
 
-        todo: deque[int] = deque()
+        universe = atoms.universe
+        inter = classes.inter
+        union = classes.union
+        groups = range(ngroups)
+        root = nfa.root
         self.start = state(_START, BOT)
-        self.acc = state(_ACC, 0)
-        while todo:
-            s = todo.popleft()
-            node, kappa = self.nodes[s]
-            per_group: list[list[tuple[int, int]]] = []
+        acc = self.acc = state(_ACC, 0)
+        acc_trans = [[(gclass[g], acc)] if gclass[g] >= 0 else [] for g in groups]
+        loopable: list[int] = []
+        s = 0
+        while s < len(nodes):
+            node, kappa = nodes[s]
+            s += 1
             if node == _ACC:
-                self.eot[s] = True
-                for g in range(self.ngroups):
-                    per_group.append([(gclass[g], self.acc)] if gclass[g] >= 0 else [])
-                self.trans[s] = per_group
+                eot.append(True)
+                trans.append(acc_trans)
+                loopable.append(s - 1)
                 continue
-            entry = nfa.root if node == _START else node
-            self.eot[s] = closure(entry, kappa, EOT)[0]
-            for g in range(self.ngroups):
-                out: dict[int, list[int]] = {}
-                if gclass[g] < 0:
+            entry = root if node == _START else node
+            op = ops[entry]
+            if op == _CHAR and node != _START:
+                # the common case: the closure is the character itself
+                eot.append(False)
+                cls: int = args[entry]  # type: ignore[assignment]
+                if cls == -1:
+                    trans.append([[] for _ in groups])
+                    continue
+                target = nexts[entry]
+                base = (target + 2) * width + 1
+                per_group: list[list[tuple[int, int]]] = []
+                for g in groups:
+                    gc = gclass[g]
+                    cid = cls if gc == universe else inter(cls, gc)
+                    if cid < 0:
+                        per_group.append([])
+                        continue
+                    t = ids.get(base + g)
+                    if t is None:  # (state(), inlined)
+                        t = len(nodes)
+                        if t >= max_states:
+                            raise TooLarge(f"more than {max_states} automaton states")
+                        ids[base + g] = t
+                        nodes.append((target, g))
+                    per_group.append([(cid, t)])
+                trans.append(per_group)
+                continue
+            loopable.append(s - 1)
+            if op == _MATCH:  # matched already: everything is accepted
+                eot.append(True)
+                trans.append(acc_trans)
+                continue
+            eot.append(closure(entry, kappa, EOT)[0])
+            per_group = []
+            for g in groups:
+                gc = gclass[g]
+                if gc < 0:
                     per_group.append([])
                     continue
                 matched, chars = closure(entry, kappa, g)
                 if matched:  # the pattern matched before this character
-                    per_group.append([(gclass[g], self.acc)])
+                    per_group.append([(gc, acc)])
                     continue
+                out: dict[int, list[int]] = {}
                 for pc in chars:
-                    cid = classes.inter(args[pc], gclass[g])  # type: ignore[arg-type]
+                    cid = inter(args[pc], gc)  # type: ignore[arg-type]
                     if cid >= 0:
                         out.setdefault(state(nexts[pc], g), []).append(cid)
                 if node == _START:  # (last: searches try to start a match first)
-                    out.setdefault(state(_START, g), []).append(gclass[g])
-                per_group.append([(cids[0] if len(cids) == 1 else classes.union(cids), t)
+                    out.setdefault(state(_START, g), []).append(gc)
+                per_group.append([(cids[0] if len(cids) == 1 else union(cids), t)
                                   for t, cids in out.items()])
-            self.trans[s] = per_group
-        self._analyse()
+            trans.append(per_group)
+        self._analyse(ids, width, loopable)
 
-    def _analyse(self) -> None:
+    def _analyse(self, ids: dict[int, int], width: int, loopable: list[int]) -> None:
+        """`live`, `loop_space`, `done`, `open` and `tail` (`loopable`: the
+        states that may read anything and stay; a state entered on a
+        character node moves to the next node)."""
         n = len(self.nodes)
+        trans = self.trans
         back: list[list[int]] = [[] for _ in range(n)]
         for s in range(n):
-            for lst in self.trans[s]:
+            for lst in trans[s]:
                 for _, t in lst:
                     back[t].append(s)
-
-        def coreach(seeds: Iterable[int]) -> list[bool]:
-            mark = [False] * n
-            stack = list(seeds)
-            for s in stack:
-                mark[s] = True
-            while stack:
-                t = stack.pop()
-                for s in back[t]:
-                    if not mark[s]:
-                        mark[s] = True
-                        stack.append(s)
-            return mark
-
-        self.reach_acc = coreach([self.acc])
-        self.live = coreach([s for s in range(n) if self.eot[s]])
-        classes = self.classes
-        ids = {key: s for s, key in enumerate(self.nodes)}
-        self.loop_space: list[int] = [-1] * n
-        for s in range(n):
-            node, _ = self.nodes[s]
-            ok = True
-            for g in range(self.ngroups):
-                want = self.gclass[g]
-                if want < 0:
-                    continue
-                target = ids.get((node, g))
-                if target is None or not any(
-                        t == target and classes.covers(c, want) for c, t in self.trans[s][g]):
-                    ok = False
+        eot = self.eot
+        live = self.live = _coreach(back, [s for s in range(n) if eot[s]])
+        covers = self.classes.covers
+        gclass = self.gclass
+        groups = [(g, c) for g, c in enumerate(gclass) if c >= 0]
+        space = self.space_group
+        loop_space = self.loop_space = [-1] * n
+        for s in loopable:
+            base = (self.nodes[s][0] + 2) * width + 1
+            per = trans[s]
+            for g, want in groups:
+                target = ids.get(base + g)
+                if target is None:
                     break
-            if ok:
-                self.loop_space[s] = ids.get((node, self.space_group), -1)
+                for c, t in per[g]:
+                    if t == target and covers(c, want):
+                        break
+                else:
+                    break
+            else:
+                loop_space[s] = ids.get(base + space, -1)
         # a state that accepts whatever comes next, nothing included, has
         # matched already
-        self.done = [self.eot[s] and all(
-            lst == [(self.gclass[g], self.acc)] for g, lst in enumerate(self.trans[s])
-            if self.gclass[g] >= 0) for s in range(n)]
-        self.open = [d or (ls >= 0 and self.reach_acc[ls])
-                     for d, ls in zip(self.done, self.loop_space, strict=True)]
-        self.tail = [d or (ls >= 0 and self.live[ls])
-                     for d, ls in zip(self.done, self.loop_space, strict=True)]
+        acc = self.acc
+        done = self.done = [False] * n
+        for s in range(n):
+            if eot[s]:
+                per = trans[s]
+                done[s] = all(len(per[g]) == 1 and per[g][0] == (want, acc)
+                              for g, want in groups)
+        is_open = self.open = list(done)
+        tail = self.tail = list(done)
+        reach_acc: list[bool] | None = None  # (made when first needed)
+        for s in loopable:
+            ls = loop_space[s]
+            if ls >= 0 and not done[s]:
+                if reach_acc is None:
+                    reach_acc = _coreach(back, [self.acc])
+                is_open[s] = reach_acc[ls]
+                tail[s] = live[ls]
         self._plugs: dict[tuple[int, bool], str] = {}
 
     def plug(self, s: int, at_end: bool = False, prefer: str = "") -> str:
@@ -535,6 +617,22 @@ class Automaton:
         live = self.live
         return frozenset(t for s in states for cid, t in self.trans[s][g]
                          if live[t] and contains(cid, index))
+
+
+def _coreach(back: list[list[int]], seeds: list[int]) -> list[bool]:
+    """The states from which one of `seeds` can be reached (`back`: the
+    sources of each state's transitions)."""
+    mark = [False] * len(back)
+    stack = seeds
+    for s in stack:
+        mark[s] = True
+    while stack:
+        t = stack.pop()
+        for s in back[t]:
+            if not mark[s]:
+                mark[s] = True
+                stack.append(s)
+    return mark
 
 
 def classes_of(states: Sequence[int], auto: Automaton) -> list[int]:

@@ -150,10 +150,25 @@ def _atom(ci: bool, key: str) -> _Atom | None:
     return got
 
 
-def _fast_scan(pattern: str) -> list[_Atom | str] | None:
+#: The last pattern scanned and its tokens (kumopy lint asks for a
+#: pattern's HIR, then for its translation: one scan serves both).
+_LAST_SCAN: tuple[str, tuple[_Atom | str, ...] | None] = ("", ())
+
+
+def _fast_scan(pattern: str) -> tuple[_Atom | str, ...] | None:
     """The pattern as a sequence of tokens: literal texts (outside `(?i)`)
     and translated tokens; None when it is not of the shape the fast path
     handles."""
+    global _LAST_SCAN
+    last = _LAST_SCAN  # (one read: another thread may replace it)
+    if last[0] == pattern:
+        return last[1]
+    got = _scan(pattern)
+    _LAST_SCAN = (pattern, got)
+    return got
+
+
+def _scan(pattern: str) -> tuple[_Atom | str, ...] | None:
     seq: list[_Atom | str] = []
     p = pattern
     n = len(p)
@@ -220,7 +235,7 @@ def _fast_scan(pattern: str) -> list[_Atom | str] | None:
         if piece is not _EMPTY_ATOM:
             seq.append(piece)
         i = j
-    return seq
+    return tuple(seq)
 
 
 def _fast_hir(seq: Sequence[_Atom | str]) -> Hir:

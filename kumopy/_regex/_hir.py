@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import final
 
 from kumopy._regex._charset import (
     Ranges,
@@ -24,11 +25,13 @@ class Hir:
     __slots__ = ()
 
 
+@final  # (code dispatches on `type(node) is ...`)
 @dataclass(frozen=True, slots=True)
 class HEmpty(Hir):
     pass
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class HLit(Hir):
     """A non-empty literal string."""
@@ -36,6 +39,7 @@ class HLit(Hir):
     text: str
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class HClass(Hir):
     """One character from a set (scalar indexes); `ranges == ()` never
@@ -45,11 +49,13 @@ class HClass(Hir):
     ascii_bytes: bool = False
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class HLook(Hir):
     kind: str
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class HRep(Hir):
     sub: Hir
@@ -58,6 +64,7 @@ class HRep(Hir):
     greedy: bool = True
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class HCap(Hir):
     index: int
@@ -65,11 +72,13 @@ class HCap(Hir):
     sub: Hir
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class HCat(Hir):
     items: tuple[Hir, ...]
 
 
+@final
 @dataclass(frozen=True, slots=True)
 class HAlt(Hir):
     items: tuple[Hir, ...]

@@ -537,12 +537,15 @@ def _collect_looks(h: Hir) -> frozenset[str]:
     stack = [h]
     while stack:
         x = stack.pop()
-        if isinstance(x, HLook):
-            out.add(x.kind)
-        elif isinstance(x, (HRep, HCap)):
-            stack.append(x.sub)
-        elif isinstance(x, (HCat, HAlt)):
-            stack.extend(x.items)
+        t = type(x)  # (the node classes are final: no subclasses)
+        if t is HLit or t is HClass:
+            continue
+        if t is HCat or t is HAlt:
+            stack.extend(x.items)  # type: ignore[attr-defined]
+        elif t is HLook:
+            out.add(x.kind)  # type: ignore[attr-defined]
+        elif t is HRep or t is HCap:
+            stack.append(x.sub)  # type: ignore[attr-defined]
     return frozenset(out)
 
 

@@ -159,33 +159,35 @@ def _unicode_class_cost(ranges: Ranges, reverse: bool) -> tuple[int, int]:
 
 def _literal_trie_cost(literals: Sequence[bytes]) -> Cost:
     """regex-automata's trie for an alternation of literals."""
-    # Each trie node: transitions (byte, child) and "chunks" cut by matches.
-    trans: list[list[tuple[int, int]]] = [[]]
+    # Each trie node: its transitions, cut into "chunks" by the matches that
+    # end there; only the last chunk's transitions can be followed (by
+    # byte), and only their number in each chunk counts below.
+    active: list[dict[int, int]] = [{}]  # the open chunk: byte -> child
+    count: list[int] = [0]  # transitions of each node
     chunks: list[list[int]] = [[]]  # end offsets of closed chunks
     for lit in literals:
         node = 0
         for b in lit:
-            start = chunks[node][-1] if chunks[node] else 0
-            active = trans[node][start:]
-            child = next((c for byte, c in active if byte == b), None)
+            child = active[node].get(b)
             if child is None:
-                child = len(trans)
-                trans.append([])
+                child = len(count)
+                active.append({})
+                count.append(0)
                 chunks.append([])
-                trans[node].append((b, child))
-                # keep the active chunk sorted by byte
-                trans[node][start:] = sorted(trans[node][start:])
+                active[node][b] = child
+                count[node] += 1
             node = child
-        if not (not trans[node] and chunks[node]):
-            chunks[node].append(len(trans[node]))
+        if count[node] or not chunks[node]:
+            chunks[node].append(count[node])
+            active[node] = {}
     # Every node with transitions becomes a union of one state per chunk
     # (a byte range, or a sparse state when the chunk has several bytes),
     # with an extra alternative (the match) between consecutive chunks.
     states, heap = 1, 0  # the shared end state
-    for node in range(len(trans)):
-        if not trans[node]:
+    for node in range(len(count)):
+        if not count[node]:
             continue  # leaves are the end state
-        bounds = [0, *chunks[node], len(trans[node])]
+        bounds = [0, *chunks[node], count[node]]
         alternates = len(bounds) - 2  # matches between chunks
         for i in range(len(bounds) - 1):
             width = bounds[i + 1] - bounds[i]

@@ -836,22 +836,21 @@ def _check_nesting(parser: Parser, ast: Ast) -> None:
     alternations and (nested) classes, unions and class operations each add
     one level."""
 
-    def visit(node: Ast, depth: int) -> None:
+    # (a loop, not a recursive closure: that would be a reference cycle
+    # keeping the parser alive until the garbage collector runs)
+    stack: list[tuple[object, int]] = [(ast, 0)]
+    while stack:
+        node, depth = stack.pop()
         if isinstance(node, (ARep, AGroup, AConcat, AAlt, AClass, CUnion, COp)):
             depth += 1
             if depth > NEST_LIMIT:
                 raise parser.error(node.span, E_NEST)
-        if isinstance(node, ARep):
-            visit(node.sub, depth)
-        elif isinstance(node, AGroup):
-            visit(node.sub, depth)
+        if isinstance(node, (ARep, AGroup)):
+            stack.append((node.sub, depth))
         elif isinstance(node, (AConcat, AAlt, CUnion)):
-            for item in node.items:
-                visit(item, depth)
+            stack.extend((item, depth) for item in reversed(node.items))
         elif isinstance(node, AClass):
-            visit(node.set, depth)
+            stack.append((node.set, depth))
         elif isinstance(node, COp):
-            visit(node.lhs, depth)
-            visit(node.rhs, depth)
-
-    visit(ast, 0)
+            stack.append((node.rhs, depth))
+            stack.append((node.lhs, depth))

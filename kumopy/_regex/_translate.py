@@ -12,6 +12,7 @@ from kumopy._regex._hir import (
     LOOK_START,
     NATIVE_LOOKS,
     UNICODE_WORD_LOOKS,
+    Hir,
     hir_look_prefix,
     hir_look_suffix,
 )
@@ -46,10 +47,18 @@ def translate(pattern: str) -> Translation:
     return _translate_full(pattern)
 
 
+@functools.lru_cache(maxsize=256)
+def parsed(pattern: str) -> Hir:
+    """`parse_to_hir`, remembered for the patterns the fast path does not
+    take: kumopy lint asks for a pattern's HIR, then right away for its
+    translation (a few entries suffice; translations have their own cache)."""
+    return parse_to_hir(pattern)
+
+
 def _translate_full(pattern: str) -> Translation:
     """`translate` by the general route: parse, translate, eliminate
     assertions, emit."""
-    hir = parse_to_hir(pattern)
+    hir = parsed(pattern)
     fwd, rev = nfa_size(hir)
     if max(fwd, rev) > RUST_NFA_SIZE_LIMIT:
         raise SizeLimitError()

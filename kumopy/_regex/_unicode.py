@@ -65,7 +65,12 @@ def _parse_hex_ranges(text: str) -> Ranges:
 
 
 class _UnicodeData:
-    """Lazily computed Unicode sets (thread-safe, computed once each)."""
+    """Unicode sets (thread-safe, each made once): the Perl classes and the
+    simple case folding come precomputed from `_unicode_data` (computing
+    them from the `regex` package costs about 0.25 s of CPU per process);
+    other properties are computed from the `regex` package when first used.
+    `compute`/`compute_fold_table` always compute (for `--generate` and the
+    test that checks the shipped data)."""
 
     def __init__(self) -> None:
         self._lock = threading.RLock()
@@ -87,56 +92,135 @@ class _UnicodeData:
         with self._lock:
             got = self._sets.get(regex_class)
             if got is None:
-                import regex as _re  # the `regex` package: Unicode data source
+                from kumopy._regex._unicode_data import SETS
 
-                text = self._all_chars()
-                ranges = [
-                    (m.start(), m.end() - 1) for m in _re.finditer("(?:" + regex_class + ")+", text)
-                ]
-                got = cs_difference(cs_norm(ranges), self.new17)
+                name = _SHIPPED_NAMES.get(regex_class)
+                got = _decode_ranges(SETS[name]) if name is not None else self.compute(
+                    regex_class)
                 self._sets[regex_class] = got
             return got
+
+    def compute(self, regex_class: str) -> Ranges:
+        """`query`, computed from the `regex` package."""
+        import regex as _re  # the `regex` package: Unicode data source
+
+        with self._lock:
+            text = self._all_chars()
+        ranges = [(m.start(), m.end() - 1) for m in _re.finditer("(?:" + regex_class + ")+", text)]
+        return cs_difference(cs_norm(ranges), self.new17)
 
     def fold_table(self) -> tuple[list[int], dict[int, tuple[int, ...]]]:
         """Simple case folding orbits: index -> the other members of its orbit."""
         with self._lock:
             if self._fold is None:
-                import regex as _re
+                from kumopy._regex._unicode_data import FOLD_ORBITS
 
-                try:
-                    from regex import _regex as _native
-                except ImportError:  # pragma: no cover - regex always ships it
-                    _native = None
-                candidates = self.query(
-                    r"[\p{Cased}\p{Changes_When_Casemapped}\p{Changes_When_Casefolded}]"
-                )
-                flags = _re.IGNORECASE | _re.UNICODE
-                # Dotted/dotless I are Turkic special cases, not simple folding.
-                excluded = {0x130, 0x131}
                 table: dict[int, tuple[int, ...]] = {}
-                new17 = self.new17
-                for lo, hi in candidates:
-                    for index in range(lo, hi + 1):
-                        cp = to_cp(index)
-                        if cp in excluded:
-                            continue
-                        if _native is not None:
-                            cases = _native.get_all_cases(flags, cp)
-                        else:  # pragma: no cover
-                            cases = [cp]
-                        others = tuple(
-                            sorted(
-                                to_index(c)
-                                for c in cases
-                                if c != cp
-                                and c not in excluded
-                                and not cs_contains(new17, to_index(c))
-                            )
-                        )
-                        if others:
-                            table[index] = others
+                for orbit in FOLD_ORBITS.split():
+                    members = tuple(int(x, 16) for x in orbit.split(","))
+                    for m in members:
+                        table[m] = tuple(x for x in members if x != m)
                 self._fold = (sorted(table), table)
             return self._fold
+
+    def compute_fold_table(self) -> dict[int, tuple[int, ...]]:
+        """`fold_table`, computed from the `regex` package."""
+        import regex as _re
+
+        try:
+            from regex import _regex as _native
+        except ImportError:  # pragma: no cover - regex always ships it
+            _native = None
+        candidates = self.compute(
+            r"[\p{Cased}\p{Changes_When_Casemapped}\p{Changes_When_Casefolded}]"
+        )
+        flags = _re.IGNORECASE | _re.UNICODE
+        # Dotted/dotless I are Turkic special cases, not simple folding.
+        excluded = {0x130, 0x131}
+        table: dict[int, tuple[int, ...]] = {}
+        new17 = self.new17
+        for lo, hi in candidates:
+            for index in range(lo, hi + 1):
+                cp = to_cp(index)
+                if cp in excluded:
+                    continue
+                if _native is not None:
+                    cases = _native.get_all_cases(flags, cp)
+                else:  # pragma: no cover
+                    cases = [cp]
+                others = tuple(
+                    sorted(
+                        to_index(c)
+                        for c in cases
+                        if c != cp and c not in excluded and not cs_contains(new17, to_index(c))
+                    )
+                )
+                if others:
+                    table[index] = others
+        return table
+
+
+def _decode_ranges(text: str) -> Ranges:
+    """Ranges of scalar indexes written as `lo-hi` or `lo` in hex."""
+    out: list[tuple[int, int]] = []
+    for item in text.split():
+        lo, _, hi = item.partition("-")
+        a = int(lo, 16)
+        out.append((a, int(hi, 16) if hi else a))
+    return tuple(out)
+
+
+def _encode_ranges(ranges: Ranges) -> str:
+    return " ".join(f"{lo:x}" if lo == hi else f"{lo:x}-{hi:x}" for lo, hi in ranges)
+
+
+#: The class expressions shipped precomputed (the Perl classes), by name.
+SHIPPED_SETS = {
+    "digit": r"\p{General_Category=Decimal_Number}",
+    "space": r"\p{White_Space}",
+    "word": r"[\p{Alphabetic}\p{General_Category=Mark}\p{General_Category=Decimal_Number}"
+    r"\p{General_Category=Connector_Punctuation}\p{Join_Control}]",
+}
+_SHIPPED_NAMES = {expr: name for name, expr in SHIPPED_SETS.items()}
+
+
+def generate_data() -> str:
+    """The text of `_unicode_data.py`, computed from the `regex` package:
+    `python -c 'from kumopy._regex._unicode import generate_data as g;
+    print(g(), end="")' > kumopy/_regex/_unicode_data.py`."""
+    lines = [
+        '"""Unicode tables shipped precomputed (made by `_unicode.generate_data`, do',
+        "not edit; tests/test_regex_unicode_data.py checks them): the Perl classes",
+        "of `_unicode.SHIPPED_SETS` by name and the simple case folding orbits, as",
+        "scalar indexes in hex, computed from the `regex` package without the code",
+        'points new in Unicode 17.0 (the Rust crate\'s tables are Unicode 16.0)."""',
+        "",
+        "SETS: dict[str, str] = {",
+    ]
+    for name, expr in SHIPPED_SETS.items():
+        lines.append(f"    {name!r}: (")
+        text = _encode_ranges(UNICODE.compute(expr))
+        lines.extend(f"        {chunk!r}" for chunk in _chunks(text))
+        lines.append("    ),")
+    lines.append("}")
+    table = UNICODE.compute_fold_table()
+    orbits = sorted({tuple(sorted((k, *v))) for k, v in table.items()})
+    text = " ".join(",".join(f"{x:x}" for x in orbit) for orbit in orbits)
+    lines.append("FOLD_ORBITS = (")
+    lines.extend(f"    {chunk!r}" for chunk in _chunks(text))
+    lines.append(")")
+    return "\n".join(lines) + "\n"
+
+
+def _chunks(text: str, width: int = 84) -> list[str]:
+    """`text` cut after spaces into pieces of about `width` characters."""
+    out: list[str] = []
+    while len(text) > width:
+        cut = text.rindex(" ", 0, width) + 1
+        out.append(text[:cut])
+        text = text[cut:]
+    out.append(text)
+    return out
 
 
 UNICODE = _UnicodeData()
