@@ -272,6 +272,17 @@ function api.run(seconds, f, ...)
   return finish(raw_xpcall(f, on_error, ...))
 end
 
+-- run() for a handler the host prepared for an event (kumopy replay's hot
+-- path): sets _KUMO_CURRENT_EVENT and arms the budget with the deadline the
+-- host already computed, so one crossing does what a global assignment, a
+-- clock read and run() did.
+function api.run_event(until_, event, f, ...)
+  _KUMO_CURRENT_EVENT = event
+  tripped = false
+  deadline = until_
+  return finish(raw_xpcall(f, on_error, ...))
+end
+
 function api.set_line_hook(f)
   line_hook = f
   arm_thread(nil)
