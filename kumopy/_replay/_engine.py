@@ -29,6 +29,7 @@ from .._policy import DEFAULT_BUDGET_SECONDS, Policy
 from .._runtime import encode
 from .._smtp import QueueName, Response
 from .._text import is_utf8
+from ._decode import decode
 from ._reader import MAX_LINE
 from ._records import NotEligible, examine, quick
 from ._report import Part, Problem, Report
@@ -130,22 +131,26 @@ class _Worker:
         cache = self.cache
         found_lines = batch.candidates
         if found_lines is None:
-            found_lines = candidates(batch, self.spec.check_json)
+            found_lines, _ = candidates(batch, self.spec.check_json)
         call = self._call
         by_domain = part.by_domain
         by_rule = part.by_rule
         problems = part.problems
+        fast_decode = None if self.spec.check_json else decode
         with observe_lookups(self._observe):
             for number, raw in found_lines:
-                try:
-                    record = loads(raw)
-                except ValueError as e:
-                    part.malformed += 1
-                    problems.append((number, "malformed", f"not JSON: {_json_error(e)}"))
-                    continue
-                fast = quick(record)
+                fast = fast_decode(raw) if fast_decode is not None else None
+                record = None
+                if fast is None:
+                    try:
+                        record = loads(raw)
+                    except ValueError as e:
+                        part.malformed += 1
+                        problems.append((number, "malformed", f"not JSON: {_json_error(e)}"))
+                        continue
+                    fast = quick(record)
                 if fast is not None:
-                    line, queue, domain, code, _ = fast
+                    line, queue, domain, code = fast
                 else:
                     try:
                         found = examine(record)
@@ -193,7 +198,7 @@ class _Worker:
                 part.rewritten += 1
                 row[1] += 1
                 # the rare case: rebuild the whole record's view for --out
-                found = examine(record)
+                found = examine(loads(raw) if record is None else record)
                 response = found.response
                 part.by_code[f"{response.code} -> {new}"] += 1
                 part.out.append(json.dumps({
@@ -249,7 +254,9 @@ def _pool(worker: _Worker, spec: ReplaySpec, jobs: int) -> Any:
 def _run_file(path: str) -> list[Part]:
     """A whole log file in a worker (it reads and decompresses it too)."""
     assert _WORKER is not None
-    return [_WORKER.run(batch) for batch in batches(path, max_line=_WORKER.spec.max_line)]
+    spec = _WORKER.spec
+    return [_WORKER.run(batch)
+            for batch in batches(path, check_json=spec.check_json, max_line=spec.max_line)]
 
 
 # ---------------------------------------------------------------------------
@@ -290,7 +297,8 @@ def replay(
             on_records(part.read)
 
     all_batches = (batch for path in paths
-                   for batch in batches(path, max_line=spec.max_line, on_read=on_read))
+                   for batch in batches(path, check_json=spec.check_json,
+                                        max_line=spec.max_line, on_read=on_read))
     worker = _Worker(spec, policy)
     if jobs > 1 and len(paths) >= jobs:
         # Several segments (kumod writes many): each worker takes whole
@@ -317,8 +325,6 @@ def replay(
         with _pool(worker, spec, jobs) as pool:
             pending: deque[tuple[str, Any]] = deque()
             for batch in all_batches:
-                batch.candidates = candidates(batch, spec.check_json)
-                batch.data = b""
                 pending.append((batch.file, pool.apply_async(_run_batch, (batch,))))
                 while len(pending) > 3 * jobs:
                     name, result = pending.popleft()

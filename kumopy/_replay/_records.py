@@ -73,7 +73,8 @@ def _recipient_domain(record: dict[str, Any]) -> str:
 
 
 _ENHANCED: dict[tuple[Any, Any, Any], EnhancedStatusCode] = {}
-_QUEUES: dict[str, QueueName] = {}
+#: queue names seen, parsed (shared with _decode)
+QUEUES: dict[str, QueueName] = {}
 
 
 def _all_int(key: tuple[Any, Any, Any]) -> bool:
@@ -144,11 +145,11 @@ def examine(record: Any) -> Eligible:
     domain = _recipient_domain(record)
     queue_name = record.get("queue")
     if isinstance(queue_name, str):
-        queue = _QUEUES.get(queue_name)
+        queue = QUEUES.get(queue_name)
         if queue is None:
             queue = QueueName.parse(queue_name)
-            if len(_QUEUES) < 10_000:
-                _QUEUES[queue_name] = queue
+            if len(QUEUES) < 10_000:
+                QUEUES[queue_name] = queue
     else:
         queue = QueueName(None, None, domain)
     ident = record.get("id")
@@ -166,9 +167,9 @@ def examine(record: Any) -> Eligible:
 _ENHANCED_TEXT: dict[tuple[Any, Any, Any], str] = {}
 
 
-def quick(record: Any) -> tuple[str, QueueName, str, int, str | None] | None:
+def quick(record: Any) -> tuple[str, QueueName, str, int] | None:
     """`examine` for the common record, cheaply: (line, queue, domain,
-    code, id) of a TransientFailure or Bounce record of the usual shape
+    code) of a TransientFailure or Bounce record of the usual shape
     whose response is offered as it is (no rewrite note, not kumod's own
     text, no line break, a queue name seen before), or None: then
     `examine` decides.  Never wrong where it answers: every test it makes
@@ -218,7 +219,7 @@ def quick(record: Any) -> tuple[str, QueueName, str, int, str | None] | None:
     else:
         return None
     name = record.get("queue")
-    queue = _QUEUES.get(name) if name.__class__ is str else None
+    queue = QUEUES.get(name) if name.__class__ is str else None
     if queue is None:
         return None
     rcpt = record.get("recipient")
@@ -226,5 +227,4 @@ def quick(record: Any) -> tuple[str, QueueName, str, int, str | None] | None:
         domain = _recipient_domain(record)
     else:
         domain = rcpt.rpartition("@")[2].lower()
-    ident = record.get("id")
-    return line, queue, domain, code, ident if ident.__class__ is str else None
+    return line, queue, domain, code

@@ -43,8 +43,6 @@ class Batch:
     first: int
     data: bytes
     part: Part
-    #: the number of LFs in `data` (-1: not counted yet)
-    newlines: int = -1
     #: the lines that can be eligible, once `candidates` ran (the parent
     #: picks them before handing a batch to a worker: only ~1/6 of a log's
     #: bytes then cross the pipe)
@@ -69,26 +67,35 @@ def _cut(chunk: bytes) -> Iterator[bytes]:
 def batches(
     path: str,
     *,
+    check_json: bool = False,
     max_line: int = MAX_LINE,
     on_read: Callable[[int], None] | None = None,
 ) -> Iterator[Batch]:
-    """The lines of one log file in batches of about BATCH_BYTES.  A line
-    longer than `max_line`, and a file that cannot be read (any further),
-    are counted as malformed lines in the part of the batch that follows."""
+    """The lines of one log file in batches of about BATCH_BYTES, their
+    candidates picked (`Batch.candidates`; the data itself is dropped).  A
+    line longer than `max_line`, and a file that cannot be read (any
+    further), are counted as malformed lines."""
     number = 0  # lines handed out so far
     pending: list[bytes] = []
     size = 0
-    first = 1
     part = Part()
+
+    def flush() -> Batch:
+        nonlocal number, pending, size, part
+        batch = Batch(path, number + 1, b"".join(pending), part)
+        batch.candidates, newlines = candidates(batch, check_json)
+        batch.data = b""
+        number += newlines
+        pending, size, part = [], 0, Part()
+        return batch
+
     try:
         with open_log(path) as f:
             for piece in iter_pieces(f, max_line=max_line, on_read=on_read):
                 if isinstance(piece, LongLine):
                     if pending:
-                        yield Batch(path, first, b"".join(pending), part, number - first + 1)
-                        pending, size, part = [], 0, Part()
+                        yield flush()
                     number += 1
-                    first = number + 1
                     part.read += 1
                     part.malformed += 1
                     part.problems.append((number, "malformed", (
@@ -98,33 +105,37 @@ def batches(
                 for sub in _cut(piece):
                     pending.append(sub)
                     size += len(sub)
-                    number += sub.count(b"\n")
                     if size >= BATCH_BYTES:
-                        yield Batch(path, first, b"".join(pending), part, number - first + 1)
-                        pending, size, first, part = [], 0, number + 1, Part()
+                        yield flush()
     except LogReadError as e:
-        line = e.line if e.line >= 0 else number + 1
-        detail = e.detail if e.line >= 0 else f"{e} after line {number}"
-        part.malformed += 1
-        part.problems.append((line, "malformed", detail))
-    yield Batch(path, first, b"".join(pending), part)
+        if e.line >= 0:  # the file did not open
+            part.malformed += 1
+            part.problems.append((e.line, "malformed", e.detail))
+        else:
+            last = flush()
+            last.part.malformed += 1
+            last.part.problems.append((number + 1, "malformed", f"{e} after line {number}"))
+            yield last
+            return
+    yield flush()
 
 
-def candidates(batch: Batch, check_json: bool) -> list[tuple[int, bytes]]:
+def candidates(batch: Batch, check_json: bool) -> tuple[list[tuple[int, bytes]], int]:
     """Count the batch's lines (into its part) and return the (line
-    number, line) of those that can be eligible records."""
+    number, line) of those that can be eligible records, and the number
+    of LFs in the batch."""
     data = batch.data
     if check_json or not data:
         return split(batch, check_json)
-    lines = batch.newlines if batch.newlines >= 0 else data.count(b"\n")
-    if data[-1:] != b"\n":
+    ends_with_lf = data[-1:] == b"\n"
+    if not ends_with_lf:
         data += b"\n"
-        lines += 1
     # every line `{"type":"...}`: the first starts so, the last ends so,
     # and every LF in between is preceded by } and followed by {"type":"
-    if not (data.startswith(_TYPE) and data.endswith(b"}\n")
-            and data.count(_FRAMED) == lines - 1):
+    # (the count of those LFs is checked against the line count below)
+    if not (data.startswith(_TYPE) and data.endswith(b"}\n")):
         return split(batch, check_json)
+    framed = data.count(_FRAMED)
     # every line is `{"type":"...}`: find the wanted ones by searching
     starts: list[int] = []
     if data.startswith(_WANTED[0][1:]) or data.startswith(_WANTED[1][1:]):
@@ -140,9 +151,6 @@ def candidates(batch: Batch, check_json: bool) -> list[tuple[int, bytes]]:
         starts = sorted(set(starts))
     else:
         starts.sort()
-    part = batch.part
-    part.read += lines
-    part.not_offered["type"] += lines - len(starts)
     out = []
     number = batch.first
     last = 0
@@ -151,7 +159,13 @@ def candidates(batch: Batch, check_json: bool) -> list[tuple[int, bytes]]:
         number += count(b"\n", last, start)
         last = start
         out.append((number, data[start:find(b"\n", start)]))
-    return out
+    lines = number - batch.first + count(b"\n", last)
+    if framed != lines - 1:
+        return split(batch, check_json)
+    part = batch.part
+    part.read += lines
+    part.not_offered["type"] += lines - len(starts)
+    return out, (lines if ends_with_lf else lines - 1)
 
 
 def _noted_deliveries(data: bytes) -> list[int]:
@@ -167,10 +181,11 @@ def _noted_deliveries(data: bytes) -> list[int]:
     return out
 
 
-def split(batch: Batch, check_json: bool) -> list[tuple[int, bytes]]:
+def split(batch: Batch, check_json: bool) -> tuple[list[tuple[int, bytes]], int]:
     """`candidates` for any batch: looks at every line.  The common line
     (a `{...}` record of another type) costs a few substring tests."""
     part = batch.part
+    newlines = batch.data.count(b"\n")
     block = batch.data.split(b"\n")
     if block and not block[-1]:
         block.pop()
@@ -207,4 +222,4 @@ def split(batch: Batch, check_json: bool) -> list[tuple[int, bytes]]:
     part.read += len(block) - blank
     taken = [i for i in picked if i not in bad] if bad else picked
     part.not_offered["type"] += len(block) - len(bad) - len(taken)
-    return [(base + i + 1, block[i]) for i in taken]
+    return [(base + i + 1, block[i]) for i in taken], newlines
