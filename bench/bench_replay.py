@@ -36,7 +36,7 @@ from pathlib import Path
 
 import zstandard
 
-from kumopy._replay import default_jobs
+from kumopy._replay._engine import cores as default_jobs
 from kumopy._replay._sample import rules, write_log
 
 REPO = Path(__file__).resolve().parent.parent

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from ._engine import Problem, ReplaySpec, Report, default_jobs, replay
+from ._parallel import ReplayError
 from ._reader import MAX_LINE, LogReadError, LongLine, iter_lines
 from ._records import Eligible, NotEligible, examine
 
@@ -14,6 +15,7 @@ __all__ = [
     "MAX_LINE",
     "NotEligible",
     "Problem",
+    "ReplayError",
     "ReplaySpec",
     "Report",
     "default_jobs",

@@ -13,13 +13,11 @@ back in batch order, so `--out` is the same whatever the number of jobs.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO
 
 import orjson
 
@@ -30,6 +28,7 @@ from .._runtime import encode
 from .._smtp import QueueName, Response
 from .._text import is_utf8
 from ._decode import decode
+from ._parallel import Workers
 from ._reader import MAX_LINE
 from ._records import NotEligible, examine, quick
 from ._report import Part, Problem, Report
@@ -40,12 +39,28 @@ __all__ = ["Problem", "Report", "ReplaySpec", "default_jobs", "replay"]
 _EVENT = "smtp_client_rewrite_delivery_status"
 
 
-def default_jobs() -> int:
+#: input (bytes as stored) below which one job is the default: a second
+#: process costs a fork and, for whole files, building the policy's maps
+#: again, more than it saves on a small log
+JOB_BYTES = 4 << 20
+
+
+def cores() -> int:
     """The number of cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         return os.cpu_count() or 1
+
+
+def default_jobs(paths: Sequence[str] = ()) -> int:
+    """`--jobs` when not given: every core, but one job per JOB_BYTES of
+    input at most (a small log is done before a second process would
+    help).  Paths that are not local files count as large."""
+    if not paths:
+        return cores()
+    total = sum(_file_size(p) if "://" not in p else JOB_BYTES for p in paths)
+    return max(1, min(cores(), total // JOB_BYTES))
 
 
 @dataclass(frozen=True)
@@ -90,7 +105,9 @@ def _file_size(path: str) -> int:
         return 0
 
 
-class _Worker:
+class Worker:
+    """One process's replay: its Policy and how it processes a batch."""
+
     def __init__(self, spec: ReplaySpec, policy: Policy | None = None) -> None:
         self.spec = spec
         self.policy = policy if policy is not None else spec.load()
@@ -223,39 +240,10 @@ def _json_error(e: ValueError) -> str:
     return str(e)
 
 
-_WORKER: _Worker | None = None
-
-
-def _init_worker(spec: ReplaySpec) -> None:
-    global _WORKER
-    if _WORKER is None:  # not inherited from the parent (fork) process
-        _WORKER = _Worker(spec)
-
-
-def _run_batch(batch: Batch) -> Part:
-    assert _WORKER is not None
-    return _WORKER.run(batch)
-
-
-def _pool(worker: _Worker, spec: ReplaySpec, jobs: int) -> Any:
-    """`jobs` worker processes.  Forked ones start from `worker`'s policy
-    (its memoized maps already built, as a kumod process that has been
-    running); spawned ones load the policy from `spec`."""
-    global _WORKER
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    ctx = multiprocessing.get_context(method)
-    _WORKER = worker if method == "fork" else None
-    try:
-        return ctx.Pool(jobs, initializer=_init_worker, initargs=(spec,))
-    finally:
-        _WORKER = None
-
-
-def _run_file(path: str) -> list[Part]:
-    """A whole log file in a worker (it reads and decompresses it too)."""
-    assert _WORKER is not None
-    spec = _WORKER.spec
-    return [_WORKER.run(batch)
+def run_file(worker: Worker, path: str) -> list[Part]:
+    """A whole log file (read and decompressed here too)."""
+    spec = worker.spec
+    return [worker.run(batch)
             for batch in batches(path, check_json=spec.check_json, max_line=spec.max_line)]
 
 
@@ -299,38 +287,31 @@ def replay(
     all_batches = (batch for path in paths
                    for batch in batches(path, check_json=spec.check_json,
                                         max_line=spec.max_line, on_read=on_read))
-    worker = _Worker(spec, policy)
-    if jobs > 1 and len(paths) >= jobs:
+    worker = Worker(spec, policy)
+    if jobs <= 1:
+        for batch in all_batches:
+            take(batch.file, worker.run(batch))
+    elif len(paths) >= jobs:
         # Several segments (kumod writes many): each worker takes whole
         # files, reading and decompressing them itself, so nothing but the
         # results crosses between processes.  Results are taken in file
         # order, so the output is the same as with one job.
-        with _pool(worker, spec, jobs) as pool:
-            for path, parts in zip(paths, pool.imap(_run_file, paths), strict=True):
-                if on_read is not None:
-                    on_read(_file_size(path))
+        done = (lambda path: on_read(_file_size(path))) if on_read is not None else None
+        with Workers(worker, spec, jobs) as pool:
+            for path, parts in pool.files(list(paths), done):
                 for part in parts:
                     take(path, part)
-    elif jobs <= 1:
-        for batch in all_batches:
-            take(batch.file, worker.run(batch))
     else:
         # The first batch runs here; forked workers then start from this
         # process's policy (its memoized maps already built, as a kumod
         # process that has been running), instead of each loading it and
-        # compiling the same rules again.
+        # compiling the same rules again.  This process reads the files and
+        # picks the candidates; the workers get only those.
         first = next(all_batches, None)
         if first is not None:
             take(first.file, worker.run(first))
-        with _pool(worker, spec, jobs) as pool:
-            pending: deque[tuple[str, Any]] = deque()
-            for batch in all_batches:
-                pending.append((batch.file, pool.apply_async(_run_batch, (batch,))))
-                while len(pending) > 3 * jobs:
-                    name, result = pending.popleft()
-                    take(name, result.get())
-            while pending:
-                name, result = pending.popleft()
-                take(name, result.get())
+        with Workers(worker, spec, jobs) as pool:
+            for name, part in pool.batches(all_batches):
+                take(name, part)
     report.seconds = time.perf_counter() - started
     return report

@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import click
 
-from .._replay import Problem, ReplaySpec, Report, default_jobs, replay
+from .._replay import Problem, ReplayError, ReplaySpec, Report, default_jobs, replay
 from ._common import (
     EXIT_PARTIAL,
     REWRITE_EVENT,
@@ -189,7 +189,8 @@ class _Progress:
               help="Write one JSON line per rewritten record to FILE ('-' for stdout, "
               "instead of the report).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Worker processes [default: every core].")
+              help="Worker processes [default: every core, one per 4 MiB of input at "
+              "most].")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--top", type=click.IntRange(min=0), default=20, show_default=True, metavar="N",
               help="Rows shown in the by-domain and by-rule tables (0: all).")
@@ -238,7 +239,7 @@ def replay_command(policy: str, logs: tuple[str, ...], out_path: str | None, job
         check_json=check_json,
     )
     loaded = load_rewrite_policy(policy)
-    n_jobs = jobs if jobs is not None else default_jobs()
+    n_jobs = jobs if jobs is not None else default_jobs(paths)
     shown: dict[str, int] = {"malformed": 0, "error": 0}
 
     def on_problem(problem: Problem) -> None:
@@ -269,6 +270,8 @@ def replay_command(policy: str, logs: tuple[str, ...], out_path: str | None, job
                                     on_records=progress.done, **kwargs)
             else:
                 report = replay(spec, paths, **kwargs)
+    except ReplayError as e:
+        raise CliError(str(e)) from None
     finally:
         if out is not None and not to_stdout:
             out.close()
