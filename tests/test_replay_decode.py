@@ -140,3 +140,9 @@ def test_msgspec_refuses_what_orjson_refuses(seed: int) -> None:
 def test_lines_that_are_not_ascii_take_the_orjson_path(raw: bytes) -> None:
     examine(orjson.loads(raw.replace(b"\xff", b"")))  # fill the queue cache
     assert decode(raw) is None
+
+
+def test_deep_nesting_takes_the_orjson_path() -> None:
+    # msgspec reports its depth limit as a RecursionError, not a DecodeError
+    raw = b'{"type":"Bounce","meta":' + b"[" * 5000 + b"]" * 5000 + b"}"
+    assert decode(raw) is None

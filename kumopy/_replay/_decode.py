@@ -78,7 +78,7 @@ def decode(raw: bytes) -> tuple[str, QueueName, str, int] | None:
         return None
     try:
         record = _decode(raw)
-    except _DecodeError:
+    except (_DecodeError, RecursionError):  # msgspec's depth limit is a RecursionError
         return None
     kind = record.type
     if kind != "TransientFailure" and kind != "Bounce":

@@ -136,6 +136,11 @@ def _raw_chunks(f: IO[bytes], on_read: Callable[[int], None] | None) -> Iterator
         return data
 
     first = read()
+    while 0 < len(first) < 4:  # a short read (a pipe, a network stream)
+        more = read()
+        if not more:
+            break
+        first += more
     if first[:4] == ZSTD_MAGIC:
         yield from _zstd_chunks(first, read)
         return
@@ -164,6 +169,14 @@ def _split_long(data: bytes, max_line: int) -> Iterator[bytes | LongLine]:
         yield data[start:] if start else data
 
 
+def _check_skip(size: int) -> None:
+    if size > MAX_SKIP:
+        raise LogReadError(
+            f"a line runs on for more than {MAX_SKIP:,} bytes without a line end: the "
+            "rest of the file is skipped"
+        )
+
+
 def iter_pieces(
     f: IO[bytes],
     *,
@@ -185,11 +198,7 @@ def iter_pieces(
             cut = chunk.find(b"\n")
             if cut < 0:
                 skipping += len(chunk)
-                if skipping > MAX_SKIP:
-                    raise LogReadError(
-                        f"a line runs on for more than {MAX_SKIP:,} bytes without a line "
-                        "end: the rest of the file is skipped"
-                    )
+                _check_skip(skipping)
                 continue
             yield LongLine(skipping + cut)
             skipping = 0
@@ -199,6 +208,7 @@ def iter_pieces(
             carry += chunk
             if len(carry) > max_line:
                 skipping, carry = len(carry), b""
+                _check_skip(skipping)
             continue
         head = carry + chunk[: cut + 1] if carry else chunk[: cut + 1]
         carry = chunk[cut + 1:]
@@ -208,6 +218,7 @@ def iter_pieces(
             yield head
         if len(carry) > max_line:
             skipping, carry = len(carry), b""
+            _check_skip(skipping)
     if skipping:
         yield LongLine(skipping)
     elif carry:

@@ -241,8 +241,11 @@ def replay_command(policy: str, logs: tuple[str, ...], out_path: str | None, job
     loaded = load_rewrite_policy(policy)
     n_jobs = jobs if jobs is not None else default_jobs(paths)
     shown: dict[str, int] = {"malformed": 0, "error": 0}
+    first: list[Problem] = []
 
     def on_problem(problem: Problem) -> None:
+        if not first:
+            first.append(problem)
         count = shown[problem.kind] = shown[problem.kind] + 1
         if count <= show_problems:
             kind = "malformed line" if problem.kind == "malformed" else "handler error"
@@ -286,6 +289,12 @@ def replay_command(policy: str, logs: tuple[str, ...], out_path: str | None, job
         for line in render(report, top):
             (echo_err if to_stdout else echo)(line)
     if report.malformed or report.errors:
+        # one verdict line for CI logs, after the report
+        counts = [f"{n:,} {what}{'s' if n != 1 else ''}" for n, what in (
+            (report.malformed, "malformed line"), (report.errors, "handler error")) if n]
+        where = f"; the first at {first[0].file}:{first[0].line}" if first else ""
+        echo_err(f"kumopy: error: {' and '.join(counts)}{where} (every other record was "
+                 "replayed)")
         raise click.exceptions.Exit(EXIT_PARTIAL)
 
 
