@@ -262,6 +262,7 @@ def replay(
     on_read: Callable[[int], None] | None = None,
     on_records: Callable[[int], None] | None = None,
     policy: Policy | None = None,
+    cluster: str | None = None,
 ) -> Report:
     """Replay the log files `paths` through the policy of `spec`.
 
@@ -270,8 +271,10 @@ def replay(
     `on_read(n)` the bytes read from the files, `on_records(n)` the records
     processed (progress).  With `jobs` > 1 the records are processed by
     that many worker processes; `policy` (already loaded from `spec`) is
-    used when `jobs` is 1."""
-    report = Report(files=len(paths), jobs=jobs, cache=spec.cache)
+    used when `jobs` is 1.  With `cluster` (a Dask scheduler address)
+    every file is a task on that cluster instead (`jobs` is ignored).
+    Raises `ReplayError` when a worker or the cluster fails."""
+    report = Report(files=len(paths), jobs=jobs, cache=spec.cache, cluster=cluster)
     started = time.perf_counter()
 
     def take(batch_file: str, part: Part) -> None:
@@ -284,6 +287,13 @@ def replay(
         if on_records is not None:
             on_records(part.read)
 
+    if cluster is not None:
+        from ._cluster import replay_files_on_cluster
+
+        done = (lambda path: on_read(_file_size(path))) if on_read is not None else None
+        report.jobs = replay_files_on_cluster(spec, paths, cluster, take, done)
+        report.seconds = time.perf_counter() - started
+        return report
     all_batches = (batch for path in paths
                    for batch in batches(path, check_json=spec.check_json,
                                         max_line=spec.max_line, on_read=on_read))

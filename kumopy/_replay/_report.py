@@ -83,13 +83,15 @@ class Report(Counts):
     seconds: float = 0.0
     jobs: int = 1
     cache: bool = False
+    #: the Dask scheduler the files were replayed on (jobs: its workers)
+    cluster: str | None = None
 
     @property
     def rate(self) -> float:
         return self.read / self.seconds if self.seconds > 0 else 0.0
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "files": self.files,
             "read": self.read,
             "eligible": self.eligible,
@@ -109,3 +111,6 @@ class Report(Counts):
             "jobs": self.jobs,
             "cache": self.cache,
         }
+        if self.cluster is not None:
+            data["cluster"] = self.cluster
+        return data
