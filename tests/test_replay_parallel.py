@@ -21,7 +21,7 @@ POLICY = """
 local kumo = require 'kumo'
 local rules = kumo.regex_set_map.new(kumo.json_load('/opt/kumomta/etc/policy/dsn_rewrite.json'))
 kumo.on('smtp_client_rewrite_delivery_status', function(response)
-  if string.find(response, '#13$') and die then die() end
+  if string.find(response, '#1%d$') and die then die() end
   return rules[response]
 end)
 """

@@ -1,13 +1,14 @@
 """The replay engine: read log files, offer the eligible records to a
 policy in one or more worker processes, and add up what happened.
 
-The parent process reads and decompresses the files and hands batches of
-whole lines to the workers, each with its own `Policy` (Lua states cannot
-cross threads or processes).  A worker recognises, from the raw line, the
-records that cannot be TransientFailure or Bounce records (no JSON
-parsing: a line that does not contain `TransientFailure"`, `Bounce"` or
-kumod's rewrite note cannot be one) and parses the others.  Results come
-back in batch order, so `--out` is the same whatever the number of jobs.
+A log is cut into batches of whole lines (`_scan`), read in bounded steps
+(`_reader`); the lines that can be TransientFailure or Bounce records are
+picked from their bytes without parsing the others.  A `Worker` (one
+`Policy`) decodes each candidate (`_decode`, or orjson and `_records` for
+anything unusual) and calls the handler on a prepared path
+(`Policy._rewrite_code`).  With several jobs the workers are processes
+(`_parallel`), or Dask tasks (`_cluster`); results are taken in input
+order, so `--out` is the same whatever runs them.
 """
 
 from __future__ import annotations
@@ -315,13 +316,14 @@ def replay(
         # The first batch runs here; forked workers then start from this
         # process's policy (its memoized maps already built, as a kumod
         # process that has been running), instead of each loading it and
-        # compiling the same rules again.  This process reads the files and
-        # picks the candidates; the workers get only those.
+        # compiling the same rules again.  This process reads the files,
+        # picks the candidates (the workers get only those) and runs
+        # batches itself while the jobs - 1 workers are busy.
         first = next(all_batches, None)
         if first is not None:
             take(first.file, worker.run(first))
-        with Workers(worker, spec, jobs) as pool:
-            for name, part in pool.batches(all_batches):
+        with Workers(worker, spec, jobs - 1) as pool:
+            for name, part in pool.batches(all_batches, worker.run):
                 take(name, part)
     report.seconds = time.perf_counter() - started
     return report

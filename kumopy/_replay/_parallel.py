@@ -126,23 +126,40 @@ class Workers:
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
         return ReplayError(f"replay worker {i + 1} died ({how})")
 
-    # -- batches of one stream, round robin ----------------------------------
+    # -- batches of one stream ------------------------------------------------
 
-    def batches(self, stream: Iterable[Batch]) -> Iterator[tuple[str, Part]]:
-        """(file, part) of each batch, in stream order."""
+    def batches(self, stream: Iterable[Batch],
+                here: Callable[[Batch], Part]) -> Iterator[tuple[str, Part]]:
+        """(file, part) of each batch, in stream order.  A batch goes to the
+        worker with the fewest in flight, or, when every worker has _AHEAD,
+        is run `here` (this process reads and picks the candidates, and
+        does the rest of the work when the workers are busy: N jobs are N
+        busy processes, not N + 1)."""
         jobs = len(self._conns)
-        pending: deque[tuple[int, str]] = deque()  # (worker, file), oldest first
-        turn = 0
+        inflight = [0] * jobs
+        pending: deque[tuple[str, int | Part]] = deque()  # (file, worker or result)
         for batch in stream:
-            if len(pending) >= _AHEAD * jobs:
-                i, name = pending.popleft()
-                yield name, self._recv(i)
-            self._send(turn, "batch", batch)
-            pending.append((turn, batch.file))
-            turn = (turn + 1) % jobs
+            i = min(range(jobs), key=inflight.__getitem__)
+            if inflight[i] < _AHEAD:
+                self._send(i, "batch", batch)
+                inflight[i] += 1
+                pending.append((batch.file, i))
+            else:
+                pending.append((batch.file, here(batch)))
+            while pending:  # what is done, in order, without waiting
+                name, what = pending[0]
+                if isinstance(what, int):
+                    if not self._conns[what].poll():
+                        break
+                    inflight[what] -= 1
+                    what = self._recv(what)
+                pending.popleft()
+                yield name, what
         while pending:
-            i, name = pending.popleft()
-            yield name, self._recv(i)
+            name, what = pending.popleft()
+            if isinstance(what, int):
+                what = self._recv(what)
+            yield name, what
 
     # -- whole files, to whichever worker is free -------------------------------
 
