@@ -13,10 +13,11 @@ order, so `--out` is the same whatever runs them.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -303,13 +304,22 @@ def replay(
         for batch in all_batches:
             take(batch.file, worker.run(batch))
     elif len(paths) >= jobs:
-        # Several segments (kumod writes many): each worker takes whole
+        # Several segments (kumod writes many): each process takes whole
         # files, reading and decompressing them itself, so nothing but the
-        # results crosses between processes.  Results are taken in file
-        # order, so the output is the same as with one job.
+        # results crosses between processes; this one is one of the jobs.
+        # Its first batch runs before the workers are forked, so that they
+        # start from the maps its memoized loaders built.  Results are
+        # taken in file order, so the output is the same as with one job.
+        def here(path: str) -> Iterator[Part]:
+            for batch in batches(path, check_json=spec.check_json, max_line=spec.max_line):
+                yield worker.run(batch)
+
         done = (lambda path: on_read(_file_size(path))) if on_read is not None else None
-        with Workers(worker, spec, jobs) as pool:
-            for path, parts in pool.files(list(paths), done):
+        rest = here(paths[0])
+        first_part = next(rest, None)
+        with Workers(worker, spec, jobs - 1) as pool:
+            chained = itertools.chain([] if first_part is None else [first_part], rest)
+            for path, parts in pool.files(list(paths), here, chained, done):
                 for part in parts:
                     take(path, part)
     else:

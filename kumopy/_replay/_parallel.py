@@ -161,25 +161,52 @@ class Workers:
                 what = self._recv(what)
             yield name, what
 
-    # -- whole files, to whichever worker is free -------------------------------
+    # -- whole files, to whichever process is free ------------------------------
 
-    def files(self, paths: list[str],
-              on_done: Callable[[str], None] | None = None) -> Iterator[tuple[str, list[Part]]]:
-        """(path, parts) of each file, in the order of `paths`; each worker
-        reads and decompresses the files it is given."""
-        jobs = len(self._conns)
+    def files(
+        self,
+        paths: list[str],
+        here: Callable[[str], Iterator[Part]],
+        started: Iterator[Part] | None = None,
+        on_done: Callable[[str], None] | None = None,
+    ) -> Iterator[tuple[str, list[Part]]]:
+        """(path, parts) of each file, in the order of `paths`.  Workers
+        get whole files (they read and decompress them); this process
+        takes files too, a batch at a time through `here(path)` (its
+        parts, one per batch), between which it collects the workers'
+        results.  `started`, when given, is the rest of `here(paths[0])`,
+        whose first batch already ran: the first file stays here."""
+        workers = len(self._conns)
+        total = len(paths)
         done: dict[int, list[Part]] = {}
         busy: dict[int, int] = {}  # worker -> file index
         following = 0  # next file to hand out
         emitted = 0
-        while emitted < len(paths):
-            # keep every worker busy, but never run far ahead of the output
-            for i in range(jobs):
-                if i not in busy and following < len(paths) and following < emitted + 2 * jobs:
+        mine: tuple[int, Iterator[Part], list[Part]] | None = None
+        if started is not None and total:
+            mine = (0, started, [])
+            following = 1
+        ahead = 2 * (workers + 1)  # files handed out beyond the output
+        while emitted < total:
+            for i in range(workers):  # keep every worker busy
+                if i not in busy and following < total and following < emitted + ahead:
                     self._send(i, "file", paths[following])
                     busy[i] = following
                     following += 1
-            ready = wait([self._conns[i] for i in busy])
+            if mine is None and following < total and following < emitted + ahead:
+                mine = (following, here(paths[following]), [])
+                following += 1
+            if mine is not None:
+                index, parts, got = mine
+                part = next(parts, None)
+                if part is None:
+                    done[index] = got
+                    mine = None
+                else:
+                    got.append(part)
+                ready = wait([self._conns[i] for i in busy], timeout=0) if busy else []
+            else:
+                ready = wait([self._conns[i] for i in busy]) if busy else []
             for i in list(busy):
                 if self._conns[i] in ready:
                     done[busy.pop(i)] = self._recv(i)
