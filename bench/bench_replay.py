@@ -1,25 +1,39 @@
-"""Throughput of `kumopy replay` (records per second) with 1 job and with
-every core, on a generated KumoMTA log.
+"""`kumopy replay` against the least work any Python replay must do, on one
+core, on every core, on segments and on a Dask LocalCluster: one table,
+measured side by side in one run.
 
-The log (zstd-compressed, as kumod writes it) has --records records
-(default 1,000,000) in the mix of a busy node (see
-kumopy/_replay/_sample.py: about 17% are TransientFailure or Bounce records
-with a remote response); the example policy (policies/dsn-rewrite/init.lua)
-loads a generated --rules rule map (default 1,000 patterns).  Each
-configuration runs the real command line in a new process, so the figures
-include start-up (policy load, building the map) and the reader.
+The log (zstd, as kumod writes it) has --records records (default
+1,000,000) in the mix of a busy node (kumopy/_replay/_sample.py: about 17%
+are TransientFailure or Bounce records with a remote response); the example
+policy (policies/dsn-rewrite/init.lua) loads a generated --rules map
+(default 1,000 patterns).  Rows:
 
-Rows: `--jobs 1` and `--jobs N` (N = the cores this process may use) on
-the log as one file, the same with `--cache` (which is only right for pure
-handlers; the generated responses are mostly distinct, so it helps little
-here), and on the same records cut into 8 segment files, as kumod leaves
-them (each worker then reads whole files itself).  The scaling ratio is
-records/s with N jobs over records/s with 1 job.  Each configuration runs
---repeat times (default 3) and the fastest run is shown.  The
-machine load (`os.getloadavg`) is printed before and after: other work on
-the machine lowers the figures.
+- floor: `python bench/bench_replay.py --floor LOG RULES`, the least work
+  of a replay in Python: stream-decompress the log, pick the
+  TransientFailure and Bounce lines by their bytes, parse those with
+  orjson, build the response line, one RE2 set match over the same rules.
+  No policy, no Lua, no report.
+- jobs 1 / jobs N: the real command line (`kumopy replay ... --jobs`) on
+  the log as one file, start-up included (imports, policy load, building
+  the rule map);
+- segments: the same records cut into 8 zstd segment files (as kumod
+  leaves them), jobs 1 and jobs N;
+- cluster: the 8 segments on a Dask LocalCluster of N worker processes (one
+  thread each) started beforehand (its start-up is not counted; the
+  policy's is, in every worker).
 
-Run: `python bench/bench_replay.py [--records N] [--rules N] [--quick]`.
+Every configuration runs --repeat times (default 3), the runs of all
+configurations interleaved, and the fastest is shown: the machine may be
+shared, and a slow run says more about the neighbours than about kumopy.
+The load average is printed before and after.  Columns: records/s by wall
+clock; CPU seconds of the command and the processes it waited for (not the
+cluster's workers); peak RSS of its largest process (the bench itself is
+kept small: a command inherits its parent's peak across exec).  Ratios compare rows
+of this one run.  kumopy's modules are byte-compiled first, as a regular
+(non-editable) install has them.
+
+Run: `python bench/bench_replay.py [--records N] [--rules N] [--repeat N]
+[--quick] [--no-cluster]`.
 """
 
 from __future__ import annotations
@@ -27,49 +41,110 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from pathlib import Path
-
-import zstandard
-
-from kumopy._replay import default_jobs
-from kumopy._replay._sample import rules, write_log
+from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 POLICY = REPO / "policies" / "dsn-rewrite" / "init.lua"
 RULES_PATH = "/opt/kumomta/etc/policy/dsn_rewrite.json"
-
-
-def run(logs: list[Path], rules_file: Path, jobs: int, cache: bool) -> dict[str, object]:
-    args = [sys.executable, "-m", "kumopy.cli", "replay", str(POLICY), *map(str, logs),
-            "--json", "--jobs", str(jobs), "--map", f"{RULES_PATH}={rules_file}"]
-    if cache:
-        args.append("--cache")
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    started = time.perf_counter()
-    done = subprocess.run(args, capture_output=True, text=True, check=False)
-    wall = time.perf_counter() - started
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    if done.returncode not in (0, 3):
-        raise SystemExit(f"replay failed ({done.returncode}): {done.stderr}")
-    report: dict[str, object] = json.loads(done.stdout)
-    report["wall"] = wall
-    report["cpu"] = cpu
-    return report
-
-
 SEGMENTS = 8
+
+
+# ---------------------------------------------------------------------------
+# the floor
+# ---------------------------------------------------------------------------
+
+
+def floor(log: str, rules_file: str) -> None:
+    """The least work: see the module docstring.  Prints its counts."""
+    import orjson
+    import re2
+    import zstandard
+
+    with open(rules_file) as f:
+        rules = json.load(f)
+    options = re2.Options()
+    options.never_capture = True
+    options.max_mem = 256 << 20
+    rset = re2.Set.SearchSet(options)
+    for pattern in rules:
+        rset.Add(pattern)
+    rset.Compile()
+    match = rset.Match
+    loads = orjson.loads
+    read = eligible = matched = 0
+    tail = b""
+    with open(log, "rb") as raw:
+        reader = zstandard.ZstdDecompressor().stream_reader(raw, read_across_frames=True)
+        while True:
+            chunk = reader.read(1 << 20)
+            if not chunk:
+                break
+            data = tail + chunk
+            cut = data.rfind(b"\n") + 1
+            tail = data[cut:]
+            lines = data[:cut].split(b"\n")
+            lines.pop()
+            read += len(lines)
+            for line in lines:
+                if line[9:26] == b'TransientFailure"' or line[9:16] == b'Bounce"':
+                    r = loads(line)["response"]
+                    e = r["enhanced_code"]
+                    text = (f"{r['code']} {e['class']}.{e['subject']}.{e['detail']} "
+                            f"{r['content']}" if e else f"{r['code']} {r['content']}")
+                    eligible += 1
+                    if match(text.encode()):
+                        matched += 1
+    print(json.dumps({"read": read, "eligible": eligible, "matched": matched}))
+
+
+# ---------------------------------------------------------------------------
+# running one configuration
+# ---------------------------------------------------------------------------
+
+
+def _popen_rusage(args: Sequence[str]) -> dict[str, Any]:
+    """Run a command; its (last) JSON output line plus wall, cpu (itself
+    and the children it waited for) and peak RSS (its largest process,
+    bytes), from the rusage of exactly this child (os.wait4)."""
+    started = time.perf_counter()
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        proc = subprocess.Popen(args, stdout=out, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - started
+        out.seek(0)
+        err.seek(0)
+        text, errors = out.read().decode(), err.read().decode()
+    if proc.returncode not in (0, 3):
+        raise SystemExit(f"{' '.join(args)} failed ({proc.returncode}):\n{errors}")
+    lines = [x for x in text.splitlines() if x.startswith("{")]
+    data: dict[str, Any] = json.loads(lines[-1])
+    data.update(wall=wall, cpu=usage.ru_utime + usage.ru_stime, rss=usage.ru_maxrss * 1024)
+    return data
+
+
+def _generate(log: str, rules_file: str, segdir: str, n: str, n_rules: str) -> None:
+    from kumopy._replay._sample import rules, write_log
+
+    write_log(log, int(n), compress=True)
+    Path(segdir).mkdir()
+    _split_segments(Path(log), Path(segdir), SEGMENTS)
+    Path(rules_file).write_text(json.dumps(rules(int(n_rules))))
 
 
 def _split_segments(log: Path, where: Path, count: int) -> list[Path]:
     """`log` cut into `count` zstd segments of whole lines, in order."""
-    lines = zstandard.ZstdDecompressor().decompressobj().decompress(
-        log.read_bytes()).splitlines(keepends=True)
+    import zstandard
+
+    with open(log, "rb") as f:
+        data = zstandard.ZstdDecompressor().stream_reader(f).read()
+    lines = data.splitlines(keepends=True)
     size = -(-len(lines) // count)
     paths = []
     for i in range(count):
@@ -81,55 +156,113 @@ def _split_segments(log: Path, where: Path, count: int) -> list[Path]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--records", type=int, default=1_000_000)
     parser.add_argument("--rules", type=int, default=1_000)
-    parser.add_argument("--quick", action="store_true", help="100,000 records")
+    parser.add_argument("--quick", action="store_true", help="100,000 records, 1 run each")
     parser.add_argument("--repeat", type=int, default=3,
                         help="runs per configuration; the fastest is shown")
+    parser.add_argument("--jobs", type=int, default=0,
+                        help="N for the jobs N and cluster rows [default: every core]")
+    parser.add_argument("--no-cluster", action="store_true", help="skip the LocalCluster row")
+    parser.add_argument("--floor", nargs=2, metavar=("LOG", "RULES"), help=argparse.SUPPRESS)
+    parser.add_argument("--generate", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.floor:
+        floor(*args.floor)
+        return
+    if args.generate:
+        _generate(*args.generate)
+        return
+
     n = 100_000 if args.quick else args.records
-    cores = default_jobs()
+    repeat = 1 if args.quick else args.repeat
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    jobs = args.jobs or cores or 1
+    subprocess.run([sys.executable, "-m", "compileall", "-q", str(REPO / "kumopy")],
+                   check=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": ""})
     with tempfile.TemporaryDirectory(prefix="kumopy-bench-") as tmp:
         log = Path(tmp) / "20250101-000000.zst"
         rules_file = Path(tmp) / "dsn_rewrite.json"
         t0 = time.perf_counter()
-        write_log(str(log), n, compress=True)
-        # the same records as kumod leaves them on a busy node: several
-        # segment files (here SEGMENTS of equal size)
-        segments = _split_segments(log, Path(tmp), SEGMENTS)
-        rules_file.write_text(json.dumps(rules(args.rules)))
+        segdir = Path(tmp) / "segments"
+        # made in another process: this one stays small, and the commands it
+        # starts inherit its peak RSS (Linux keeps it across exec)
+        subprocess.run([sys.executable, __file__, "--generate", str(log), str(rules_file),
+                        str(segdir), str(n), str(args.rules)], check=True)
         print(f"generated {n:,} records ({log.stat().st_size / 1e6:.1f} MB zstd) and "
               f"{args.rules:,} rules in {time.perf_counter() - t0:.1f} s")
-        print(f"cores: {cores}; load average before: "
+        print(f"cores: {cores}; N = {jobs}; load average before: "
               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        rows = []
-        configs = [("1 file", [log], False), ("1 file --cache", [log], True),
-                   (f"{SEGMENTS} segments", segments, False)]
-        for mode, logs, cache in configs:
-            base = None
-            for jobs in sorted({1, cores}):
-                # best of --repeat runs: this machine is shared, and a slow
-                # run says more about the neighbours than about kumopy
-                r = min((run(logs, rules_file, jobs, cache) for _ in range(args.repeat)),
-                        key=lambda x: float(x["wall"]))  # type: ignore[arg-type]
-                rate = float(r["read"]) / float(r["wall"])  # type: ignore[arg-type]
-                base = base or rate
-                cpu_rate = float(r["read"]) / float(r["cpu"])  # type: ignore[arg-type]
-                rows.append((mode, jobs, r["eligible"],
-                             r["rewritten"], r["wall"], rate, r["cpu"], cpu_rate,
-                             rate / base))
+
+        kumopy = [sys.executable, "-m", "kumopy.cli", "replay", str(POLICY), "--json",
+                  "--map", f"{RULES_PATH}={rules_file}"]
+        configs: list[tuple[str, list[str]]] = [
+            ("floor", [sys.executable, __file__, "--floor", str(log), str(rules_file)]),
+            ("jobs 1", [*kumopy, str(log), "--jobs", "1"]),
+            (f"jobs {jobs}", [*kumopy, str(log), "--jobs", str(jobs)]),
+            (f"{SEGMENTS} segments, jobs 1", [*kumopy, str(segdir), "--jobs", "1"]),
+            (f"{SEGMENTS} segments, jobs {jobs}", [*kumopy, str(segdir), "--jobs", str(jobs)]),
+        ]
+        cluster = None
+        if not args.no_cluster:
+            try:
+                import distributed
+            except ImportError:
+                print("(no LocalCluster row: pip install 'kumopy[cluster]')")
+            else:
+                cluster = distributed.LocalCluster(
+                    n_workers=jobs, threads_per_worker=1, processes=True, host="127.0.0.1",
+                    dashboard_address=None, worker_dashboard_address=None,
+                    silence_logs=50)
+                configs.append((f"cluster, {jobs} workers",
+                                [*kumopy, str(segdir), "--cluster", cluster.scheduler_address]))
+        best: dict[str, dict[str, Any]] = {}
+        try:
+            for _ in range(repeat):
+                for name, command in configs:
+                    r = _popen_rusage(command)
+                    if name not in best or r["wall"] < best[name]["wall"]:
+                        best[name] = r
+        finally:
+            if cluster is not None:
+                cluster.close()
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
-        print()
-        header = ("mode", "jobs", "eligible", "rewritten", "wall s", "records/s",
-                  "cpu s", "rec/cpu-s", "scaling")
-        print("{:<16} {:>4} {:>9} {:>9} {:>7} {:>10} {:>7} {:>10} {:>7}".format(*header))
-        for mode, jobs, eligible, rewritten, wall, rate, cpu, cpu_rate, scaling in rows:
-            print(f"{mode:<16} {jobs:>4} {eligible:>9,} {rewritten:>9,} {wall:>7.2f} "
-                  f"{rate:>10,.0f} {cpu:>7.2f} {cpu_rate:>10,.0f} {scaling:>7.2f}")
-        print("\nrecords/s: wall clock, start-up included; rec/cpu-s: records per "
-              "CPU second of all processes (per-core throughput, less sensitive to "
-              "other load); scaling: records/s over the 1-job row.")
+        _table(best, configs, jobs, n)
+
+
+def _table(best: dict[str, dict[str, Any]], configs: list[tuple[str, list[str]]],
+           jobs: int, n: int) -> None:
+    print()
+    print(f"{'configuration':<26} {'read':>9} {'eligible':>9} {'rewritten':>9} {'wall s':>7} "
+          f"{'records/s':>10} {'cpu s':>7} {'peak RSS':>9}")
+    for name, _ in configs:
+        r = best[name]
+        cpu = "-" if name.startswith("cluster") else f"{r['cpu']:.2f}"
+        rewritten = f"{r['rewritten']:,}" if "rewritten" in r else "-"
+        print(f"{name:<26} {r['read']:>9,} {r['eligible']:>9,} {rewritten:>9} "
+              f"{r['wall']:>7.2f} {r['read'] / r['wall']:>10,.0f} {cpu:>7} "
+              f"{r['rss'] / 2**20:>7.0f} MB")
+    rate = {name: best[name]["read"] / best[name]["wall"] for name, _ in configs}
+    cpu_rate = {name: best[name]["read"] / best[name]["cpu"] for name, _ in configs}
+    seg1, segn = f"{SEGMENTS} segments, jobs 1", f"{SEGMENTS} segments, jobs {jobs}"
+    print("\nratios (this run):")
+    print(f"  jobs 1 / floor, records/s by wall clock      {rate['jobs 1'] / rate['floor']:.2f}")
+    print(f"  jobs 1 / floor, records per CPU second        "
+          f"{cpu_rate['jobs 1'] / cpu_rate['floor']:.2f}")
+    print(f"  jobs {jobs} / jobs 1, one file                     "
+          f"{rate[f'jobs {jobs}'] / rate['jobs 1']:.2f}")
+    print(f"  jobs {jobs} / jobs 1, {SEGMENTS} segments                  "
+          f"{rate[segn] / rate[seg1]:.2f}")
+    print(f"  CPU of jobs {jobs} / CPU of jobs 1, one file      "
+          f"{best[f'jobs {jobs}']['cpu'] / best['jobs 1']['cpu']:.2f}")
+    cl = f"cluster, {jobs} workers"
+    if cl in rate:
+        print(f"  cluster / jobs 1, {SEGMENTS} segments                  "
+              f"{rate[cl] / rate[seg1]:.2f}")
+    print("\nrecords/s: wall clock, start-up included.  On a machine whose other load "
+          "leaves no idle core,\nN jobs cannot beat one; the CPU ratio then tells the "
+          "overhead of the extra processes.")
 
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@ address.rs): single-address accessors that fail on lists and groups, and
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -36,9 +37,18 @@ _QUOTED = r'"(?:[^"\\\r\n]|\\[\x20-\x7e])*"'
 _LOCAL = rf"(?:{_DOT_ATOM}|{_QUOTED})"
 _LABEL = r"[A-Za-z0-9\x80-\U0010ffff](?:[A-Za-z0-9\-\x80-\U0010ffff]*[A-Za-z0-9\x80-\U0010ffff])?"
 _DOMAIN = rf"(?:{_LABEL}(?:\.{_LABEL})*|\[[^\[\]\\\s]+\])"
-_MAILBOX = re.compile(rf"(?P<local>{_LOCAL})@(?P<domain>{_DOMAIN})")
 _ROUTE = rf"@{_DOMAIN}(?:,@{_DOMAIN})*:"
-_PATH = re.compile(rf"<(?:{_ROUTE})?(?P<local>{_LOCAL})@(?P<domain>{_DOMAIN})>")
+
+
+@functools.cache
+def _patterns() -> tuple[re.Pattern[str], re.Pattern[str]]:
+    """(path, mailbox), compiled on first use: compiling these classes of
+    the whole non-ASCII range takes ~0.1 s, which every kumopy command paid
+    at import time (log replay's start-up among them)."""
+    return (
+        re.compile(rf"<(?:{_ROUTE})?(?P<local>{_LOCAL})@(?P<domain>{_DOMAIN})>"),
+        re.compile(rf"(?P<local>{_LOCAL})@(?P<domain>{_DOMAIN})"),
+    )
 
 
 @dataclass(frozen=True)
@@ -63,7 +73,8 @@ class EnvelopeAddress(Userdata):
             return cls("", "", "null")
         if text.lower() in ("postmaster", "<postmaster>"):
             return cls("postmaster", "", "postmaster")
-        m = _PATH.fullmatch(text) or _MAILBOX.fullmatch(text)
+        path, mailbox = _patterns()
+        m = path.fullmatch(text) or mailbox.fullmatch(text)
         if m is None:
             raise AddressError(f"invalid envelope address {text!r}")
         local = m.group("local")

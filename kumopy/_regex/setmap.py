@@ -337,6 +337,8 @@ class RegexSetMap:
                 data = subject.encode()
             except UnicodeEncodeError:
                 data = _lossy_utf8(subject)
+        elif subject.__class__ is bytes and subject.isascii():  # (immutable: no copy)
+            data = subject
         else:
             data = _subject_bytes(subject)
         if self._simple:

@@ -4,14 +4,18 @@
 from __future__ import annotations
 
 from ._engine import Problem, ReplaySpec, Report, default_jobs, replay
-from ._reader import LogReadError, iter_lines
+from ._parallel import ReplayError
+from ._reader import MAX_LINE, LogReadError, LongLine, iter_lines
 from ._records import Eligible, NotEligible, examine
 
 __all__ = [
     "Eligible",
     "LogReadError",
+    "LongLine",
+    "MAX_LINE",
     "NotEligible",
     "Problem",
+    "ReplayError",
     "ReplaySpec",
     "Report",
     "default_jobs",

@@ -1,52 +1,68 @@
 """The replay engine: read log files, offer the eligible records to a
 policy in one or more worker processes, and add up what happened.
 
-The parent process reads and decompresses the files and hands batches of
-whole lines to the workers, each with its own `Policy` (Lua states cannot
-cross threads or processes).  A worker recognises, from the raw line, the
-records that cannot be TransientFailure or Bounce records (no JSON
-parsing: a line that does not contain `TransientFailure"`, `Bounce"` or
-kumod's rewrite note cannot be one) and parses the others.  Results come
-back in batch order, so `--out` is the same whatever the number of jobs.
+A log is cut into batches of whole lines (`_scan`), read in bounded steps
+(`_reader`); the lines that can be TransientFailure or Bounce records are
+picked from their bytes without parsing the others.  A `Worker` (one
+`Policy`) decodes each candidate (`_decode`, or orjson and `_records` for
+anything unusual) and calls the handler on a prepared path
+(`Policy._rewrite_code`).  With several jobs the workers are processes
+(`_parallel`), or Dask tasks (`_cluster`); results are taken in input
+order, so `--out` is the same whatever runs them.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
-import multiprocessing
 import os
 import time
-from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import IO
 
 import orjson
 
 from .._errors import PolicyError
 from .._kumo.regex_set_map import LuaRegexSetMap, observe_lookups
 from .._policy import DEFAULT_BUDGET_SECONDS, Policy
-from .._smtp import QueueName
-from ._reader import LogReadError, iter_chunks
-from ._records import NotEligible, examine
+from .._runtime import encode
+from .._smtp import QueueName, Response
+from .._text import is_utf8
+from ._decode import decode
+from ._parallel import Workers
+from ._reader import MAX_LINE
+from ._records import NotEligible, examine, quick
+from ._report import Part, Problem, Report
+from ._scan import Batch, batches, candidates
 
 __all__ = ["Problem", "Report", "ReplaySpec", "default_jobs", "replay"]
 
-# decompressed bytes of log per batch (about 500 records): small batches
-# keep every worker busy (large ones stall on the pipes)
-_BATCH_BYTES = 512 << 10
 _EVENT = "smtp_client_rewrite_delivery_status"
 
-#: reasons a record was not offered, in report order
-NOT_OFFERED = ("type", "no response", "250", "internal", "protocol")
+
+#: input (bytes as stored) below which one job is the default: a second
+#: process costs a fork and, for whole files, building the policy's maps
+#: again, more than it saves on a small log
+JOB_BYTES = 4 << 20
 
 
-def default_jobs() -> int:
+def cores() -> int:
     """The number of cores this process may run on."""
     try:
         return len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # pragma: no cover - not Linux
         return os.cpu_count() or 1
+
+
+def default_jobs(paths: Sequence[str] = ()) -> int:
+    """`--jobs` when not given: every core, but one job per JOB_BYTES of
+    input at most (a small log is done before a second process would
+    help).  Paths that are not local files count as large."""
+    if not paths:
+        return cores()
+    total = sum(_file_size(p) if "://" not in p else JOB_BYTES for p in paths)
+    return max(1, min(cores(), total // JOB_BYTES))
 
 
 @dataclass(frozen=True)
@@ -65,6 +81,8 @@ class ReplaySpec:
     cache: bool = False
     #: parse every line, not only those that can be eligible records
     check_json: bool = False
+    #: the longest line (bytes) taken as a record; longer ones are malformed
+    max_line: int = MAX_LINE
 
     def load(self) -> Policy:
         return Policy.load(
@@ -75,120 +93,6 @@ class ReplaySpec:
             budget_seconds=self.budget_seconds,
             package_dirs=self.package_dirs,
         )
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A malformed line (`kind` "malformed") or a failed handler call
-    (`kind` "error") at FILE:LINE."""
-
-    file: str
-    line: int
-    kind: str
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.file}:{self.line}: {self.message}"
-
-
-@dataclass
-class _Counts:
-    """The counts a batch produces and a report sums."""
-
-    read: int = 0
-    eligible: int = 0
-    rewritten: int = 0
-    unchanged: int = 0
-    errors: int = 0
-    malformed: int = 0
-    #: eligible records whose logged response kumod had already rewritten
-    restored: int = 0
-    not_offered: Counter[str] = field(default_factory=Counter)
-    by_code: Counter[str] = field(default_factory=Counter)
-    by_domain: dict[str, list[int]] = field(default_factory=dict)
-    by_rule: dict[str, list[int]] = field(default_factory=dict)
-
-    def add(self, other: _Counts) -> None:
-        self.read += other.read
-        self.eligible += other.eligible
-        self.rewritten += other.rewritten
-        self.unchanged += other.unchanged
-        self.errors += other.errors
-        self.malformed += other.malformed
-        self.restored += other.restored
-        self.not_offered.update(other.not_offered)
-        self.by_code.update(other.by_code)
-        for table, src in ((self.by_domain, other.by_domain), (self.by_rule, other.by_rule)):
-            for key, (a, b) in src.items():
-                row = table.get(key)
-                if row is None:
-                    table[key] = [a, b]
-                else:
-                    row[0] += a
-                    row[1] += b
-
-
-@dataclass
-class Report(_Counts):
-    """What a replay found.  `by_code` counts "OLD -> NEW" changes;
-    `by_domain` maps a recipient domain to [eligible, rewritten];
-    `by_rule` maps the pattern that decided (the last regex_set_map lookup
-    of the handler call that matched) to [matched, rewritten]."""
-
-    files: int = 0
-    seconds: float = 0.0
-    jobs: int = 1
-    cache: bool = False
-
-    @property
-    def rate(self) -> float:
-        return self.read / self.seconds if self.seconds > 0 else 0.0
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "files": self.files,
-            "read": self.read,
-            "eligible": self.eligible,
-            "rewritten": self.rewritten,
-            "unchanged": self.unchanged,
-            "errors": self.errors,
-            "malformed": self.malformed,
-            "restored": self.restored,
-            "not_offered": {k: self.not_offered[k] for k in NOT_OFFERED if self.not_offered[k]},
-            "by_code": dict(sorted(self.by_code.items())),
-            "by_domain": {k: {"eligible": v[0], "rewritten": v[1]}
-                          for k, v in sorted(self.by_domain.items())},
-            "by_rule": {k: {"matched": v[0], "rewritten": v[1]}
-                        for k, v in sorted(self.by_rule.items())},
-            "seconds": round(self.seconds, 3),
-            "records_per_second": round(self.rate),
-            "jobs": self.jobs,
-            "cache": self.cache,
-        }
-
-
-@dataclass
-class _Part(_Counts):
-    """The result of one batch (plain data: it crosses processes)."""
-
-    out: list[str] = field(default_factory=list)
-    problems: list[tuple[int, str, str]] = field(default_factory=list)  # line, kind, message
-
-
-@dataclass
-class _Batch:
-    """Complete lines of one file, as read: `data` holds lines `first`,
-    `first + 1`, ... (the last one may lack its LF only at the end of the
-    file).  `part` has what the reader itself found (a damaged file)."""
-
-    file: str
-    first: int
-    data: bytes
-    part: _Part
-    #: the lines that can be eligible, once `_split` ran (the parent splits
-    #: before handing a batch to a worker: only ~1/6 of a log's bytes then
-    #: cross the pipe)
-    candidates: list[tuple[int, bytes]] | None = None
 
 
 # ---------------------------------------------------------------------------
@@ -205,7 +109,9 @@ def _file_size(path: str) -> int:
         return 0
 
 
-class _Worker:
+class Worker:
+    """One process's replay: its Policy and how it processes a batch."""
+
     def __init__(self, spec: ReplaySpec, policy: Policy | None = None) -> None:
         self.spec = spec
         self.policy = policy if policy is not None else spec.load()
@@ -213,80 +119,109 @@ class _Worker:
             {} if spec.cache else None
         )
         self._hit: str | None = None
+        #: the event's arguments 2-5 as Lua strings, by queue name
+        self._args: dict[QueueName, tuple[bytes | None, ...]] = {}
 
     def _observe(self, m: LuaRegexSetMap, index: int | None, subject: bytes | str) -> None:
         if index is not None:
             self._hit = m.patterns[index]
 
-    def _call(self, line: str, queue: QueueName, rec: Any) -> _CacheEntry:
+    def _call(self, line: str, queue: QueueName) -> _CacheEntry:
+        """What the handler makes of one response: (new code or None,
+        error, deciding pattern)."""
         self._hit = None
+        args = self._args.get(queue)
+        if args is None:
+            args = tuple(None if a is None else encode(a) for a in queue.rewrite_event_args())
+            if len(self._args) < 10_000:
+                self._args[queue] = args
         try:
-            result = self.policy._offer_response(rec, line, queue, True)
+            if line.isascii() or is_utf8(line):
+                code = self.policy._rewrite_code(line.encode(), args)
+            else:  # pragma: no cover - a JSON string is always UTF-8
+                resp = Response.parse(line)
+                result = self.policy._offer_response(resp, line, queue, True)
+                code = result.code if result is not resp else None
         except PolicyError as e:
             return None, str(e), self._hit
-        code = result.code if result is not rec else None
         return code, None, self._hit
 
-    def run(self, batch: _Batch) -> _Part:
+    def run(self, batch: Batch) -> Part:
         part = batch.part
         loads = orjson.loads  # ~3x json.loads on log records; same errors class
         cache = self.cache
-        candidates = batch.candidates
-        if candidates is None:
-            candidates = _split(batch, self.spec.check_json)
+        found_lines = batch.candidates
+        if found_lines is None:
+            found_lines, _ = candidates(batch, self.spec.check_json)
+        call = self._call
+        by_domain = part.by_domain
+        by_rule = part.by_rule
+        problems = part.problems
+        fast_decode = None if self.spec.check_json else decode
         with observe_lookups(self._observe):
-            for number, raw in candidates:
-                try:
-                    record = loads(raw)
-                except ValueError as e:
-                    part.malformed += 1
-                    part.problems.append((number, "malformed", f"not JSON: {_json_error(e)}"))
-                    continue
-                try:
-                    found = examine(record)
-                except NotEligible as e:
-                    part.not_offered[e.reason] += 1
-                    continue
-                except (ValueError, TypeError) as e:
-                    part.malformed += 1
-                    part.problems.append((number, "malformed", f"not a log record: {e}"))
-                    continue
+            for number, raw in found_lines:
+                fast = fast_decode(raw) if fast_decode is not None else None
+                record = None
+                if fast is None:
+                    try:
+                        record = loads(raw)
+                    except ValueError as e:
+                        part.malformed += 1
+                        problems.append((number, "malformed", f"not JSON: {_json_error(e)}"))
+                        continue
+                    fast = quick(record)
+                if fast is not None:
+                    line, queue, domain, code = fast
+                else:
+                    try:
+                        found = examine(record)
+                    except NotEligible as e:
+                        part.not_offered[e.reason] += 1
+                        continue
+                    except (ValueError, TypeError) as e:
+                        part.malformed += 1
+                        problems.append((number, "malformed", f"not a log record: {e}"))
+                        continue
+                    if found.was_rewritten:
+                        part.restored += 1
+                    line, queue, domain, code = (
+                        found.line, found.queue, found.domain, found.response.code)
                 part.eligible += 1
-                if found.was_rewritten:
-                    part.restored += 1
-                response = found.response
-                key = (found.line, found.queue)
-                entry = cache.get(key) if cache is not None else None
-                if entry is None:
-                    entry = self._call(found.line, found.queue, response)
-                    if cache is not None:
-                        cache[key] = entry
-                code, error, pattern = entry
-                changed = code is not None and code != response.code
-                row = part.by_domain.get(found.domain)
+                if cache is not None:
+                    key = (line, queue)
+                    entry = cache.get(key)
+                    if entry is None:
+                        entry = cache[key] = call(line, queue)
+                else:
+                    entry = call(line, queue)
+                new, error, pattern = entry
+                changed = new is not None and new != code
+                row = by_domain.get(domain)
                 if row is None:
-                    row = part.by_domain[found.domain] = [0, 0]
+                    row = by_domain[domain] = [0, 0]
                 row[0] += 1
                 if pattern is not None:
-                    rule = part.by_rule.get(pattern)
+                    rule = by_rule.get(pattern)
                     if rule is None:
-                        rule = part.by_rule[pattern] = [0, 0]
+                        rule = by_rule[pattern] = [0, 0]
                     rule[0] += 1
                     if changed:
                         rule[1] += 1
                 if error is not None:
                     part.errors += 1
                     part.unchanged += 1
-                    part.problems.append((number, "error", f"{_EVENT} failed: {error}"))
+                    problems.append((number, "error", f"{_EVENT} failed: {error}"))
                     continue
                 if not changed:
                     part.unchanged += 1
                     continue
-                assert code is not None
+                assert new is not None
                 part.rewritten += 1
                 row[1] += 1
-                part.by_code[f"{response.code} -> {code}"] += 1
-                new_line = response.with_code(code).to_single_line()
+                # the rare case: rebuild the whole record's view for --out
+                found = examine(loads(raw) if record is None else record)
+                response = found.response
+                part.by_code[f"{response.code} -> {new}"] += 1
                 part.out.append(json.dumps({
                     "file": batch.file,
                     "line": number,
@@ -294,12 +229,12 @@ class _Worker:
                     "domain": found.domain,
                     "queue": found.queue.format(),
                     "original": found.line,
-                    "rewritten": new_line,
+                    "rewritten": response.with_code(new).to_single_line(),
                     "original_code": response.code,
-                    "code": code,
+                    "code": new,
                     "pattern": pattern,
                 }, ensure_ascii=False))
-        part.problems.sort(key=lambda p: p[0])  # the reader's and ours, in line order
+        problems.sort(key=lambda p: p[0])  # the reader's and ours, in line order
         return part
 
 
@@ -309,130 +244,11 @@ def _json_error(e: ValueError) -> str:
     return str(e)
 
 
-_WORKER: _Worker | None = None
-
-
-def _init_worker(spec: ReplaySpec) -> None:
-    global _WORKER
-    if _WORKER is None:  # not inherited from the parent (fork) process
-        _WORKER = _Worker(spec)
-
-
-def _run_batch(batch: _Batch) -> _Part:
-    assert _WORKER is not None
-    return _WORKER.run(batch)
-
-
-def _pool(worker: _Worker, spec: ReplaySpec, jobs: int) -> Any:
-    """`jobs` worker processes.  Forked ones start from `worker`'s policy
-    (its memoized maps already built, as a kumod process that has been
-    running); spawned ones load the policy from `spec`."""
-    global _WORKER
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
-    ctx = multiprocessing.get_context(method)
-    _WORKER = worker if method == "fork" else None
-    try:
-        return ctx.Pool(jobs, initializer=_init_worker, initargs=(spec,))
-    finally:
-        _WORKER = None
-
-
-def _run_file(path: str) -> list[_Part]:
-    """A whole log file in a worker (it reads and decompresses it too)."""
-    assert _WORKER is not None
-    return [_WORKER.run(batch) for batch in _batches([path], None)]
-
-
-# ---------------------------------------------------------------------------
-# Reading
-# ---------------------------------------------------------------------------
-
-
-_NOTE = b"(kumomta: status was rewritten from "
-
-
-def _split(batch: _Batch, check_json: bool) -> list[tuple[int, bytes]]:
-    """Count the batch's lines and return the (line number, line) of those
-    that can be eligible records.  Works on the whole batch with
-    comprehensions: the common line (a `{...}` record of another type)
-    costs a few substring tests."""
-    part = batch.part
-    block = batch.data.split(b"\n")
-    if block and not block[-1]:
-        block.pop()
-    base = batch.first - 1
-    note = _NOTE
-    if check_json:
-        picked = list(range(len(block)))
-    else:
-        # kumod writes "type" first: look at it where it stands, and scan
-        # the whole line only for a Delivery (a response rewritten to 250)
-        # or a record laid out some other way
-        picked = [
-            i for i, x in enumerate(block)
-            if ((x[9:26] == b'TransientFailure"' or x[9:16] == b'Bounce"'
-                 or (x[9:18] == b'Delivery"' and note in x))
-                if x[:9] == b'{"type":"'
-                else (b'TransientFailure"' in x or b'Bounce"' in x or note in x))
-        ]
-    odd = [i for i, x in enumerate(block) if not (x.startswith(b"{") and x.endswith(b"}"))]
-    blank = 0
-    bad: set[int] = set()
-    for i in odd:
-        s = block[i].strip()
-        if not s:
-            blank += 1
-            bad.add(i)
-        elif not (s.startswith(b"{") and s.endswith(b"}")):
-            part.malformed += 1
-            what = "incomplete JSON object" if s[:1] == b"{" else "not a JSON object"
-            part.problems.append((base + i + 1, "malformed", what))
-            bad.add(i)
-        else:
-            block[i] = s  # framed once stripped: an ordinary line
-    part.read += len(block) - blank
-    taken = [i for i in picked if i not in bad] if bad else picked
-    part.not_offered["type"] += len(block) - len(bad) - len(taken)
-    return [(base + i + 1, block[i]) for i in taken]
-
-
-def _pieces(chunk: bytes) -> Iterator[bytes]:
-    """`chunk` (whole lines) cut at line ends into pieces of about
-    `_BATCH_BYTES` (a decompressed zstd read can be tens of megabytes)."""
-    pos = 0
-    n = len(chunk)
-    while n - pos > _BATCH_BYTES:
-        cut = chunk.find(b"\n", pos + _BATCH_BYTES)
-        if cut < 0:
-            break
-        yield chunk[pos:cut + 1]
-        pos = cut + 1
-    if pos < n:
-        yield chunk[pos:] if pos else chunk
-
-
-def _batches(paths: Sequence[str], on_read: Callable[[int], None] | None) -> Iterator[_Batch]:
-    """The files' lines in batches of about `_BATCH_BYTES` (whole lines)."""
-    for path in paths:
-        number = 0  # lines handed out so far
-        pending: list[bytes] = []
-        size = 0
-        first = 1
-        try:
-            for chunk in iter_chunks(path, on_read):
-                for piece in _pieces(chunk):
-                    pending.append(piece)
-                    size += len(piece)
-                    number += piece.count(b"\n")
-                    if size >= _BATCH_BYTES:
-                        yield _Batch(path, first, b"".join(pending), _Part())
-                        pending, size, first = [], 0, number + 1
-        except LogReadError as e:
-            part = _Part(malformed=1)
-            part.problems.append((e.line, "malformed", e.detail))
-            yield _Batch(path, first, b"".join(pending), part)
-            continue
-        yield _Batch(path, first, b"".join(pending), _Part())
+def run_file(worker: Worker, path: str) -> list[Part]:
+    """A whole log file (read and decompressed here too)."""
+    spec = worker.spec
+    return [worker.run(batch)
+            for batch in batches(path, check_json=spec.check_json, max_line=spec.max_line)]
 
 
 # ---------------------------------------------------------------------------
@@ -450,6 +266,7 @@ def replay(
     on_read: Callable[[int], None] | None = None,
     on_records: Callable[[int], None] | None = None,
     policy: Policy | None = None,
+    cluster: str | None = None,
 ) -> Report:
     """Replay the log files `paths` through the policy of `spec`.
 
@@ -458,11 +275,13 @@ def replay(
     `on_read(n)` the bytes read from the files, `on_records(n)` the records
     processed (progress).  With `jobs` > 1 the records are processed by
     that many worker processes; `policy` (already loaded from `spec`) is
-    used when `jobs` is 1."""
-    report = Report(files=len(paths), jobs=jobs, cache=spec.cache)
+    used when `jobs` is 1.  With `cluster` (a Dask scheduler address)
+    every file is a task on that cluster instead (`jobs` is ignored).
+    Raises `ReplayError` when a worker or the cluster fails."""
+    report = Report(files=len(paths), jobs=jobs, cache=spec.cache, cluster=cluster)
     started = time.perf_counter()
 
-    def take(batch_file: str, part: _Part) -> None:
+    def take(batch_file: str, part: Part) -> None:
         report.add(part)
         if out is not None and part.out:
             out.write("\n".join(part.out) + "\n")
@@ -472,41 +291,51 @@ def replay(
         if on_records is not None:
             on_records(part.read)
 
-    batches = _batches(paths, on_read)
-    worker = _Worker(spec, policy)
-    if jobs > 1 and len(paths) >= jobs:
-        # Several segments (kumod writes many): each worker takes whole
+    if cluster is not None:
+        from ._cluster import replay_files_on_cluster
+
+        done = (lambda path: on_read(_file_size(path))) if on_read is not None else None
+        report.jobs = replay_files_on_cluster(spec, paths, cluster, take, done)
+        report.seconds = time.perf_counter() - started
+        return report
+    all_batches = (batch for path in paths
+                   for batch in batches(path, check_json=spec.check_json,
+                                        max_line=spec.max_line, on_read=on_read))
+    worker = Worker(spec, policy)
+    if jobs <= 1:
+        for batch in all_batches:
+            take(batch.file, worker.run(batch))
+    elif len(paths) >= jobs:
+        # Several segments (kumod writes many): each process takes whole
         # files, reading and decompressing them itself, so nothing but the
-        # results crosses between processes.  Results are taken in file
-        # order, so the output is the same as with one job.
-        with _pool(worker, spec, jobs) as pool:
-            for path, parts in zip(paths, pool.imap(_run_file, paths), strict=True):
-                if on_read is not None:
-                    on_read(_file_size(path))
+        # results crosses between processes; this one is one of the jobs.
+        # Its first batch runs before the workers are forked, so that they
+        # start from the maps its memoized loaders built.  Results are
+        # taken in file order, so the output is the same as with one job.
+        def here(path: str) -> Iterator[Part]:
+            for batch in batches(path, check_json=spec.check_json, max_line=spec.max_line):
+                yield worker.run(batch)
+
+        done = (lambda path: on_read(_file_size(path))) if on_read is not None else None
+        rest = here(paths[0])
+        first_part = next(rest, None)
+        with Workers(worker, spec, jobs - 1) as pool:
+            chained = itertools.chain([] if first_part is None else [first_part], rest)
+            for path, parts in pool.files(list(paths), here, chained, done):
                 for part in parts:
                     take(path, part)
-    elif jobs <= 1:
-        for batch in batches:
-            take(batch.file, worker.run(batch))
     else:
         # The first batch runs here; forked workers then start from this
         # process's policy (its memoized maps already built, as a kumod
         # process that has been running), instead of each loading it and
-        # compiling the same rules again.
-        first = next(batches, None)
+        # compiling the same rules again.  This process reads the files,
+        # picks the candidates (the workers get only those) and runs
+        # batches itself while the jobs - 1 workers are busy.
+        first = next(all_batches, None)
         if first is not None:
             take(first.file, worker.run(first))
-        with _pool(worker, spec, jobs) as pool:
-            pending: deque[tuple[str, Any]] = deque()
-            for batch in batches:
-                batch.candidates = _split(batch, spec.check_json)
-                batch.data = b""
-                pending.append((batch.file, pool.apply_async(_run_batch, (batch,))))
-                while len(pending) > 3 * jobs:
-                    name, result = pending.popleft()
-                    take(name, result.get())
-            while pending:
-                name, result = pending.popleft()
-                take(name, result.get())
+        with Workers(worker, spec, jobs - 1) as pool:
+            for name, part in pool.batches(all_batches, worker.run):
+                take(name, part)
     report.seconds = time.perf_counter() - started
     return report

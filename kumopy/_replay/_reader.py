@@ -1,140 +1,240 @@
-"""Reading KumoMTA log segments: plain JSON lines or zstd-compressed.
+"""Reading KumoMTA log segments (plain JSON lines or zstd) in bounded steps.
 
 kumod's local logger writes one JSON object per line into segment files
 named by their start time, compressed with zstd by default; the segment
 being written is a zstd stream that may stop in the middle of a frame.
 The format is recognised by the zstd magic number, not by the file name.
+
+Memory stays bounded whatever the input: compressed data is read
+`READ_SIZE` bytes at a time and decompressed at most `OUT_SIZE` bytes at a
+time (a few hundred kilobytes of zstd can stand for gigabytes), and a line
+is never held once it is longer than the maximum (`max_line`): the reader
+hands out a `LongLine` marker in its place and skips to its end.  A line
+that has no end within `MAX_SKIP` bytes (a decompression bomb, a device
+like /dev/zero) stops the file with a `LogReadError`.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
+from typing import IO, NamedTuple
 
-import zstandard
+if sys.version_info >= (3, 14):  # pragma: no cover - the standard library's
+    from compression.zstd import ZstdDecompressor, ZstdError
+else:
+    from backports.zstd import ZstdDecompressor, ZstdError
 
-__all__ = ["LogReadError", "ZSTD_MAGIC", "iter_blocks", "iter_chunks", "iter_lines"]
+__all__ = [
+    "MAX_LINE",
+    "MAX_SKIP",
+    "LogReadError",
+    "LongLine",
+    "ZSTD_MAGIC",
+    "iter_lines",
+    "iter_pieces",
+    "open_log",
+]
 
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 
-_READ_SIZE = 1 << 20
+#: the longest line (bytes, without its LF) replay takes as a record; a
+#: longer one is malformed (kumod's records are a few kilobytes)
+MAX_LINE = 4 << 20
+#: an over-long line that has not ended after this many bytes stops the file
+MAX_SKIP = 256 << 20
+#: compressed (or plain) bytes read from the file at a time
+READ_SIZE = 1 << 20
+#: the most decompressed bytes produced by one step
+OUT_SIZE = 1 << 20
 
 
 class LogReadError(Exception):
-    """A log file cannot be read (any further).  `str()` names the file and
-    the line at which reading stopped; `truncated` tells a zstd stream cut
-    short (kumod was still writing it) from damaged or unreadable data."""
+    """A log file cannot be read (any further).  `truncated` tells a zstd
+    stream cut short (kumod was still writing it) from damaged or
+    unreadable data; `line` is the line at which reading stopped (0: the
+    file did not open, -1: not known to the reader, the caller counts)."""
 
-    def __init__(self, message: str, *, truncated: bool = False, line: int = 0,
+    def __init__(self, message: str, *, truncated: bool = False, line: int = -1,
                  detail: str = "") -> None:
         super().__init__(message)
         self.truncated = truncated
-        #: the line number where reading stopped (0: the file did not open)
         self.line = line
         #: the message without the "PATH:LINE: " prefix
         self.detail = detail or message
 
 
-def _zstd_chunks(first: bytes, read: Callable[[int], bytes], path: str) -> Iterator[bytes]:
-    """Decompressed data of consecutive zstd frames."""
-    dobj = zstandard.ZstdDecompressor().decompressobj()
-    pending = first
+class LongLine(NamedTuple):
+    """A line longer than the maximum, in place of its bytes."""
+
+    size: int  # its length in bytes, without the LF
+
+
+def open_log(path: str) -> IO[bytes]:
+    """A binary file object for a local path or, when it names a protocol
+    (`s3://...`, `gcs://...`), for whatever fsspec opens (the `cluster`
+    extra installs fsspec; the protocol's own package, s3fs for one, is the
+    user's to install)."""
+    try:
+        if "://" in path and not path.startswith("file://"):
+            try:
+                import fsspec
+            except ImportError:
+                raise OSError(
+                    f"reading {path.split('://')[0]}:// paths needs fsspec "
+                    "(pip install 'kumopy[cluster]')"
+                ) from None
+            f: IO[bytes] = fsspec.open(path, "rb").open()
+            return f
+        if path.startswith("file://"):
+            path = path[len("file://"):]
+        return open(path, "rb", buffering=0)  # noqa: SIM115 - the caller closes it
+    except OSError as e:
+        detail = f"cannot read: {e.strerror or e}"
+        raise LogReadError(f"{path}: {detail}", line=0, detail=detail) from None
+    except Exception as e:  # fsspec's own errors (credentials, unknown protocol)
+        detail = f"cannot read: {e}"
+        raise LogReadError(f"{path}: {detail}", line=0, detail=detail) from None
+
+
+def _zstd_chunks(first: bytes, read: Callable[[], bytes]) -> Iterator[bytes]:
+    """Decompressed data of consecutive zstd frames, at most OUT_SIZE bytes
+    at a time."""
+    dec = ZstdDecompressor()
+    data = first
     in_frame = False
     while True:
-        if not pending:
-            pending = read(_READ_SIZE)
-            if not pending:
+        if dec.eof:
+            data = dec.unused_data + data
+            dec = ZstdDecompressor()
+            in_frame = False
+            if not data:
+                data = read()
+                if not data:
+                    break
+        elif dec.needs_input and not data:
+            data = read()
+            if not data:
                 break
-        data, pending = pending, b""
         try:
-            out = dobj.decompress(data)
-        except zstandard.ZstdError as e:
+            out = dec.decompress(data, OUT_SIZE)
+        except ZstdError as e:
             raise LogReadError(f"damaged zstd data ({e})") from None
+        data = b""
         in_frame = True
         if out:
             yield out
-        if dobj.eof:
-            pending = dobj.unused_data
-            dobj = zstandard.ZstdDecompressor().decompressobj()
-            in_frame = False
-    if in_frame:
+    if in_frame and not dec.eof:
         raise LogReadError("zstd data ends in the middle of a frame", truncated=True)
 
 
-def _iter_data(path: str, on_read: Callable[[int], None] | None) -> Iterator[bytes]:
-    try:
-        f = open(path, "rb", buffering=0)  # noqa: SIM115 - closed below
-    except OSError as e:
-        detail = f"cannot read: {e.strerror or e}"
-        raise LogReadError(f"{path}: {detail}", detail=detail) from None
-
-    def read(n: int) -> bytes:
-        data = f.read(n)
+def _raw_chunks(f: IO[bytes], on_read: Callable[[int], None] | None) -> Iterator[bytes]:
+    def read() -> bytes:
+        data = f.read(READ_SIZE)
         if data and on_read is not None:
             on_read(len(data))
         return data
 
-    number = 0
-    with f:
-        try:
-            first = read(_READ_SIZE)
-            chunks: Iterator[bytes]
-            if first[:4] == ZSTD_MAGIC:
-                chunks = _zstd_chunks(first, read, path)
-            else:
-                chunks = _plain_chunks(first, read)
-            tail = b""
-            for chunk in chunks:
-                cut = chunk.rfind(b"\n")
-                if cut < 0:
-                    tail += chunk
-                    continue
-                data = tail + chunk[: cut + 1] if tail else chunk[: cut + 1]
-                tail = chunk[cut + 1:]
-                number += data.count(b"\n")
-                yield data
-            if tail:
-                number += 1
-                yield tail
-        except LogReadError as e:
-            detail = f"{e} after line {number}"
-            raise LogReadError(f"{path}:{number + 1}: {detail}", truncated=e.truncated,
-                               line=number + 1, detail=detail) from None
-        except OSError as e:
-            detail = f"read error: {e.strerror or e}"
-            raise LogReadError(f"{path}:{number + 1}: {detail}", line=number + 1,
-                               detail=detail) from None
-
-
-def iter_blocks(path: str, on_read: Callable[[int], None] | None = None) -> Iterator[list[bytes]]:
-    """The lines of a log file without their LF, a block (list) at a time,
-    decompressing zstd segments; `on_read(n)` is told of every n bytes
-    read from the file.
-
-    Raises `LogReadError` ("PATH:LINE: ...") when the file cannot be opened,
-    or its compressed data is damaged or cut short, after yielding every
-    complete line before that point.  A last line without LF is yielded
-    as it is (the caller sees it is incomplete)."""
-    for data in _iter_data(path, on_read):
-        lines = data.split(b"\n")
-        if lines and not lines[-1]:
-            lines.pop()
-        yield lines
-
-
-def iter_chunks(path: str, on_read: Callable[[int], None] | None = None) -> Iterator[bytes]:
-    """The file's (decompressed) data in pieces that end with a whole line
-    (LF), except a last line without LF; same errors as `iter_blocks`."""
-    return _iter_data(path, on_read)
-
-
-def iter_lines(path: str, on_read: Callable[[int], None] | None = None) -> Iterator[bytes]:
-    """Like `iter_blocks`, a line at a time."""
-    for block in iter_blocks(path, on_read):
-        yield from block
-
-
-def _plain_chunks(first: bytes, read: Callable[[int], bytes]) -> Iterator[bytes]:
+    first = read()
+    while 0 < len(first) < 4:  # a short read (a pipe, a network stream)
+        more = read()
+        if not more:
+            break
+        first += more
+    if first[:4] == ZSTD_MAGIC:
+        yield from _zstd_chunks(first, read)
+        return
     data = first
     while data:
         yield data
-        data = read(_READ_SIZE)
+        data = read()
+
+
+def _split_long(data: bytes, max_line: int) -> Iterator[bytes | LongLine]:
+    """`data` (whole lines) with every line longer than `max_line` replaced
+    by a LongLine (only called when such a line can be there)."""
+    start = pos = 0
+    n = len(data)
+    while pos < n:
+        end = data.find(b"\n", pos)
+        if end < 0:
+            end = n
+        if end - pos > max_line:
+            if pos > start:
+                yield data[start:pos]
+            yield LongLine(end - pos)
+            start = end + 1
+        pos = end + 1
+    if start < n:
+        yield data[start:] if start else data
+
+
+def _check_skip(size: int) -> None:
+    if size > MAX_SKIP:
+        raise LogReadError(
+            f"a line runs on for more than {MAX_SKIP:,} bytes without a line end: the "
+            "rest of the file is skipped"
+        )
+
+
+def iter_pieces(
+    f: IO[bytes],
+    *,
+    max_line: int = MAX_LINE,
+    on_read: Callable[[int], None] | None = None,
+) -> Iterator[bytes | LongLine]:
+    """The file's (decompressed) lines, in pieces: `bytes` of whole lines
+    (each ending with LF, except a last line without one), and a
+    `LongLine` for each line longer than `max_line` bytes.  `on_read(n)`
+    is told of every n bytes read from the file.
+
+    Raises `LogReadError` when the compressed data is damaged or cut short,
+    or when a line has no end within `MAX_SKIP` bytes, after yielding
+    everything before that point."""
+    carry = b""  # the start of a line not yet ended (at most max_line bytes)
+    skipping = 0  # inside an over-long line: its bytes so far
+    for chunk in _raw_chunks(f, on_read):
+        if skipping:
+            cut = chunk.find(b"\n")
+            if cut < 0:
+                skipping += len(chunk)
+                _check_skip(skipping)
+                continue
+            yield LongLine(skipping + cut)
+            skipping = 0
+            chunk = chunk[cut + 1:]
+        cut = chunk.rfind(b"\n")
+        if cut < 0:
+            carry += chunk
+            if len(carry) > max_line:
+                skipping, carry = len(carry), b""
+                _check_skip(skipping)
+            continue
+        head = carry + chunk[: cut + 1] if carry else chunk[: cut + 1]
+        carry = chunk[cut + 1:]
+        if len(head) > max_line + 1:
+            yield from _split_long(head, max_line)
+        else:
+            yield head
+        if len(carry) > max_line:
+            skipping, carry = len(carry), b""
+            _check_skip(skipping)
+    if skipping:
+        yield LongLine(skipping)
+    elif carry:
+        yield carry
+
+
+def iter_lines(path: str, *, max_line: int = MAX_LINE) -> Iterator[bytes | LongLine]:
+    """The lines of a log file (without LF), a LongLine for each over-long
+    one; same errors as `iter_pieces` (and for a file that cannot be
+    opened)."""
+    with open_log(path) as f:
+        for piece in iter_pieces(f, max_line=max_line):
+            if isinstance(piece, LongLine):
+                yield piece
+                continue
+            lines = piece.split(b"\n")
+            if lines and not lines[-1]:
+                lines.pop()
+            yield from lines

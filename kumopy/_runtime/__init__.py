@@ -65,6 +65,10 @@ _SANDBOX_SOURCE = resources.files(__package__).joinpath("sandbox.lua").read_byte
 _LOADERS_SOURCE = resources.files(__package__).joinpath("loaders.lua").read_bytes()
 _PATTERNS_SOURCE = resources.files(__package__).joinpath("patterns.lua").read_bytes()
 
+# invoke_event reuses a reading of the thread's CPU clock for this long (s),
+# and for no more than 1% of the budget
+_CLOCK_REUSE = 0.01
+
 # A failure reported by a Python implementation of a kumo function: the Lua
 # wrapper sees this object as the first return value and raises the message.
 _ERR = object()
@@ -137,6 +141,9 @@ class LuaState:
         self.hung = False
         self._wd_lock = threading.Lock()
         self._runner: CallThread | None = None
+        # (perf_counter, thread_time) read together by invoke_event
+        self._clock_wall = -1e9
+        self._clock_cpu = 0.0
         self._depth = 0
         self._files: dict[str, None] = {}
         rt = lua54.LuaRuntime(
@@ -195,6 +202,7 @@ class LuaState:
             _lpattern.set_ctype({k[0]: v for k, v in classes.items()}, lowered)
         self._invoke = self.api[b"invoke"]
         self._run = self.api[b"run"]
+        self._run_event = self.api[b"run_event"]
         self._shape = self.api[b"shape"]
         self._mark_array = self.api[b"mark_array"]
         self._make_array_with_holes = self.api[b"make_array_with_holes"]
@@ -496,6 +504,51 @@ class LuaState:
         if n >= 0:
             return result[1 : 1 + n]  # type: ignore[no-any-return]
         self._raise_failure(result[1:])
+
+
+    def invoke_event(self, event: bytes, fn: Any, *args: Any) -> tuple[Any, ...]:
+        """`invoke` for the outermost call of an event handler (log
+        replay's hot path): sets `_KUMO_CURRENT_EVENT` to `event` and runs
+        `fn` under the budget in one crossing into Lua.  Same results and
+        errors as setting the global and calling `invoke`."""
+        if self._depth or self.isolate or self.abandoned:
+            self.globals[b"_KUMO_CURRENT_EVENT"] = event
+            return self.invoke(fn, *args)
+        budget = self.budget_seconds
+        if budget is not None:
+            # Reading the thread's CPU clock is a system call (~1 us, as
+            # much as a short handler): reuse a reading taken less than
+            # _CLOCK_REUSE ago by wall clock (and less than 1% of the
+            # budget).  The thread cannot have used more CPU than the wall
+            # time since, so counting that time as spent keeps the deadline
+            # exact or that little late, never early.
+            now = time.perf_counter()
+            slack = now - self._clock_wall
+            if slack > _CLOCK_REUSE or slack * 100 > budget:
+                self._clock_wall = now
+                self._clock_cpu = _thread_time()
+                slack = 0.0
+            self.deadline = self._clock_cpu + slack + budget
+        self._depth = 1
+        self.call_thread = _get_ident()
+        try:
+            try:
+                result: Any = self._run_event(self.deadline, event, fn, *args)
+            finally:
+                self._end_call()
+        except _LuaMemoryError:
+            raise PolicyMemoryError(
+                "not enough memory: the Lua state reached its memory limit"
+            ) from None
+        except BudgetInterrupt:
+            raise self._stop_error("budget", "", ()) from None
+        n = result[1]
+        if n >= 0:
+            stopped = result[0]
+            if stopped:
+                raise self._stop_error(text(stopped), "", ())
+            return result[2 : 2 + n]  # type: ignore[no-any-return]
+        self._raise_failure(result[2:])
 
     def _raise_failure(self, fields: tuple[Any, ...]) -> NoReturn:
         """Raise the exception for a failure reported by the trampoline as

@@ -539,6 +539,19 @@ function api.run(limit, f, ...)
   return finish(raw_xpcall(f, on_error, ...))
 end
 
+-- run() for a handler the host prepared for an event (kumopy replay's hot
+-- path): sets _KUMO_CURRENT_EVENT and arms the budget with the deadline the
+-- host already computed, so one crossing does what a global assignment, a
+-- clock read and run() did.
+function api.run_event(limit, event, f, ...)
+  rawset(_G, "_KUMO_CURRENT_EVENT", event)
+  stop = nil
+  stop_info = nil
+  stop_tb = nil
+  deadline = limit
+  return finish(raw_xpcall(f, on_error, ...))
+end
+
 -- Raise a stop from the host (a Python kumo function saw the budget run
 -- out, or Ctrl-C): returned as the error value a Python function reports.
 function api.set_stop(kind)

@@ -12,7 +12,7 @@ from typing import IO, Any
 
 import click
 
-from .._replay import Problem, ReplaySpec, Report, default_jobs, replay
+from .._replay import Problem, ReplayError, ReplaySpec, Report, default_jobs, replay
 from ._common import (
     EXIT_PARTIAL,
     REWRITE_EVENT,
@@ -39,11 +39,17 @@ _REASONS = {
 }
 
 
-def _expand(logs: tuple[str, ...]) -> list[str]:
+def _expand(logs: tuple[str, ...], remote: bool = False) -> list[str]:
     """Files named on the command line; a directory stands for the files in
-    it (kumod's log directory), in name order."""
+    it (kumod's log directory), in name order.  With `remote` (a cluster
+    reads them) URLs (`s3://...`) are taken as they are."""
     paths: list[str] = []
     for item in logs:
+        if remote and "://" in item:
+            paths.append(item)
+            continue
+        if not os.path.exists(item):
+            raise click.BadParameter(f"Path {item!r} does not exist.", param_hint="'LOG...'")
         if os.path.isdir(item):
             names = sorted(n for n in os.listdir(item) if not n.startswith("."))
             paths.extend(os.path.join(item, n) for n in names
@@ -51,7 +57,7 @@ def _expand(logs: tuple[str, ...]) -> list[str]:
         else:
             paths.append(item)
     for path in paths:
-        if not os.access(path, os.R_OK):
+        if not (remote and "://" in path) and not os.access(path, os.R_OK):
             raise CliError(f"cannot read {path}")
     return paths
 
@@ -80,6 +86,9 @@ def _top(items: list[tuple[str, list[int]]], top: int) -> tuple[list[tuple[str, 
 def render(report: Report, top: int) -> list[str]:
     """The text report (stdout)."""
     jobs = f"{report.jobs} job{'s' if report.jobs != 1 else ''}"
+    if report.cluster is not None:
+        jobs = (f"{report.jobs} Dask worker{'s' if report.jobs != 1 else ''} at "
+                f"{report.cluster}")
     cache = ", --cache" if report.cache else ""
     lines = [
         f"kumopy replay: {_n(report.read)} records in {report.files} "
@@ -183,13 +192,17 @@ class _Progress:
     short_help="Replay KumoMTA logs through the rewrite handler.",
 )
 @click.argument("policy", type=click.Path(exists=True, dir_okay=False, readable=True))
-@click.argument("logs", metavar="LOG...", nargs=-1, required=True,
-                type=click.Path(exists=True, readable=True))
+@click.argument("logs", metavar="LOG...", nargs=-1, required=True)
 @click.option("-o", "--out", "out_path", metavar="FILE", type=click.Path(dir_okay=False),
               help="Write one JSON line per rewritten record to FILE ('-' for stdout, "
               "instead of the report).")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None, metavar="N",
-              help="Worker processes [default: every core].")
+              help="Worker processes [default: every core, one per 4 MiB of input at "
+              "most].")
+@click.option("--cluster", metavar="ADDRESS",
+              help="Replay on the Dask cluster whose scheduler is at ADDRESS "
+              "(tcp://host:8786), one task per log file (pip install 'kumopy[cluster]'). "
+              "LOG may then be any path fsspec opens (s3://...).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--top", type=click.IntRange(min=0), default=20, show_default=True, metavar="N",
               help="Rows shown in the by-domain and by-rule tables (0: all).")
@@ -205,7 +218,7 @@ class _Progress:
               "(each kind; all are counted).")
 @common_options
 def replay_command(policy: str, logs: tuple[str, ...], out_path: str | None, jobs: int | None,
-                   as_json: bool, top: int, cache: bool, check_json: bool,
+                   cluster: str | None, as_json: bool, top: int, cache: bool, check_json: bool,
                    show_problems: int) -> None:
     """Replay KumoMTA log files through the policy's
     smtp_client_rewrite_delivery_status handler.
@@ -226,7 +239,9 @@ def replay_command(policy: str, logs: tuple[str, ...], out_path: str | None, job
     load, 2 wrong command line, 3 some lines were malformed or a handler
     call failed.
     """
-    paths = _expand(logs)
+    if cluster is not None and jobs is not None:
+        raise click.UsageError("give --jobs or --cluster, not both")
+    paths = _expand(logs, remote=cluster is not None)
     options = policy_options()
     spec = ReplaySpec(
         policy=policy,
@@ -239,10 +254,13 @@ def replay_command(policy: str, logs: tuple[str, ...], out_path: str | None, job
         check_json=check_json,
     )
     loaded = load_rewrite_policy(policy)
-    n_jobs = jobs if jobs is not None else default_jobs()
+    n_jobs = jobs if jobs is not None else 1 if cluster is not None else default_jobs(paths)
     shown: dict[str, int] = {"malformed": 0, "error": 0}
+    first: list[Problem] = []
 
     def on_problem(problem: Problem) -> None:
+        if not first:
+            first.append(problem)
         count = shown[problem.kind] = shown[problem.kind] + 1
         if count <= show_problems:
             kind = "malformed line" if problem.kind == "malformed" else "handler error"
@@ -262,6 +280,7 @@ def replay_command(policy: str, logs: tuple[str, ...], out_path: str | None, job
     try:
         kwargs: dict[str, Any] = {
             "jobs": n_jobs, "out": out, "on_problem": on_problem, "policy": loaded,
+            "cluster": cluster,
         }
         with prints_to_stderr():
             if progress is not None:
@@ -270,6 +289,8 @@ def replay_command(policy: str, logs: tuple[str, ...], out_path: str | None, job
                                     on_records=progress.done, **kwargs)
             else:
                 report = replay(spec, paths, **kwargs)
+    except ReplayError as e:
+        raise CliError(str(e)) from None
     finally:
         if out is not None and not to_stdout:
             out.close()
@@ -284,6 +305,12 @@ def replay_command(policy: str, logs: tuple[str, ...], out_path: str | None, job
         for line in render(report, top):
             (echo_err if to_stdout else echo)(line)
     if report.malformed or report.errors:
+        # one verdict line for CI logs, after the report
+        counts = [f"{n:,} {what}{'s' if n != 1 else ''}" for n, what in (
+            (report.malformed, "malformed line"), (report.errors, "handler error")) if n]
+        where = f"; the first at {first[0].file}:{first[0].line}" if first else ""
+        echo_err(f"kumopy: error: {' and '.join(counts)}{where} (every other record was "
+                 "replayed)")
         raise click.exceptions.Exit(EXIT_PARTIAL)
 
 

@@ -52,8 +52,46 @@ class _Counts:
         )
 
 
-def _lines(stream: IO[bytes], name: str) -> Iterator[tuple[str | None, int, str]]:
-    for number, raw in enumerate(stream, start=1):
+#: the longest input line taken (bytes); kumod's SMTP client itself refuses
+#: a response line over 4,096 bytes
+MAX_INPUT_LINE = 64 << 10
+#: an over-long line with no end within this many bytes stops the input
+MAX_SKIP = 64 << 20
+
+
+@dataclass(frozen=True)
+class _TooLong:
+    """An input line longer than MAX_INPUT_LINE, in place of its text."""
+
+    size: int
+    ended: bool  # False: no line end within MAX_SKIP bytes (reading stopped)
+
+
+def _lines(stream: IO[bytes], name: str) -> Iterator[tuple[str | None, int, str | _TooLong]]:
+    """The non-blank lines of `stream`, read in bounded steps: a line over
+    MAX_INPUT_LINE bytes is skipped to its end and handed out as _TooLong
+    (memory stays bounded whatever the input, /dev/zero included)."""
+    number = 0
+    readline = stream.readline
+    while True:
+        raw = readline(MAX_INPUT_LINE + 1)
+        if not raw:
+            return
+        number += 1
+        if len(raw) > MAX_INPUT_LINE and not raw.endswith(b"\n"):
+            size = len(raw)
+            while True:
+                rest = readline(1 << 20)
+                size += len(rest)
+                if not rest or rest.endswith(b"\n"):
+                    yield f"{name}:{number}", number, _TooLong(size - (1 if rest else 0), True)
+                    if not rest:
+                        return
+                    break
+                if size > MAX_SKIP:
+                    yield f"{name}:{number}", number, _TooLong(size, False)
+                    return
+            continue
         if raw.endswith(b"\n"):
             raw = raw[:-1]
         if raw.endswith(b"\r"):
@@ -65,7 +103,7 @@ def _lines(stream: IO[bytes], name: str) -> Iterator[tuple[str | None, int, str]
 
 def _inputs(
     responses: tuple[str, ...], input_path: str | None
-) -> Iterator[tuple[str | None, int, str]]:
+) -> Iterator[tuple[str | None, int, str | _TooLong]]:
     """(where, position, text) of every response to rewrite: `where` is
     FILE:LINE for a line of an input file, None for a command-line argument
     (the response text itself then names it)."""
@@ -149,6 +187,16 @@ def rewrite(policy: str, responses: tuple[str, ...], input_path: str | None, que
     counts = _Counts()
     for where, position, text in _inputs(responses, input_path):
         counts.inputs += 1
+        if isinstance(text, _TooLong):
+            counts.malformed += 1
+            if text.ended:
+                echo_err(f"{where}: not an SMTP response (line longer than "
+                         f"{MAX_INPUT_LINE:,} bytes: {text.size:,} bytes), skipped")
+            else:
+                echo_err(f"kumopy: error: {where}: a line longer than {MAX_SKIP:,} bytes "
+                         "without a line end (not a file of SMTP responses?): stopped "
+                         "reading the input")
+            continue
         try:
             original = Response.parse(text)
         except MalformedResponse as e:

@@ -1,0 +1,217 @@
+"""Worker processes for `kumopy replay --jobs N`.
+
+Each worker is a process with its own `Policy` (Lua states cannot cross
+processes), fed through its own pipe: no pool threads in the parent, whose
+own work (reading and picking candidates) then does not fight them for the
+GIL.  Forked workers start from the parent's policy (maps a memoized loader
+built are not compiled again, as in a kumod process that has been running);
+spawned ones (no fork on the platform) load it from the spec.
+
+Results come back in task order, so the output never depends on the number
+of jobs.  A worker that dies (killed, out of memory) is reported as a
+`ReplayError` naming it, never a hang.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import pickle
+import traceback
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from multiprocessing.connection import Connection, wait
+from typing import TYPE_CHECKING, Any
+
+from ._report import Part
+from ._scan import Batch
+
+if TYPE_CHECKING:
+    from ._engine import ReplaySpec, Worker
+
+__all__ = ["ReplayError", "Workers"]
+
+#: tasks in flight per worker (a batch being processed and one waiting)
+_AHEAD = 2
+
+
+class ReplayError(Exception):
+    """The replay itself failed (a worker process died or broke)."""
+
+
+_INHERITED: Any = None  # the parent's Worker, seen by forked children
+
+
+def _serve(conn: Connection, spec: ReplaySpec) -> None:
+    from ._engine import Worker, run_file
+
+    worker = _INHERITED if _INHERITED is not None else Worker(spec)
+    while True:
+        try:
+            message = conn.recv_bytes()
+        except (EOFError, OSError):
+            return
+        kind, payload = pickle.loads(message)
+        if kind == "stop":
+            return
+        try:
+            result: Any = worker.run(payload) if kind == "batch" else run_file(worker, payload)
+            reply = pickle.dumps(("ok", result), protocol=pickle.HIGHEST_PROTOCOL)
+        except BaseException as e:  # reported to the parent, which stops the run
+            reply = pickle.dumps(("error", "".join(traceback.format_exception(e))))
+        conn.send_bytes(reply)
+
+
+class Workers:
+    """`jobs` worker processes started from `worker` (the parent's)."""
+
+    def __init__(self, worker: Worker, spec: ReplaySpec, jobs: int) -> None:
+        global _INHERITED
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        self._conns: list[Connection] = []
+        self._procs: list[Any] = []
+        _INHERITED = worker if "fork" in methods else None
+        try:
+            for _ in range(jobs):
+                mine, theirs = ctx.Pipe()
+                proc = ctx.Process(  # type: ignore[attr-defined]
+                    target=_serve, args=(theirs, spec), daemon=True)
+                proc.start()
+                theirs.close()
+                self._conns.append(mine)
+                self._procs.append(proc)
+        finally:
+            _INHERITED = None
+
+    def __enter__(self) -> Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        for conn in self._conns:
+            try:
+                conn.send_bytes(pickle.dumps(("stop", None)))
+            except OSError:
+                pass
+        for proc in self._procs:
+            proc.join(timeout=5)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        for conn in self._conns:
+            conn.close()
+
+    def _send(self, i: int, kind: str, payload: Any) -> None:
+        try:
+            self._conns[i].send_bytes(
+                pickle.dumps((kind, payload), protocol=pickle.HIGHEST_PROTOCOL))
+        except OSError:
+            raise self._died(i) from None
+
+    def _recv(self, i: int) -> Any:
+        try:
+            status, value = pickle.loads(self._conns[i].recv_bytes())
+        except (EOFError, OSError):
+            raise self._died(i) from None
+        if status != "ok":
+            raise ReplayError(f"replay worker {i + 1} failed:\n{value}")
+        return value
+
+    def _died(self, i: int) -> ReplayError:
+        proc = self._procs[i]
+        proc.join(timeout=1)
+        code = proc.exitcode
+        how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
+        return ReplayError(f"replay worker {i + 1} died ({how})")
+
+    # -- batches of one stream ------------------------------------------------
+
+    def batches(self, stream: Iterable[Batch],
+                here: Callable[[Batch], Part]) -> Iterator[tuple[str, Part]]:
+        """(file, part) of each batch, in stream order.  A batch goes to the
+        worker with the fewest in flight, or, when every worker has _AHEAD,
+        is run `here` (this process reads and picks the candidates, and
+        does the rest of the work when the workers are busy: N jobs are N
+        busy processes, not N + 1)."""
+        jobs = len(self._conns)
+        inflight = [0] * jobs
+        pending: deque[tuple[str, int | Part]] = deque()  # (file, worker or result)
+        for batch in stream:
+            i = min(range(jobs), key=inflight.__getitem__)
+            if inflight[i] < _AHEAD:
+                self._send(i, "batch", batch)
+                inflight[i] += 1
+                pending.append((batch.file, i))
+            else:
+                pending.append((batch.file, here(batch)))
+            while pending:  # what is done, in order, without waiting
+                name, what = pending[0]
+                if isinstance(what, int):
+                    if not self._conns[what].poll():
+                        break
+                    inflight[what] -= 1
+                    what = self._recv(what)
+                pending.popleft()
+                yield name, what
+        while pending:
+            name, what = pending.popleft()
+            if isinstance(what, int):
+                what = self._recv(what)
+            yield name, what
+
+    # -- whole files, to whichever process is free ------------------------------
+
+    def files(
+        self,
+        paths: list[str],
+        here: Callable[[str], Iterator[Part]],
+        started: Iterator[Part] | None = None,
+        on_done: Callable[[str], None] | None = None,
+    ) -> Iterator[tuple[str, list[Part]]]:
+        """(path, parts) of each file, in the order of `paths`.  Workers
+        get whole files (they read and decompress them); this process
+        takes files too, a batch at a time through `here(path)` (its
+        parts, one per batch), between which it collects the workers'
+        results.  `started`, when given, is the rest of `here(paths[0])`,
+        whose first batch already ran: the first file stays here."""
+        workers = len(self._conns)
+        total = len(paths)
+        done: dict[int, list[Part]] = {}
+        busy: dict[int, int] = {}  # worker -> file index
+        following = 0  # next file to hand out
+        emitted = 0
+        mine: tuple[int, Iterator[Part], list[Part]] | None = None
+        if started is not None and total:
+            mine = (0, started, [])
+            following = 1
+        ahead = 2 * (workers + 1)  # files handed out beyond the output
+        while emitted < total:
+            for i in range(workers):  # keep every worker busy
+                if i not in busy and following < total and following < emitted + ahead:
+                    self._send(i, "file", paths[following])
+                    busy[i] = following
+                    following += 1
+            if mine is None and following < total and following < emitted + ahead:
+                mine = (following, here(paths[following]), [])
+                following += 1
+            if mine is not None:
+                index, parts, got = mine
+                part = next(parts, None)
+                if part is None:
+                    done[index] = got
+                    mine = None
+                else:
+                    got.append(part)
+                ready = wait([self._conns[i] for i in busy], timeout=0) if busy else []
+            else:
+                ready = wait([self._conns[i] for i in busy]) if busy else []
+            for i in list(busy):
+                if self._conns[i] in ready:
+                    done[busy.pop(i)] = self._recv(i)
+            while emitted in done:
+                if on_done is not None:
+                    on_done(paths[emitted])
+                yield paths[emitted], done.pop(emitted)
+                emitted += 1

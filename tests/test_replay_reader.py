@@ -1,0 +1,74 @@
+"""The bounded reader: whatever the sizes of reads, decompression steps and
+lines, it hands out exactly the file's lines, an over-long line as a
+LongLine of its length, and never holds more than a line's maximum."""
+
+from __future__ import annotations
+
+import io
+import random
+
+import pytest
+import zstandard
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kumopy._replay import _reader
+from kumopy._replay._reader import LogReadError, LongLine, iter_pieces
+
+
+def _expected(data: bytes, max_line: int) -> list[bytes | LongLine]:
+    out: list[bytes | LongLine] = []
+    for line in data.splitlines(keepends=True):  # (only LF in these tests)
+        body = line.rstrip(b"\n")
+        out.append(LongLine(len(body)) if len(body) > max_line else line)
+    return out
+
+
+def _flatten(pieces: list[bytes | LongLine]) -> list[bytes | LongLine]:
+    out: list[bytes | LongLine] = []
+    for p in pieces:
+        if isinstance(p, LongLine):
+            out.append(p)
+        else:
+            out.extend(x + b"\n" for x in p.split(b"\n")[:-1])
+            if not p.endswith(b"\n"):
+                out.append(p.rsplit(b"\n", 1)[-1])
+    return out
+
+
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(seed=st.integers(0, 2**32), compress=st.booleans(), final_lf=st.booleans(),
+       step=st.integers(1, 40))
+def test_pieces_are_the_lines(monkeypatch: pytest.MonkeyPatch, seed: int, compress: bool,
+                              final_lf: bool, step: int) -> None:
+    rng = random.Random(seed)
+    max_line = 20
+    monkeypatch.setattr(_reader, "READ_SIZE", step)
+    monkeypatch.setattr(_reader, "OUT_SIZE", step)
+    lines = [bytes(rng.choice(b"ab{} ") for _ in range(rng.choice((0, 3, 19, 20, 21, 60))))
+             for _ in range(rng.randrange(1, 30))]
+    data = b"\n".join(lines) + (b"\n" if final_lf else b"")
+    if not data:
+        return
+    raw = zstandard.ZstdCompressor().compress(data) if compress else data
+    pieces = list(iter_pieces(io.BytesIO(raw), max_line=max_line))
+    assert _flatten(pieces) == _expected(data, max_line)
+    for p in pieces:
+        if isinstance(p, bytes):  # never a piece holding a line over the maximum
+            assert max(len(x) for x in p.split(b"\n")) <= max_line
+
+
+def test_decompression_is_bounded_per_step(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_reader, "OUT_SIZE", 1 << 16)
+    bomb = zstandard.ZstdCompressor().compress(b"x\n" * (8 << 20))  # 16 MiB, ~2 KB
+    sizes = [len(p) for p in iter_pieces(io.BytesIO(bomb)) if isinstance(p, bytes)]
+    assert sum(sizes) == 16 << 20 and max(sizes) <= 1 << 16
+
+
+def test_a_line_without_end_stops_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(_reader, "MAX_SKIP", 1000)
+    pieces = iter_pieces(io.BytesIO(b"ok\n" + b"z" * 5000), max_line=10)
+    assert next(pieces) == b"ok\n"
+    with pytest.raises(LogReadError, match="more than 1,000 bytes without a line end"):
+        next(pieces)
