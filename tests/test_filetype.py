@@ -34,6 +34,7 @@ from kumopy._filetype import (
     ENV_VAR,
     BuildError,
     DatabaseError,
+    _db,
     build,
     default_path,
     load,
@@ -298,13 +299,17 @@ def test_damaged_or_foreign_databases_are_refused(fixture_db: Path, tmp_path: Pa
         broken.check()
 
 
-def test_a_rebuilt_database_is_read_again(fixture_db: Path, tmp_path: Path) -> None:
+def test_a_rebuilt_database_is_read_again(fixture_db: Path, tmp_path: Path,
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
     copy = tmp_path / "db.jsonl"
     shutil.copy(fixture_db, copy)
     first = load(copy)
-    assert load(copy) is first
     os.utime(copy, ns=(1, 1))
+    assert load(copy) is first  # the file is looked at again only after RECHECK_AFTER
+    monkeypatch.setattr(_db, "RECHECK_AFTER", 0.0)
     assert load(copy) is not first
+    second = load(copy)
+    assert load(copy) is second  # unchanged since
 
 
 # -- the CLI --------------------------------------------------------------------

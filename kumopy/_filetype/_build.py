@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
+import secrets
 import tomllib
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -416,18 +416,17 @@ def build(
 
 
 def _write(path: Path, payload: bytes) -> None:
+    """Write `payload` to `path` atomically (a new file beside it, then a
+    rename), with the permissions the umask gives a new file."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
         try:
-            with os.fdopen(fd, "wb") as f:
+            with open(tmp, "xb") as f:
                 f.write(payload)
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o644 & ~umask)
             os.replace(tmp, path)
         except BaseException:
-            os.unlink(tmp)
+            tmp.unlink(missing_ok=True)
             raise
     except OSError as e:
         raise BuildError(f"cannot write {e.filename or path}: {e.strerror or e}") from None
