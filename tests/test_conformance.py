@@ -162,7 +162,7 @@ def test_kumomta_lua_test(test: conf.ConformanceTest, tmp_path: Path) -> None:
         test, Path(SRC).resolve(), tmp_path, command=conf.kumopy_command(), timeout=300
     )
     if not result.ok:
-        reason = conf.KNOWN_FAILURES.get(test.name) or PENDING.get(test.name)
+        reason = conf.expected_failure(test.name) or PENDING.get(test.name)
         if reason:
             pytest.xfail(reason)
     assert result.ok, result.output

@@ -30,6 +30,7 @@ from ._common import (
 )
 from ._completion import complete_event
 from ._explain import explain
+from ._filetype import file_type
 from ._inject import inject
 from ._lint import lint
 from ._replay import replay_command
@@ -380,6 +381,7 @@ cli.add_command(replay_command)
 cli.add_command(lint)
 cli.add_command(explain)
 cli.add_command(stubs)
+cli.add_command(file_type)
 
 
 def main(argv: list[str] | None = None) -> None:
