@@ -96,7 +96,8 @@ def _how_to_build(verb: str = "build it once") -> str:
         f"{verb} with `{BUILD_COMMAND}`, DIR being the source of the "
         f"file_type {CRATE_VERSION} crate (a cargo registry checkout such as "
         f"~/.cargo/registry/src/*/file_type-{CRATE_VERSION}, or a git checkout of "
-        f"theseus-rs/file-type at v{CRATE_VERSION})"
+        f"theseus-rs/file-type at v{CRATE_VERSION}), or with "
+        f"`kumopy file-type build --download`, which fetches it from crates.io"
     )
 
 

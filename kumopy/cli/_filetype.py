@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import click
@@ -16,6 +17,7 @@ from .._filetype import (
     database_path,
     status,
 )
+from .._filetype._fetch import CRATE_SHA256, CRATE_URL, download_crate, unpacked_crate
 from ._common import CliError, echo, echo_err
 
 __all__ = ["file_type"]
@@ -37,32 +39,63 @@ def file_type() -> None:
 
 @file_type.command("build", context_settings=CONTEXT_SETTINGS,
                    short_help="Convert the file_type crate's source.")
-@click.option("--crate-src", "crate_src", required=True, metavar="DIR",
+@click.option("--crate-src", "crate_src", metavar="DIR",
               type=click.Path(file_okay=False),
               help=f"the file_type {CRATE_VERSION} crate's source: a cargo registry "
               f"checkout (~/.cargo/registry/src/*/file_type-{CRATE_VERSION}) or a git "
               "checkout of theseus-rs/file-type at v" + CRATE_VERSION)
+@click.option("--crate", "crate_file", metavar="FILE", type=click.Path(dir_okay=False),
+              help=f"the crate as cargo downloads it (~/.cargo/registry/cache/*/"
+              f"file_type-{CRATE_VERSION}.crate), checked against KumoMTA's Cargo.lock")
+@click.option("--download", is_flag=True,
+              help="download the .crate from crates.io (or --url), checked against "
+              "KumoMTA's Cargo.lock: the only time this command uses the network")
+@click.option("--url", default=CRATE_URL, show_default=True, metavar="URL",
+              help="where --download fetches the .crate (a crates.io mirror)")
+@click.option("--sha256", default=CRATE_SHA256, metavar="HEX",
+              help="the .crate's expected SHA-256 [default: the one KumoMTA's Cargo.lock pins]")
 @click.option("--out", metavar="PATH", type=click.Path(dir_okay=False),
               help=f"where to write it [default: ${ENV_VAR}, else "
               f"$XDG_DATA_HOME/kumopy/file_type-{CRATE_VERSION}.jsonl]")
 @click.option("-q", "--quiet", is_flag=True, help="Print no progress.")
-def build_command(crate_src: str, out: str | None, quiet: bool) -> None:
-    """Convert the file_type crate's source in DIR into kumopy's file type
-    database.
+def build_command(crate_src: str | None, crate_file: str | None, download: bool, url: str,
+                  sha256: str, out: str | None, quiet: bool) -> None:
+    """Convert the file_type crate into kumopy's file type database.
+
+    The crate comes from exactly one of: its source in DIR (--crate-src),
+    a .crate FILE (--crate), or crates.io (--download; nothing else in
+    kumopy fetches anything, and only this flag makes it).  A .crate must
+    have the SHA-256 KumoMTA's Cargo.lock records, as cargo requires.
 
     Reads the crate's lookup tables (src/extensions.rs, media_types.rs,
     signatures.rs) and the format modules they name, with the features
     kumod compiles it with (the default ones plus httpd and iana), and
-    writes one JSON Lines file to PATH.  Nothing is fetched: DIR is source
-    you already have.  stdout gets one line naming the file written and
-    what it holds; stderr the progress.
+    writes one JSON Lines file to PATH.  stdout gets one line naming the
+    file written and what it holds; stderr the progress.
 
-    Exit status: 0 written, 1 DIR is not the file_type crate's source of
-    the right version, a file cannot be read, or PATH cannot be written.
+    Exit status: 0 written, 1 the crate cannot be had or is not file_type
+    of the right version, a file cannot be read, or PATH cannot be written.
     """
+    given = [name for name, value in (("--crate-src", crate_src), ("--crate", crate_file),
+                                      ("--download", download)) if value]
+    if len(given) != 1:
+        raise CliError("give exactly one of --crate-src DIR, --crate FILE or --download"
+                       + (f" (got {' and '.join(given)})" if given else ""))
     target = Path(out) if out else database_path()
+    say = None if quiet else echo_err
     try:
-        summary = build(crate_src, target, progress=None if quiet else echo_err)
+        if crate_src is not None:
+            summary = build(crate_src, target, progress=say)
+        else:
+            with tempfile.TemporaryDirectory(prefix="kumopy-crate-") as scratch:
+                if download:
+                    if say:
+                        say(f"downloading {url}")
+                    crate_file = str(download_crate(
+                        url, Path(scratch) / f"file_type-{CRATE_VERSION}.crate"))
+                assert crate_file is not None
+                with unpacked_crate(crate_file, sha256=sha256, progress=say) as source:
+                    summary = build(source, target, progress=say)
     except BuildError as e:
         raise CliError(str(e)) from None
     echo(
