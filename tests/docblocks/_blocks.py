@@ -10,12 +10,16 @@ lines) just before the fence:
 Languages and what happens to them:
 
 * `sh`: run with bash (errexit on), in the page's working directory;
-* `python`: executed in a namespace shared by the page's Python blocks;
+* `python`: executed in a namespace shared by the page's Python blocks; a
+  block that defines pytest tests (`def test_...`) is run as a test file
+  with pytest instead, and every test in it must pass;
 * `lua`: compiled as Lua 5.4 (a syntax check), unless a `file=` directive
   writes it out for a later block to use;
 * `toml`, `json`, `ini`: parsed, or written out with `file=`;
 * `text` / `output`: the expected output of the nearest runnable block
-  before it (stdout and stderr as one stream), compared line by line;
+  before it (stdout and stderr as one stream), compared line by line, when
+  no heading and no other fenced block stands between the two; otherwise
+  an illustration, not checked;
 * no language: a synopsis or an illustration, never run.
 
 Directive keys:
@@ -23,11 +27,12 @@ Directive keys:
 * `file=NAME`: write the block's text to NAME (relative to the page's
   working directory) instead of running it;
 * `exit=N`: the `sh` block must end with status N (default 0);
-* `requires=VAR`: skip the block (and the rest of the page) unless the
-  environment variable VAR is set;
+* `requires=VAR`: skip the block unless the environment variable VAR is
+  set (a later block that depends on it carries the directive too);
 * `stdout`: on an output block, compare stdout alone;
 * `skip=REASON`: never run (for a block that cannot run anywhere a test
-  runs, such as a server that waits for Ctrl-C); the reason is reported.
+  runs, such as a server that waits for Ctrl-C); the reason, the rest of
+  the comment, is reported.
 """
 
 from __future__ import annotations
@@ -55,6 +60,9 @@ class Block:
     lang: str
     text: str
     directives: dict[str, str] = field(default_factory=dict)
+    #: for a text block: whether it directly follows a runnable block (no
+    #: heading or other fence between), so that it shows that block's output
+    follows_run: bool = False
 
     @property
     def where(self) -> str:
@@ -69,7 +77,7 @@ class Block:
         if self.lang in RUNNABLE:
             return "run"
         if self.lang in OUTPUT:
-            return "output"
+            return "output" if self.follows_run else "none"
         if self.lang in DATA:
             return "check"
         return "none"
@@ -81,6 +89,9 @@ class DirectiveError(ValueError):
 
 def _parse_directive(body: str, where: str) -> dict[str, str]:
     out: dict[str, str] = {}
+    body, sep, reason = body.partition("skip=")
+    if sep:
+        out["skip"] = reason.strip()
     for item in body.split():
         key, _, value = item.partition("=")
         if key not in _KEYS:
@@ -96,9 +107,12 @@ def parse_blocks(page: Path) -> list[Block]:
     lines = page.read_text().splitlines()
     blocks: list[Block] = []
     pending: dict[str, str] = {}
+    after_run = False  # a runnable block came last, with no heading since
     i = 0
     while i < len(lines):
         line = lines[i]
+        if line.startswith("#"):
+            after_run = False
         d = _DIRECTIVE.match(line)
         if d:
             pending.update(_parse_directive(d.group("body"), f"{page.name}:{i + 1}"))
@@ -123,7 +137,10 @@ def parse_blocks(page: Path) -> list[Block]:
             i += 1
         else:
             raise DirectiveError(f"{page.name}:{start + 1}: unclosed code fence")
-        blocks.append(Block(page, start + 1, lang, "\n".join(body) + "\n", pending))
+        block = Block(page, start + 1, lang, "\n".join(body) + "\n", pending)
+        block.follows_run = after_run and lang in OUTPUT
+        blocks.append(block)
+        after_run = block.kind == "run"
         pending = {}
         i += 1
     return blocks

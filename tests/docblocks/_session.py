@@ -1,7 +1,7 @@
 """Running one page's blocks in order, as a reader would type them.
 
 Each page gets a fresh working directory holding a copy of the repository's
-`policies/`, so relative paths in the docs work and nothing a block writes
+`policies/` (and `tests/fixtures/`), so relative paths in the docs work and nothing a block writes
 reaches the checkout. `sh` blocks run in bash with the interpreter's
 `bin/` directory first on PATH (so `kumopy` is this checkout's), Python
 output unbuffered and stderr merged into stdout in the order written.
@@ -26,10 +26,34 @@ from lupa import lua54
 
 from ._blocks import Block
 
-__all__ = ["PageSession", "DocBlockFailure", "compare_output"]
+__all__ = ["PageSession", "DocBlockFailure", "apply_updates", "compare_output"]
 
 REPO = Path(__file__).resolve().parents[2]
+#: rewrite differing output blocks with what was produced (a maintainer's
+#: tool: run `KUMOPY_DOC_UPDATE=1 pytest tests/docblocks`, review the diff)
+UPDATE = bool(os.environ.get("KUMOPY_DOC_UPDATE"))
 SH_TIMEOUT = 300
+
+
+# Shell variables a block sets (`MAP=...`) stay set for the page's later
+# blocks, as in the reader's shell: they are saved to .doc-vars on exit.
+_SH_PRELUDE = r"""__doc_before=" $(compgen -v | tr '\n' ' ') "
+if [ -f .doc-vars ]; then . ./.doc-vars; fi
+__doc_save() {
+  local __doc_status=$?
+  for __doc_v in $(compgen -v); do
+    case "$__doc_before" in *" $__doc_v "*) continue ;; esac
+    case "$__doc_v" in __doc_*) continue ;; esac
+    declare -p "$__doc_v"
+  done > .doc-vars 2>/dev/null
+  return $__doc_status
+}
+trap __doc_save EXIT
+"""
+
+
+#: a python block that defines pytest tests (run as a test file)
+_DEFINES_TESTS = re.compile(r"^def test_\w*\(", re.M)
 
 
 class DocBlockFailure(AssertionError):
@@ -41,10 +65,14 @@ class PageSession:
         self.page = page
         self.workdir = workdir
         shutil.copytree(REPO / "policies", workdir / "policies")
+        # (a few examples use the test suite's own fixture trees)
+        shutil.copytree(REPO / "tests" / "fixtures", workdir / "tests" / "fixtures")
         self.namespace: dict[str, object] = {"__name__": "__docs__"}
         #: the last runnable block and its output (stdout and stderr merged)
         self.last: tuple[Block, str] | None = None
         self.broken: str | None = None
+        #: (output block, produced text) to write back with KUMOPY_DOC_UPDATE
+        self.updates: list[tuple[Block, str]] = []
 
     # -- environment -------------------------------------------------------
 
@@ -85,10 +113,7 @@ class PageSession:
         text = block.text
         try:
             if block.lang == "lua":
-                rt = lua54.LuaRuntime(register_eval=False)
-                ok, err = rt.globals().load(text, "=" + block.where, "t")
-                if ok is None:
-                    raise ValueError(err)
+                lua54.LuaRuntime(register_eval=False).compile(text, name="=" + block.where)
             elif block.lang == "toml":
                 tomllib.loads(text)
             elif block.lang == "json":
@@ -106,10 +131,9 @@ class PageSession:
 
     def _run_sh(self, block: Block) -> None:
         expected = int(block.directives.get("exit", "0"))
-        script = "set -e\n" + block.text
-        if expected:
-            # the status of the block's last command is what the page claims
-            script = block.text
+        # With exit=N the status of the block's last command is what the page
+        # claims; otherwise every command must succeed.
+        script = _SH_PRELUDE + ("" if expected else "set -e\n") + block.text
         proc = subprocess.run(
             ["bash", "-c", script],
             cwd=self.workdir,
@@ -128,6 +152,9 @@ class PageSession:
             )
 
     def _run_python(self, block: Block) -> None:
+        if _DEFINES_TESTS.search(block.text):
+            self._run_pytest(block)
+            return
         out = io.StringIO()
         cwd = os.getcwd()
         os.chdir(self.workdir)
@@ -146,6 +173,27 @@ class PageSession:
             os.chdir(cwd)
         self.last = (block, out.getvalue())
 
+    def _run_pytest(self, block: Block) -> None:
+        """A block of pytest tests is run as a test file: every test in it
+        must pass (the kumopy plugin provides its fixtures)."""
+        name = f"test_doc_block_{block.line}.py"
+        (self.workdir / name).write_text(block.text)
+        proc = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", name],
+            cwd=self.workdir,
+            env=self.env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            timeout=SH_TIMEOUT,
+            check=False,
+        )
+        output = proc.stdout.decode("utf-8", "replace")
+        self.last = (block, output)
+        if proc.returncode != 0:
+            raise DocBlockFailure(
+                f"{block.where}: the tests of this python block failed\n{output[-4000:]}"
+            )
+
     def _do_output(self, block: Block) -> None:
         if self.last is None:
             raise DocBlockFailure(f"{block.where}: output block with no block before it to run")
@@ -154,6 +202,11 @@ class PageSession:
             # stdout alone: run the (idempotent) block again without stderr
             produced = self._rerun_stdout(source)
         problem = compare_output(block.text, produced, self.workdir)
+        if problem and UPDATE:
+            # KUMOPY_DOC_UPDATE=1: write what was produced into the page
+            # (applied when the page's tests end; review the diff)
+            self.updates.append((block, _shown(produced, self.workdir)))
+            return
         if problem:
             raise DocBlockFailure(
                 f"{block.where}: output of the block at {source.where} differs from the page\n"
@@ -172,6 +225,20 @@ class PageSession:
             check=False,
         )
         return proc.stdout.decode("utf-8", "replace")
+
+
+def apply_updates(page: Path, updates: list[tuple[Block, str]]) -> None:
+    """Replace the text of each output block with the produced text."""
+    lines = page.read_text().splitlines(keepends=True)
+    for block, text in sorted(updates, key=lambda u: -u[0].line):
+        start = block.line  # index of the first line inside the fence
+        end = start + len(block.text.splitlines())
+        lines[start:end] = [ln + "\n" for ln in text.splitlines()]
+    page.write_text("".join(lines))
+
+
+def _shown(produced: str, workdir: Path) -> str:
+    return "\n".join(_normalise(produced, workdir))
 
 
 def _normalise(text: str, workdir: Path) -> list[str]:

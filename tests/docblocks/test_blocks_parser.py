@@ -30,6 +30,17 @@ def test_blocks_languages_and_directives(tmp_path: Path) -> None:
     assert blocks[4].directives == {"exit": "1"}
 
 
+def test_a_text_block_is_output_only_right_after_a_runnable_block(tmp_path: Path) -> None:
+    page = tmp_path / "p.md"
+    page.write_text(
+        "```sh\necho a\n```\n\nprints\n\n```text\na\n```\n\n"
+        "```text\nan illustration\n```\n\n"
+        "```sh\necho b\n```\n\n## Heading\n\n```text\nnot output\n```\n"
+    )
+    kinds = [b.kind for b in parse_blocks(page)]
+    assert kinds == ["run", "output", "none", "run", "none"]
+
+
 def test_a_directive_separated_by_prose_does_not_apply(tmp_path: Path) -> None:
     page = tmp_path / "p.md"
     page.write_text("<!-- doc: exit=1 -->\nsome prose\n\n```sh\ntrue\n```\n")

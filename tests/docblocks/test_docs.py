@@ -8,12 +8,13 @@ page. See `_blocks.py` for the directives a page can give its blocks.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ._blocks import Block, parse_blocks
-from ._session import REPO, PageSession
+from ._session import REPO, PageSession, apply_updates
 
 PAGES = [REPO / "README.md", *sorted((REPO / "docs").glob("*.md"))]
 
@@ -30,8 +31,12 @@ def _cases() -> list[object]:
 
 
 @pytest.fixture(scope="module")
-def sessions(tmp_path_factory: pytest.TempPathFactory) -> dict[Path, PageSession]:
-    return {}
+def sessions() -> Iterator[dict[Path, PageSession]]:
+    pages: dict[Path, PageSession] = {}
+    yield pages
+    for page, session in pages.items():
+        if session.updates:
+            apply_updates(page, session.updates)
 
 
 def _session(sessions: dict[Path, PageSession], block: Block, factory: pytest.TempPathFactory) -> PageSession:
@@ -51,10 +56,8 @@ def test_block(
     session = _session(sessions, block, tmp_path_factory)
     needed = block.directives.get("requires")
     if needed and not os.environ.get(needed):
-        session.broken = session.broken or f"{block.where} (needs {needed})"
+        # only this block: a later block that needs it says so itself
         pytest.skip(f"{block.where} needs ${needed}")
-    if session.broken and session.broken.endswith(")"):
-        pytest.skip(f"an earlier block of the page was skipped: {session.broken}")
     session.run(block)
 
 
