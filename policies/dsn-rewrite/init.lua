@@ -2,13 +2,13 @@
 -- failures before KumoMTA classifies them.
 --
 -- Written in the style of KumoMTA's smtp_client_rewrite_delivery_status
--- documentation: it uses the global `kumo` (no `require 'kumo'`), loads
--- its rules from an absolute path, and caches the compiled rule set with
--- kumo.memoize so the JSON file is read at most once every five minutes.
+-- documentation: it loads its rules from an absolute path, and caches the
+-- compiled rule set with kumo.memoize so the JSON file is read at most once
+-- every five minutes.
 --
 -- The rules file maps a regular expression (Rust regex syntax) to the SMTP
 -- code to use instead when a response matches it.
-
+local kumo = require 'kumo'
 local RULES_PATH = '/opt/kumomta/etc/policy/dsn_rewrite.json'
 
 local load_rewrite_rules = kumo.memoize(function()
