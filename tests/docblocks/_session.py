@@ -134,20 +134,11 @@ class PageSession:
         # With exit=N the status of the block's last command is what the page
         # claims; otherwise every command must succeed.
         script = _SH_PRELUDE + ("" if expected else "set -e\n") + block.text
-        proc = subprocess.run(
-            ["bash", "-c", script],
-            cwd=self.workdir,
-            env=self.env(),
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            timeout=SH_TIMEOUT,
-            check=False,
-        )
-        combined = proc.stdout.decode("utf-8", "replace")
+        status, combined = self._run_merged(["bash", "-c", script])
         self.last = (block, combined)
-        if proc.returncode != expected:
+        if status != expected:
             raise DocBlockFailure(
-                f"{block.where}: sh block exited {proc.returncode}, expected {expected}\n"
+                f"{block.where}: sh block exited {status}, expected {expected}\n"
                 f"{block.text}\n--- output ---\n{combined[-4000:]}"
             )
 
@@ -178,8 +169,19 @@ class PageSession:
         must pass (the kumopy plugin provides its fixtures)."""
         name = f"test_doc_block_{block.line}.py"
         (self.workdir / name).write_text(block.text)
+        status, output = self._run_merged(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", name])
+        self.last = (block, output)
+        if status != 0:
+            raise DocBlockFailure(
+                f"{block.where}: the tests of this python block failed\n{output[-4000:]}"
+            )
+
+    def _run_merged(self, command: list[str]) -> tuple[int, str]:
+        """Run `command` in the page's directory: (exit status, stdout and
+        stderr merged in the order written)."""
         proc = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", name],
+            command,
             cwd=self.workdir,
             env=self.env(),
             stdout=subprocess.PIPE,
@@ -187,12 +189,7 @@ class PageSession:
             timeout=SH_TIMEOUT,
             check=False,
         )
-        output = proc.stdout.decode("utf-8", "replace")
-        self.last = (block, output)
-        if proc.returncode != 0:
-            raise DocBlockFailure(
-                f"{block.where}: the tests of this python block failed\n{output[-4000:]}"
-            )
+        return proc.returncode, proc.stdout.decode("utf-8", "replace")
 
     def _do_output(self, block: Block) -> None:
         if self.last is None:
