@@ -77,7 +77,7 @@ def test_the_readme_example_without_its_rules_file_is_not_valid() -> None:
     assert errors[0].startswith(f"kumopy: error: {DSN / 'init.lua'}:15: reading file {RULES_PATH}: ")
     assert f"during the probe call {PROBE_CALL}" in errors[0]
     assert "ERROR memoized function" not in err  # reported once, as the error
-    assert err.splitlines()[-1].endswith(": validation failed (1 event, 2 warnings, 1 error)")
+    assert err.splitlines()[-1].endswith(": validation failed (1 event, 0 warnings, 1 error)")
     assert f"{PROBE_CALL} -> failed" in out
 
 
@@ -113,7 +113,7 @@ def test_the_readme_example_with_its_rules_is_valid_and_shows_the_probe() -> Non
     )
     assert code == EXIT_OK, err
     assert "kumopy: error" not in err
-    assert err.splitlines()[-1].endswith(": valid (1 event, 2 warnings, 0 errors)")
+    assert err.splitlines()[-1].endswith(": valid (1 event, 0 warnings, 0 errors)")
     assert "# probe calls (after init; --no-probe skips them):" in out
     assert f"{PROBE_CALL} -> nil" in out
 
