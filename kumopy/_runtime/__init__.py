@@ -146,6 +146,8 @@ class LuaState:
         self._clock_cpu = 0.0
         self._depth = 0
         self._files: dict[str, None] = {}
+        #: the stack reader of the running `wants_stack` kumo function
+        self._stack_reader: Any = None
         rt = lua54.LuaRuntime(
             encoding=None,
             unpack_returned_tuples=True,
@@ -195,11 +197,17 @@ class LuaState:
         self.api = rt.execute(_SANDBOX_SOURCE, host, name=b"=[kumopy]")
         rt.execute(_LOADERS_SOURCE, host, self.api, name=b"=[kumopy]")
         ctype = rt.execute(
-            _PATTERNS_SOURCE, host, self.api[b"typearg"], self.api[b"getinfo"], name=b"=[kumopy]"
+            _PATTERNS_SOURCE,
+            host,
+            self.api[b"typearg"],
+            self.api[b"getinfo"],
+            self.api[b"internals"][b"hide"],
+            name=b"=[kumopy]",
         )
         if not _lpattern.has_ctype():
             classes, lowered = ctype()
             _lpattern.set_ctype({k[0]: v for k, v in classes.items()}, lowered)
+        self.api[b"install_error"]()
         self._invoke = self.api[b"invoke"]
         self._run = self.api[b"run"]
         self._run_event = self.api[b"run_event"]
@@ -244,7 +252,10 @@ class LuaState:
         callables become Lua functions through `wrap_function`."""
         rows = []
         for name, value in entries:
-            if callable(value):
+            if callable(value) and _wants_stack(value):
+                fn = self.wrap_function(name, self._with_stack(value))
+                rows.append(self.rt.table_from([encode(name), fn, True, True]))
+            elif callable(value):
                 rows.append(
                     self.rt.table_from([encode(name), self.wrap_function(name, value), True])
                 )
@@ -646,6 +657,35 @@ class LuaState:
     def callstack(self) -> list[str]:
         return [decode(s) for s in self.api[b"callstack"]().values()]
 
+    def _with_stack(self, impl: Callable[..., Any]) -> Callable[..., Any]:
+        """impl(state, *args) for a kumo function marked `wants_stack`: the
+        Lua side passes a stack-reading function first, bound to the calling
+        coroutine, which `frames()` uses while impl runs."""
+
+        def call(state: LuaState, reader: Any, *args: Any) -> Any:
+            saved, self._stack_reader = self._stack_reader, reader
+            try:
+                return impl(state, *args)
+            finally:
+                self._stack_reader = saved
+
+        return call
+
+    def frames(self, level: int) -> list[dict[str, Any]]:
+        """The stack the running kumo function would see in kumod, from
+        `level` (0: the kumo function itself), innermost first: Lua's
+        `debug.getinfo` fields (strings decoded), C functions included and
+        kumopy's Lua stand-ins for C functions shown as those C functions.
+        Only a kumo function marked `wants_stack` (see `stack_function`)
+        sees the stack of a coroutine it is called from."""
+        reader = self._stack_reader if self._stack_reader is not None else self.api[b"frames"]
+        out = []
+        for info in reader(level).values():
+            out.append(
+                {decode(k): decode(v) if isinstance(v, bytes) else v for k, v in info.items()}
+            )
+        return out
+
     # -- conversions -------------------------------------------------------
 
     def to_lua(self, value: Any, _depth: int = 0) -> Any:
@@ -874,6 +914,21 @@ class LuaState:
 
         self.api[b"watch_new_globals"](on_new)
 
+
+
+def stack_function(impl: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a kumo function's implementation as one that reads the Lua stack
+    (`LuaState.frames`), so that it sees the calling coroutine's."""
+    impl.wants_stack = True  # type: ignore[attr-defined]
+    return impl
+
+
+def _wants_stack(value: Any) -> bool:
+    while value is not None:
+        if getattr(value, "wants_stack", False):
+            return True
+        value = getattr(value, "__wrapped__", None)
+    return False
 
 
 def _tmpname() -> bytes | None:
