@@ -113,7 +113,7 @@ def _index(key: Any) -> float:
 
 def _seq(state: LuaState, items: list[Any]) -> Any:
     """A plain Lua sequence (mlua's Vec -> table: no JSON array marker)."""
-    return state.rt.table_from(items)
+    return state.table_from(items)
 
 
 def _recipient(state: LuaState, msg: Message) -> Any:

@@ -159,7 +159,7 @@ def _inside(ident: int) -> str:
     while frame is not None:
         code = frame.f_code
         if code.co_name == "entry" and code.co_filename.endswith(
-            os.path.join("_runtime", "__init__.py")
+            os.path.join("_runtime", "_calls.py")
         ):
             name = frame.f_locals.get("name")
             if isinstance(name, str):

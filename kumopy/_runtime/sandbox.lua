@@ -223,6 +223,9 @@ local function hook(event, line)
     return halt(stop_kind_of(now))
   end
   if now < 0 then
+    if now == -3 then
+      error(MEMORY, 0) -- (past the state's memory limit)
+    end
     return halt(now == -1 and "interrupt" or "budget")
   end
   if deadline ~= nil and now > deadline then
@@ -647,6 +650,12 @@ HIDDEN[api.invoke] = true
 HIDDEN[api.run] = true
 HIDDEN[api.run_event] = true
 
+-- _KUMO_CURRENT_EVENT, set in a protected call (lupa's own assignment is
+-- not: running out of memory there would abort the process)
+function api.set_event(event)
+  rawset(_G, "_KUMO_CURRENT_EVENT", event)
+end
+
 -- Raise a stop from the host (a Python kumo function saw the budget run
 -- out, or Ctrl-C): returned as the error value a Python function reports.
 function api.set_stop(kind)
@@ -842,8 +851,17 @@ function api.extend_userdata(sample, index_fn, newindex_fn, len_fn, pairs_fn, to
   local mt = getmetatable_raw(sample)
   UD_MT = mt
   -- tostring() as bytes (a message or MIME part need not be UTF-8)
+  -- (called by tostring or print, C functions between it and the policy:
+  -- a failure is raised at the innermost policy line)
   mt.__tostring = function(o)
-    return check(tostring_fn(o))
+    local s, e = tostring_fn(o)
+    if rawequal(s, ERR) then
+      for info in policy_frames(1) do
+        error(info.short_src .. ":" .. info.currentline .. ": " .. e, 0)
+      end
+      error(e, 0)
+    end
+    return s
   end
   -- (the hot path of every regex_set_map lookup: check() inlined)
   mt.__index = function(o, k)
