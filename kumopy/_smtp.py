@@ -532,8 +532,9 @@ def lua_str2number(text: str | bytes) -> int | float | None:
     `tonumber(s)` and by the C API's implicit coercion.
 
     Returns a Lua integer (int), a Lua float (float) or None.  Surrounding
-    ASCII whitespace is allowed; decimal integers that overflow 64 bits become
-    floats; hexadecimal integers wrap around modulo 2**64; hexadecimal floats
+    ASCII whitespace is allowed; any number of digits is read; decimal
+    integers that overflow 64 bits become floats (infinite past 1e308);
+    hexadecimal integers wrap around modulo 2**64; hexadecimal floats
     (`0x1p4`) are accepted; `inf`/`nan` and anything with other trailing text
     (including an embedded NUL) are not.
     """
@@ -541,13 +542,19 @@ def lua_str2number(text: str | bytes) -> int | float | None:
         text = text.decode("latin-1")
     body = text.strip(_LUA_SPACE)
     if _LUA_DEC_INT.fullmatch(body):
-        value = int(body, 10)
-        if _I64_MIN <= value <= _I64_MAX:
-            return value
+        # (only up to 19 significant digits can fit 64 bits: Python's int()
+        # refuses more than 4,300 digits, Lua takes any number of them)
+        digits = body.lstrip("+-").lstrip("0")
+        if len(digits) <= 19:
+            value = int(digits or "0", 10)
+            if body.startswith("-"):
+                value = -value
+            if _I64_MIN <= value <= _I64_MAX:
+                return value
         return float(body)
     hex_int = _LUA_HEX_INT.fullmatch(body)
     if hex_int:
-        magnitude = int(hex_int.group(2), 16)
+        magnitude = int(hex_int.group(2)[-16:], 16)  # (the rest wraps away)
         return _wrap_i64(-magnitude if hex_int.group(1) == "-" else magnitude)
     # Lua refuses anything strtod would read as inf/nan; the patterns below
     # only describe finite numerals, so those never get through.
