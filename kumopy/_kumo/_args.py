@@ -37,10 +37,12 @@ __all__ = [
     "ArgConversionError",
     "ArgSpec",
     "adapt_function",
+    "bool_arg",
     "function_arg",
     "lua_number_text",
     "lua_tonumber",
     "lua_type_name",
+    "opt_bool_arg",
     "string_arg",
 ]
 
@@ -113,6 +115,20 @@ def string_arg(value: Any, what: str = "String") -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return lua_number_text(value)
     raise ArgConversionError(value, what, EXPECTED_STRING)
+
+
+def bool_arg(value: Any) -> bool:
+    """A Rust `bool` argument: mlua never fails to convert one (nil and
+    false are false, any other value is true).  A boolean field of a
+    serde-deserialized table is different: it refuses anything but a
+    boolean (see `_schema.Bool`)."""
+    return value is not None and value is not False
+
+
+def opt_bool_arg(value: Any, default: bool) -> bool:
+    """An `Option<bool>` argument, `unwrap_or(default)`: nil is the
+    default, any other value converts as `bool_arg` does."""
+    return default if value is None else value is not False
 
 
 def function_arg(value: Any) -> Any:
