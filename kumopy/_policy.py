@@ -38,6 +38,7 @@ from ._errors import (
     PolicyError,
     PolicyExit,
     PolicyInterrupted,
+    PolicyMemoryError,
     hide_frames_of_policy_errors,
 )
 from ._events import (
@@ -469,13 +470,17 @@ class Policy:
             # never a silent "no handler" (checked before the state counts
             # the event as dispatched)
             raise UnknownEventError(event, registry.events())
-        state.globals[b"_KUMO_CURRENT_EVENT"] = event.encode("utf-8")
+        state.set_current_event(event.encode("utf-8"))
         state.current_event = event
         to_lua = state.to_lua
         try:
             lua_args = [encode(a) if a.__class__ is str else to_lua(a) for a in args]
         except KumoError as e:
             raise PolicyError(
+                f"cannot pass the arguments to the handler: {e}", event=event
+            ) from None
+        except PolicyMemoryError as e:
+            raise PolicyMemoryError(
                 f"cannot pass the arguments to the handler: {e}", event=event
             ) from None
         spec = EVENTS.get(event)
@@ -559,7 +564,7 @@ class Policy:
 
     def _resolve(self, event: str, fn: Callable[[LuaState], T]) -> T:
         with self._using_state() as state:
-            state.globals[b"_KUMO_CURRENT_EVENT"] = event.encode("utf-8")
+            state.set_current_event(event.encode("utf-8"))
             try:
                 return fn(state)
             except KumoError as e:

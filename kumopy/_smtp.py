@@ -30,10 +30,14 @@ __all__ = [
     "REWRITE_EVENT",
     "ConversionError",
     "EnhancedStatusCode",
+    "MAX_LINE_LEN",
     "MalformedResponse",
+    "ResponseTooLong",
     "QueueName",
     "Response",
     "apply_rewrite",
+    "line_received",
+    "longest_line",
     "remove_line_breaks",
     "rewrite_annotation",
     "rewrite_event_args",
@@ -194,6 +198,58 @@ class MalformedResponse(ValueError):
         return f"Malformed Response: {self.line}"
 
 
+class ResponseTooLong(MalformedResponse):
+    """A reply line kumod's SMTP client never receives: it reads the socket
+    4,096 bytes (`MAX_LINE_LEN`) at a time and gives up on a line once it
+    holds more than that without the line's end (`ClientError::
+    ResponseTooLong`, "Response line is too long").  Like a malformed reply,
+    it is a client error, never offered to
+    `smtp_client_rewrite_delivery_status`."""
+
+    def __init__(self, size: int, *, line: str, text: str) -> None:
+        self.size = size
+        self.reason = (
+            f"a line of {size:,} bytes: kumod's SMTP client never receives a line over "
+            f"{_NEVER_RECEIVED - 1:,} bytes: Response line is too long"
+        )
+        self.line = line
+        self.text = text
+        ValueError.__init__(self, f"SMTP response {text[:60]!r}...: {self.reason}")
+
+    @property
+    def kumod_error(self) -> str:
+        return "Response line is too long"
+
+
+#: kumod's SMTP client's read size and line limit (rfc5321 client.rs)
+MAX_LINE_LEN = 4096
+# What that means for a line of N bytes (without its CRLF): the client holds
+# at most N + 1 bytes of it before seeing its end, so up to 4,095 bytes a
+# line always gets through.  Reads add up to 4,096 bytes to what it holds,
+# and it refuses the line as soon as it holds more than 4,096 bytes without
+# the end: a line that fits two reads (N + 2 <= 8,192) gets through when it
+# happens to arrive in large enough pieces, a longer one never does.
+_ALWAYS_RECEIVED = MAX_LINE_LEN - 1
+_NEVER_RECEIVED = 2 * MAX_LINE_LEN - 1
+
+
+def line_received(size: int) -> bool | None:
+    """Whether kumod's SMTP client receives a reply line of `size` bytes
+    (without its CRLF): True always, False never (`ResponseTooLong`), None
+    when that depends on how the line arrives (4,096 to 8,190 bytes)."""
+    if size <= _ALWAYS_RECEIVED:
+        return True
+    if size >= _NEVER_RECEIVED:
+        return False
+    return None
+
+
+def _line_size(line: str) -> int:
+    if len(line) <= _ALWAYS_RECEIVED // 4:  # (4 bytes per character at most)
+        return len(line)
+    return len(line.encode("utf-8", "surrogateescape"))
+
+
 class _Line:
     __slots__ = ("code", "final", "content", "original")
 
@@ -205,6 +261,10 @@ class _Line:
 
 
 def _parse_reply_line(line: str, text: str) -> _Line:
+    if len(line) > _ALWAYS_RECEIVED // 4:
+        size = _line_size(line)
+        if size >= _NEVER_RECEIVED:
+            raise ResponseTooLong(size, line=line, text=text)
     # kumod: at least 4 bytes, byte 3 is ' ' (last line) or '-' (more follow),
     # bytes 0..3 parse as a u16 (so "+50 x" is code 50 and "050" is 50).
     # Working on characters instead of UTF-8 bytes gives the same verdicts:
@@ -253,6 +313,24 @@ def _rust_lines(text: str) -> list[str]:
     else:
         terminated = len(pieces) - 1
     return [p[:-1] if i < terminated and p.endswith("\r") else p for i, p in enumerate(pieces)]
+
+
+def _reply_lines(text: str) -> list[str]:
+    """The lines of a reply as `Response.parse` reads them."""
+    if "\r\n" in text:
+        return _split_wire_lines(text)
+    lines = text.split("\n")
+    if len(lines) > 1 and lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+def longest_line(text: str) -> int:
+    """The size in bytes of the longest line of a reply (as `Response.parse`
+    splits it), for `line_received`."""
+    if len(text) <= _ALWAYS_RECEIVED // 4:
+        return len(text)
+    return max((_line_size(line) for line in _reply_lines(text)), default=0)
 
 
 @dataclass(frozen=True)
@@ -312,16 +390,13 @@ class Response:
 
         Raises `MalformedResponse` (a `ValueError`) for empty text, a line
         without a valid code, a differing code, a last line that still says
-        `-` (kumod would wait for more), or text after the final line.
+        `-` (kumod would wait for more), or text after the final line; its
+        subclass `ResponseTooLong` for a line kumod's SMTP client never
+        receives (8,191 bytes or more; see `line_received`).
         """
         if not isinstance(text, str):
             raise TypeError(f"Response.parse expects a str, got {type(text).__name__}")
-        if "\r\n" in text:
-            lines = _split_wire_lines(text)
-        else:
-            lines = text.split("\n")
-            if len(lines) > 1 and lines[-1] == "":
-                lines.pop()
+        lines = _reply_lines(text)
         if not lines or lines == [""]:
             raise MalformedResponse("empty response", line="", text=text)
 
@@ -532,8 +607,9 @@ def lua_str2number(text: str | bytes) -> int | float | None:
     `tonumber(s)` and by the C API's implicit coercion.
 
     Returns a Lua integer (int), a Lua float (float) or None.  Surrounding
-    ASCII whitespace is allowed; decimal integers that overflow 64 bits become
-    floats; hexadecimal integers wrap around modulo 2**64; hexadecimal floats
+    ASCII whitespace is allowed; any number of digits is read; decimal
+    integers that overflow 64 bits become floats (infinite past 1e308);
+    hexadecimal integers wrap around modulo 2**64; hexadecimal floats
     (`0x1p4`) are accepted; `inf`/`nan` and anything with other trailing text
     (including an embedded NUL) are not.
     """
@@ -541,13 +617,19 @@ def lua_str2number(text: str | bytes) -> int | float | None:
         text = text.decode("latin-1")
     body = text.strip(_LUA_SPACE)
     if _LUA_DEC_INT.fullmatch(body):
-        value = int(body, 10)
-        if _I64_MIN <= value <= _I64_MAX:
-            return value
+        # (only up to 19 significant digits can fit 64 bits: Python's int()
+        # refuses more than 4,300 digits, Lua takes any number of them)
+        digits = body.lstrip("+-").lstrip("0")
+        if len(digits) <= 19:
+            value = int(digits or "0", 10)
+            if body.startswith("-"):
+                value = -value
+            if _I64_MIN <= value <= _I64_MAX:
+                return value
         return float(body)
     hex_int = _LUA_HEX_INT.fullmatch(body)
     if hex_int:
-        magnitude = int(hex_int.group(2), 16)
+        magnitude = int(hex_int.group(2)[-16:], 16)  # (the rest wraps away)
         return _wrap_i64(-magnitude if hex_int.group(1) == "-" else magnitude)
     # Lua refuses anything strtod would read as inf/nan; the patterns below
     # only describe finite numerals, so those never get through.

@@ -156,6 +156,11 @@ def test_dmarc_check_msg_from_lua(load) -> None:
                              "reason": "'From:' header missing domain", "props": {}}
     with pytest.raises(PolicyError, match="400 DMARC reporting missing required fields"):
         p.call("t", "x@example.com", True)
+    # use_reporting is a plain bool argument: mlua reads nil as false and
+    # any other value as true, never an error
+    assert p.call("t", "x@example.com", None)["disposition"] == "Reject"
+    with pytest.raises(PolicyError, match="400 DMARC reporting missing required fields"):
+        p.call("t", "x@example.com", "no")
 
 
 def _keypair() -> tuple[bytes, str]:

@@ -516,6 +516,7 @@ def test_from_json_invalid(record: dict[str, Any], match: str) -> None:
         ("-0.5", 0),
         (b"500", 500),
         ("-0", 0),
+        ("0" * 5000 + "250", 250),
     ],
 )
 def test_to_u16_accepts(value: object, expected: int | None) -> None:
@@ -562,6 +563,8 @@ NOT_NUM = "expected number or string coercible to number"
         ("５００", "string", NOT_NUM),
         ("500\x00", "string", NOT_NUM),
         ("- 5", "string", NOT_NUM),
+        ("9" * 5000, "string", "out of range"),  # a float: inf
+        ("0x" + "f" * 5000, "string", "out of range"),  # wraps to -1
         ({}, "table", NOT_NUM),
         ([500], "table", NOT_NUM),
         (print, "function", NOT_NUM),
@@ -629,6 +632,13 @@ def test_to_u16_truncates_in_range_floats(x: float) -> None:
         ("e1", None),
         ("0x1p", None),
         ("", None),
+        # any number of digits (Python's int() refuses more than 4,300)
+        ("9" * 5000, math.inf),
+        ("-" + "9" * 5000, -math.inf),
+        ("0" * 5000 + "5", 5),
+        ("-" + "0" * 5000 + "5", -5),
+        ("0x" + "f" * 5000 + "10", -240),  # wraps modulo 2**64
+        ("1" * 5000 + ".5", math.inf),
     ],
 )
 def test_lua_str2number(text: str, expected: int | float | None) -> None:
@@ -682,6 +692,22 @@ class _LazyLua:
 
 
 _LUA = _LazyLua()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["9" * 5000, "-" + "9" * 5000, "0" * 5000 + "5", "  " + "0" * 4400 + "65535 ",
+     "0x" + "f" * 5000 + "10", "1" * 5000 + ".5", "0." + "1" * 5000, "0x1p" + "9" * 5000],
+)
+def test_long_numerals_match_real_lua(text: str) -> None:
+    lua = _LUA.get()
+    convert = lua.eval(
+        "function(s) local n = tonumber(s); return n, n ~= nil and math.type(n) or nil end"
+    )
+    number, kind = convert(text)
+    got = lua_str2number(text)
+    assert got == number
+    assert ("integer" if isinstance(got, int) else "float") == kind
 
 
 def test_to_u16_with_real_lua_values() -> None:

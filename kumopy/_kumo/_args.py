@@ -23,8 +23,6 @@ from __future__ import annotations
 import dis
 import functools
 import inspect
-import math
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import CodeType
@@ -33,15 +31,18 @@ from typing import Any
 from .._errors import KumoError
 from .._runtime import decode, lua_type
 from .._runtime.userdata import Userdata
+from .._smtp import lua_str2number
 
 __all__ = [
     "ArgConversionError",
     "ArgSpec",
     "adapt_function",
+    "bool_arg",
     "function_arg",
     "lua_number_text",
     "lua_tonumber",
     "lua_type_name",
+    "opt_bool_arg",
     "string_arg",
 ]
 
@@ -82,44 +83,11 @@ def lua_number_text(value: int | float) -> str:
     return text
 
 
-_LUA_SPACE = " \t\n\v\f\r"
-_DEC_INT = re.compile(r"[+-]?[0-9]+", re.ASCII)
-_HEX_INT = re.compile(r"([+-]?)0[xX]([0-9a-fA-F]+)", re.ASCII)
-_DEC_FLOAT = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?", re.ASCII)
-_HEX_FLOAT = re.compile(
-    r"[+-]?0[xX](?:[0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)(?:[pP][+-]?[0-9]+)?", re.ASCII
-)
-
-
 def lua_tonumber(text: bytes | str) -> int | float | None:
     """Lua 5.4's string -> number coercion (`luaO_str2num`): an integer, a
-    float or None.  Decimal integers beyond 64 bits become floats, hex
-    integers wrap; any length of digits is fine (Python's int() refuses
-    more than 4,300 digits, Lua does not)."""
-    if isinstance(text, bytes):
-        text = text.decode("latin-1")
-    body = text.strip(_LUA_SPACE)
-    if _DEC_INT.fullmatch(body):
-        digits = body.lstrip("+-").lstrip("0")
-        if len(digits) <= 19:
-            value = int(body, 10)
-            if -(2**63) <= value < 2**63:
-                return value
-        return float(body)
-    hexa = _HEX_INT.fullmatch(body)
-    if hexa:
-        tail = hexa.group(2)[-16:]  # wraps modulo 2**64: only the last 16 digits count
-        magnitude = int(tail, 16)
-        value = (-magnitude if hexa.group(1) == "-" else magnitude) & (2**64 - 1)
-        return value - 2**64 if value >= 2**63 else value
-    if _DEC_FLOAT.fullmatch(body):
-        return float(body)
-    if _HEX_FLOAT.fullmatch(body) and len(body) < 4096:
-        try:
-            return float.fromhex(body)
-        except (ValueError, OverflowError):
-            return math.inf if not body.startswith("-") else -math.inf
-    return None
+    float or None, for any length of digits (kumopy/_smtp.py has the one
+    implementation)."""
+    return lua_str2number(text)
 
 
 class ArgConversionError(KumoError):
@@ -147,6 +115,20 @@ def string_arg(value: Any, what: str = "String") -> str:
     if isinstance(value, int | float) and not isinstance(value, bool):
         return lua_number_text(value)
     raise ArgConversionError(value, what, EXPECTED_STRING)
+
+
+def bool_arg(value: Any) -> bool:
+    """A Rust `bool` argument: mlua never fails to convert one (nil and
+    false are false, any other value is true).  A boolean field of a
+    serde-deserialized table is different: it refuses anything but a
+    boolean (see `_schema.Bool`)."""
+    return value is not None and value is not False
+
+
+def opt_bool_arg(value: Any, default: bool) -> bool:
+    """An `Option<bool>` argument, `unwrap_or(default)`: nil is the
+    default, any other value converts as `bool_arg` does."""
+    return default if value is None else value is not False
 
 
 def function_arg(value: Any) -> Any:

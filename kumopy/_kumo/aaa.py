@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._errors import KumoError, PolicyError
 from .._runtime.userdata import Userdata
+from ._args import bool_arg
 from ._lib import LibObject, rust_string
 from ._schema import DeError, Duration, cidr_set_text, deserialize, invalid_type, lua_tree
 from .secrets import load_key_source
@@ -490,11 +491,7 @@ def _make_resource(state: LuaState, local_addr: Any = None, url: Any = None,
 
 
 def _set_fall_back(state: LuaState, value: Any = None, *_: Any) -> None:
-    if not isinstance(value, bool):
-        from ._args import lua_type_name
-
-        raise KumoError(f"error converting Lua {lua_type_name(value)} to boolean")
-    _service(state).fall_back = value
+    _service(state).fall_back = bool_arg(value)
 
 
 def _ttl_setter(attr: str) -> Any:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .._errors import KumoError
 from . import _schema as s
-from ._args import ArgConversionError, lua_type_name, string_arg
+from ._args import ArgConversionError, bool_arg, lua_type_name, string_arg
 from ._schema import REQUIRED, Field
 from .constructors import LISTENER_DOMAIN  # noqa: F401  (re-exported for docs)
 from .fs import expand_braces
@@ -534,8 +534,7 @@ def set_httpinject_recipient_rate_limit(state: LuaState, spec: Any = None, *_: A
 
 
 def set_timeq_spawn_reinsertion(state: LuaState, value: Any = None, *_: Any) -> None:
-    if not isinstance(value, bool):
-        raise ArgConversionError(value, "boolean")
+    bool_arg(value)  # (any value: kumod ignores it)
     server_config(state).warnings.append(
         "set_timeq_spawn_reinsertion is deprecated and has no effect; remove it from your "
         "configuration"
@@ -543,9 +542,7 @@ def set_timeq_spawn_reinsertion(state: LuaState, value: Any = None, *_: Any) -> 
 
 
 def suspend_delivery_when_spool_unhealthy(state: LuaState, value: Any = None, *_: Any) -> None:
-    if not isinstance(value, bool):
-        raise ArgConversionError(value, "boolean")
-    server_config(state).settings["suspend_delivery_when_spool_unhealthy"] = value
+    server_config(state).settings["suspend_delivery_when_spool_unhealthy"] = bool_arg(value)
 
 
 def set_lruttl_cache_capacity(

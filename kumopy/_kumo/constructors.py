@@ -413,7 +413,7 @@ def to_lua_with_null(state: LuaState, value: Any) -> Any:
     if value is None:
         return NULL_SENTINEL
     if isinstance(value, dict):
-        return state.rt.table_from(
+        return state.table_from(
             {state.to_lua(k): to_lua_with_null(state, v) for k, v in value.items()}
         )
     if isinstance(value, list):

@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import KumoError
 from .._message import Message
 from .._message._auth import AuthResultError, check_results
+from ._args import bool_arg
 from ._lib import rust_string
 from .dns import _resolver
 from .psl import normalize_domain, registrable_domain
@@ -269,10 +270,7 @@ def _check_msg(state: LuaState, msg: Any = None, dkim_results: Any = None, resol
     dkim = _results(state, dkim_results, single=False)
     name = None if resolver is None else rust_string(resolver)
     spf = _results(state, spf_result, single=True)
-    if not isinstance(use_reporting, bool):
-        from ._args import lua_type_name
-
-        raise KumoError(f"error converting Lua {lua_type_name(use_reporting)} to boolean")
+    use_reporting = bool_arg(use_reporting)
     dns_ = Lookups(_resolver(state, name))
     mail_from = msg.sender.domain or None
     try:

@@ -37,7 +37,7 @@ import dns.zone
 
 from .._errors import KumoError
 from .._runtime import encode, lua_type
-from ._args import ArgConversionError
+from ._args import ArgConversionError, bool_arg
 from ._lib import rust_string
 
 if TYPE_CHECKING:
@@ -708,8 +708,7 @@ def _configure_resolver(state: LuaState, config: Any = None) -> None:
 def _setting(name: str) -> Any:
     def impl(state: LuaState, value: Any = None) -> None:
         if name == "set_mta_sts_enabled":
-            if not isinstance(value, bool):
-                raise ArgConversionError(value, "boolean")
+            value = bool_arg(value)
         elif name == "set_mx_concurrency_limit":
             from ._lib import usize_arg
 

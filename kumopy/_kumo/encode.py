@@ -17,7 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .._errors import KumoError
-from ._args import ArgConversionError
+from ._args import opt_bool_arg
 from ._lib import LUA_STRING_BYTES, bytes_arg, check_result, rust_string
 
 if TYPE_CHECKING:
@@ -153,12 +153,10 @@ def _charset_encode(
 ) -> Any:
     name = rust_string(charset)
     value = rust_string(text)
-    if ignore_errors is not None and not isinstance(ignore_errors, bool):
-
-        raise ArgConversionError(ignore_errors, "boolean")
+    ignore = opt_bool_arg(ignore_errors, True)
     codec = _charset(name)
     try:
-        return value.encode(codec, "ignore" if ignore_errors is not False else "strict")
+        return value.encode(codec, "ignore" if ignore else "strict")
     except UnicodeEncodeError as e:
         raise KumoError(f"input string did not encode into {name} bytes: {e.reason}") from None
 

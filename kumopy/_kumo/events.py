@@ -53,7 +53,7 @@ def get_event_registrars(state: LuaState, name: Any = None) -> Any:
     if not handlers:
         return None
     # kumod keeps plain tables in the Lua registry (no array marker)
-    return state.rt.table_from(
-        [state.rt.table_from([s.encode("utf-8", "surrogateescape") for s in h.registrar])
+    return state.table_from(
+        [state.table_from([s.encode("utf-8", "surrogateescape") for s in h.registrar])
          for h in handlers]
     )

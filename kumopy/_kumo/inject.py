@@ -102,7 +102,7 @@ def _build_v1(state: LuaState, request: Any = None) -> Any:
         messages = build_messages(req, compiled)
     except (InjectError, KumoError) as e:
         return _raise(state, "kumo.api.inject.build_v1", str(e))
-    return state.rt.table_from(messages)
+    return state.table_from(messages)
 
 
 def injected_messages(policy: Policy) -> list[Message]:

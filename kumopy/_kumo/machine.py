@@ -8,6 +8,7 @@ import os
 from typing import TYPE_CHECKING, Any
 
 from .._errors import KumoError
+from ._args import bool_arg
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -44,10 +45,7 @@ def _available_parallelism(state: LuaState, *_: Any) -> int:
 def _enable_memory_callstack_tracking(state: LuaState, enable: Any = None, *_: Any) -> None:
     from .config import server_config
 
-    # mlua converts any Lua value to a Rust bool by truthiness
-    server_config(state).settings["memory_callstack_tracking"] = not (
-        enable is None or enable is False
-    )
+    server_config(state).settings["memory_callstack_tracking"] = bool_arg(enable)
 
 
 def register(kumo: Namespace) -> None:

@@ -25,7 +25,7 @@ from .._message._conformance import ConformanceError
 from .._message._lua import LUA_METHODS
 from .._message._scheduling import SchedulingError, parse_scheduling
 from .._runtime import decode, encode, lua_type
-from ._args import ArgConversionError, lua_type_name, string_arg
+from ._args import ArgConversionError, bool_arg, lua_type_name, opt_bool_arg, string_arg
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -113,7 +113,7 @@ def _index(key: Any) -> float:
 
 def _seq(state: LuaState, items: list[Any]) -> Any:
     """A plain Lua sequence (mlua's Vec -> table: no JSON array marker)."""
-    return state.rt.table_from(items)
+    return state.table_from(items)
 
 
 def _recipient(state: LuaState, msg: Message) -> Any:
@@ -138,9 +138,7 @@ def _queue_name(state: LuaState, msg: Message) -> Any:
 def _header_args(name: Any, value: Any, encode_flag: Any) -> tuple[str, bytes, bool]:
     n = string_arg(name)
     v = _bytes_arg(value)
-    if encode_flag is not None and not isinstance(encode_flag, bool):
-        raise ArgConversionError(encode_flag, "boolean")
-    return n, v, bool(encode_flag)
+    return n, v, opt_bool_arg(encode_flag, False)
 
 
 def _prepend_header(
@@ -219,9 +217,8 @@ def _import_scheduling_header(
     state: LuaState, msg: Message, name: Any = None, remove: Any = None
 ) -> Any:
     n = string_arg(name)
-    if not isinstance(remove, bool):
-        raise ArgConversionError(remove, "boolean")
-    return state.to_lua(_wrap(lambda: msg.import_scheduling_header(n, remove)))
+    drop = bool_arg(remove)
+    return state.to_lua(_wrap(lambda: msg.import_scheduling_header(n, drop)))
 
 
 def _set_scheduling(state: LuaState, msg: Message, params: Any = None) -> Any:
@@ -326,9 +323,7 @@ def _set_sender(state: LuaState, msg: Message, value: Any = None) -> None:
 
 
 def _set_force_sync(state: LuaState, msg: Message, value: Any = None) -> None:
-    if not isinstance(value, bool):
-        raise ArgConversionError(value, "boolean")
-    msg.force_sync = value
+    msg.force_sync = bool_arg(value)
 
 
 _MESSAGE_METHODS: dict[str, Callable[..., Any]] = {

@@ -23,7 +23,7 @@ from .._message._mimeparams import MimeParameters, auth_results_data
 from .._message._mimepart import AttachmentOptions, MimePart, PartPointer
 from .._message._rfc5322 import AddrSpec, Group, Mailbox
 from .._runtime import lua_type
-from ._args import lua_type_name
+from ._args import bool_arg, lua_type_name
 from ._lib import LibObject, bytes_arg, rust_string
 
 if TYPE_CHECKING:
@@ -586,9 +586,7 @@ class Builder(LibObject):
         return self.builder
 
     def _set_stable(self, state: LuaState, value: Any = None) -> None:
-        if not isinstance(value, bool):
-            raise KumoError(f"error converting Lua {lua_type_name(value)} to boolean")
-        self._get().stable_content = value
+        self._get().stable_content = bool_arg(value)
 
     def _text(attr: str) -> Callable[..., None]:  # type: ignore[misc]
         def impl(self: Builder, state: LuaState, text: Any = None) -> None:

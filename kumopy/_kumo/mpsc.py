@@ -111,7 +111,7 @@ class QueueHandle(LibObject):
                 "nothing sends while a handler waits (use try_recv)"
             )
         out = [state.cache_value_to_lua(q.items.popleft()) for _ in range(min(n, len(q.items)))]
-        return state.rt.table_from(out)
+        return state.table_from(out)
 
     def _len(self, state: LuaState, *_: Any) -> int:
         return len(self.queue.items)

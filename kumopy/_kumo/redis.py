@@ -272,7 +272,8 @@ class RedisConnection(LibObject):
             raise KumoError(str(e)) from None
         except _redis.exceptions.RedisError as e:
             raise KumoError(f"redis {_describe(self.config)}: {e}") from None
-        return reply_to_lua(state, reply)
+        with state.building():  # (tables built item by item, within the memory limit)
+            return reply_to_lua(state, reply)
 
     def _node_client(self, state: LuaState, cluster: Any, command: list[bytes]) -> Any:
         """The client of the cluster node that serves the command's key slot

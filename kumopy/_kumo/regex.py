@@ -420,15 +420,16 @@ class Regex(LibObject):
         m = pat.search(text)
         if m is None:
             return None
-        table = state.rt.table()
         names = {idx: name for name, idx in self.compiled.groupindex.items()}
-        for idx in range(self.compiled.groups + 1):
-            value = m.group(idx)
-            if value is None:
-                continue
-            table[idx] = state.to_lua(value)
-            if idx in names:
-                table[state.to_lua(names[idx])] = state.to_lua(value)
+        with state.building():  # (the table is built item by item)
+            table = state.rt.table()
+            for idx in range(self.compiled.groups + 1):
+                value = m.group(idx)
+                if value is None:
+                    continue
+                table[idx] = state.to_lua(value)
+                if idx in names:
+                    table[state.to_lua(names[idx])] = state.to_lua(value)
         return table
 
     def is_match(self, state: LuaState, haystack: Any = None) -> bool:

@@ -10,11 +10,11 @@ nulls arrive as the null sentinel), and raises the handler's error.  While
 validating (`Policy(validating=True)`), kumod starts no task and neither
 does kumopy (nothing is recorded).
 
-`kumo.traceback(level)` lists the policy's stack frames from `level` (1 =
-the function calling kumo.traceback) with kumod's field names; kumopy
-knows each frame's file and current line only (`short_src`, `source`,
-`curr_line`); the other fields are the null sentinel, `what` is "Lua" and
-`event` "Call", and C frames are left out.
+`kumo.traceback(level)` lists the stack frames from `level` (0 = the C
+function kumo.traceback itself, 1 = the function calling it) with kumod's
+field names and values (mlua's inspect_stack): the frames a stock Lua state
+running the policy would have, C functions included, kumopy's Lua stand-ins
+for C functions (pcall, print...) shown as those C functions.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .._errors import KumoError
-from .._runtime import lua_type
+from .._runtime import lua_type, stack_function
 from ._args import lua_type_name
 from ._lib import usize_arg
 
@@ -91,28 +91,33 @@ def _spawn_task(state: LuaState, params: Any = None) -> None:
     spawned_tasks(state.process).append(SpawnedTask(name, args, f"{file}:{line}"))
 
 
+@stack_function
 def _traceback(state: LuaState, level: Any = None) -> Any:
     from .constructors import to_lua_with_null
 
     start = usize_arg(level)
     frames = []
-    for entry in state.callstack():
-        path, _, line = entry.rpartition(":")
+    for info in state.frames(start):
         frames.append(
             {
                 "event": "Call",
-                "name": None,
-                "name_what": None,
-                "source": "@" + path,
-                "short_src": path,
-                "line_defined": None,
-                "last_line_defined": None,
-                "what": "Lua",
-                "curr_line": int(line) if line.lstrip("-").isdigit() else None,
-                "is_tail_call": False,
+                "name": info.get("name"),
+                "name_what": info.get("namewhat") or None,
+                "source": info.get("source"),
+                "short_src": info.get("short_src"),
+                "line_defined": _line(info.get("linedefined")),
+                "last_line_defined": _line(info.get("lastlinedefined")),
+                "what": info.get("what"),
+                "curr_line": _line(info.get("currentline")),
+                "is_tail_call": bool(info.get("istailcall")),
             }
         )
-    return to_lua_with_null(state, frames[max(start - 1, 0) :])
+    return to_lua_with_null(state, frames)
+
+
+def _line(n: Any) -> int | None:
+    """mlua's line numbers: a negative one (a C function) is None."""
+    return n if isinstance(n, int) and n >= 0 else None
 
 
 def register(kumo: Namespace) -> None:
@@ -125,6 +130,6 @@ def register(kumo: Namespace) -> None:
     kumo.function(
         "traceback",
         _traceback,
-        notes="policy frames only (no C frames), with file and current line; the other "
-        "fields are null",
+        notes="the frames of a stock Lua state, C functions included (kumopy's Lua "
+        "stand-ins for C functions shown as those)",
     )

@@ -228,7 +228,7 @@ class HeaderAddressList(Userdata):
     def lua_index(self, state: LuaState, key: Any) -> Any:
         try:
             if key == b"list":
-                return state.rt.table_from(self.list)
+                return state.table_from(self.list)
             if key in (b"user", b"domain", b"name", b"email"):
                 return state.to_lua(getattr(self, key.decode()))
         except AddressError as e:

@@ -23,11 +23,12 @@ import contextlib
 import ssl
 from collections.abc import Callable
 from concurrent.futures import Executor
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from ._data import unstuff
 from ._replies import Reply
 from ._trace import check_line_lengths
+from ._workers import WorkerAbandoned
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -107,8 +108,18 @@ class Connection:
         if inline:
             return self.hooks.run(session, call)
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self.hooks.executor,
-                                          lambda: self.hooks.run(session, call))
+        try:
+            return await loop.run_in_executor(self.hooks.executor,
+                                              lambda: self.hooks.run(session, call))
+        except WorkerAbandoned as e:
+            # the handler is stuck in C (a new worker took over): kumod's 421
+            # for a failed handler, logged as kumod logs it, and the end
+            if session is None:
+                raise
+            error = str(e)
+            reply = await loop.run_in_executor(self.hooks.executor,
+                                               lambda: session.abort(error))
+            return cast(T, reply)
 
     def fires_no_event(self, line: str | None = None) -> bool:
         """Whether answering `line` (None: a reply of the transport's own)

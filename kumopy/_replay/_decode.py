@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 
 from .._smtp import EnhancedStatusCode, QueueName
-from ._records import INTERNAL_PREFIX, QUEUES
+from ._records import INTERNAL_PREFIX, LONG_CONTENT, QUEUES
 
 __all__ = ["decode"]
 
@@ -96,6 +96,7 @@ def decode(raw: bytes) -> tuple[str, QueueName, str, int] | None:
         or code == 250
         or content[-1:] == ")"
         or content.startswith(INTERNAL_PREFIX)
+        or len(content) >= LONG_CONTENT
         or "\n" in content
         or "\r" in content
     ):

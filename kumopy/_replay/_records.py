@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from .._smtp import EnhancedStatusCode, QueueName, Response
+from .._smtp import EnhancedStatusCode, QueueName, Response, line_received, longest_line
 
 __all__ = ["ELIGIBLE_TYPES", "INTERNAL_PREFIX", "Eligible", "NotEligible", "examine", "quick"]
 
@@ -44,7 +44,7 @@ _REWRITTEN = re.compile(r" \(kumomta: status was rewritten from ([0-9]+) -> ([0-
 
 class NotEligible(Exception):
     """The record was not offered to the event; `reason` is a short key
-    (`type`, `no response`, `250`, `internal`, `protocol`)."""
+    (`type`, `no response`, `250`, `internal`, `protocol`, `line too long`)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
@@ -142,6 +142,8 @@ def examine(record: Any) -> Eligible:
         raise NotEligible("250")
     if content.startswith(INTERNAL_PREFIX) and not content.startswith(OFFERED_INTERNAL):
         raise NotEligible("internal")
+    if len(content) >= LONG_CONTENT and line_received(_longest_wire_line(response)) is False:
+        raise NotEligible("line too long")
     domain = _recipient_domain(record)
     queue_name = record.get("queue")
     if isinstance(queue_name, str):
@@ -161,6 +163,21 @@ def examine(record: Any) -> Eligible:
         response.to_single_line(),
         was_rewritten,
     )
+
+
+#: content from this many characters on may hold a line kumod's SMTP client
+#: never receives (`quick` leaves it to `examine`)
+LONG_CONTENT = 1024
+
+
+def _longest_wire_line(response: Response) -> int:
+    """The longest line (bytes, at least) of the reply as the remote host
+    sent it: its content lines, each after the code and a separator, the
+    first also after the enhanced code."""
+    lines = response.content.split("\n")
+    if response.enhanced_code is not None:
+        lines[0] = f"{response.enhanced_code} {lines[0]}"
+    return 4 + longest_line("\n".join(lines) + "\n")
 
 
 #: "C.S.D " for enhanced codes seen, by (class, subject, detail) of ints
@@ -196,6 +213,7 @@ def quick(record: Any) -> tuple[str, QueueName, str, int] | None:
         or (command is not None and command.__class__ is not str)
         or content[-1:] == ")"
         or content.startswith(INTERNAL_PREFIX)
+        or len(content) >= LONG_CONTENT
         or "\n" in content
         or "\r" in content
     ):

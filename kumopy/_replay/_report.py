@@ -10,7 +10,7 @@ from typing import Any
 __all__ = ["NOT_OFFERED", "Counts", "Part", "Problem", "Report"]
 
 #: reasons a record was not offered, in report order
-NOT_OFFERED = ("type", "no response", "250", "internal", "protocol")
+NOT_OFFERED = ("type", "no response", "250", "internal", "protocol", "line too long")
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import re
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -26,15 +26,15 @@ from lupa import lua54
 
 from .._errors import (
     BudgetExceeded,
-    KumoError,
     PolicyError,
     PolicyExit,
     PolicyInterrupted,
     PolicyMemoryError,
     hide_frames_of_policy_errors,
-    split_position,
 )
 from . import _chunks, _lpattern, _patterns, _popen, _tailcalls, _watchdog
+from ._calls import ERR, PythonEntries
+from ._convert import HEADROOM, MAX_DEPTH, SMALL, Conversions, decode, encode
 from ._isolation import CallThread
 from ._report import (
     SHORTENED,
@@ -46,13 +46,23 @@ from ._report import (
     text,
 )
 from ._watchdog import BudgetInterrupt
-from .userdata import CacheKey, MemoizedTable, Userdata
+from .userdata import MemoizedTable, Userdata
 
 if TYPE_CHECKING:
     from .._events import HandlerRegistry
     from .._policy import Policy
 
-__all__ = ["LuaState", "Userdata", "MemoizedTable", "decode", "encode", "lua_type"]
+__all__ = [
+    "HEADROOM",
+    "MAX_DEPTH",
+    "LuaState",
+    "MemoizedTable",
+    "SMALL",
+    "Userdata",
+    "decode",
+    "encode",
+    "lua_type",
+]
 
 __tracebackhide__ = hide_frames_of_policy_errors  # pytest: keep Lua errors' reports short
 lua_type = lua54.lua_type
@@ -60,6 +70,7 @@ _LuaError = lua54.LuaError
 _get_ident = threading.get_ident
 _thread_time = time.thread_time
 _LuaMemoryError = lua54.LuaMemoryError
+_ERR = ERR  # (the name kumo modules use)
 
 _SANDBOX_SOURCE = resources.files(__package__).joinpath("sandbox.lua").read_bytes()
 _LOADERS_SOURCE = resources.files(__package__).joinpath("loaders.lua").read_bytes()
@@ -69,26 +80,12 @@ _PATTERNS_SOURCE = resources.files(__package__).joinpath("patterns.lua").read_by
 # and for no more than 1% of the budget
 _CLOCK_REUSE = 0.01
 
-# A failure reported by a Python implementation of a kumo function: the Lua
-# wrapper sees this object as the first return value and raises the message.
-_ERR = object()
-
-#: deepest nesting of tables converted between Lua and Python
-MAX_DEPTH = 128
 
 # stop requests another thread can make of a running call (see poll())
 _REQUEST_INTERRUPT = -1.0
 _REQUEST_BUDGET = -2.0
-
-
-def decode(value: bytes) -> str:
-    """Lua string -> Python str, never failing on 8-bit data."""
-    return value.decode("utf-8", "surrogateescape")
-
-
-def encode(value: str) -> bytes:
-    """Python str -> Lua string (inverse of `decode`)."""
-    return value.encode("utf-8", "surrogateescape")
+# what poll() returns when the state is past its memory limit
+_OVER_MEMORY = -3.0
 
 
 class LuaCallError(PolicyError):
@@ -99,7 +96,7 @@ class LuaCallError(PolicyError):
         self.value = value
 
 
-class LuaState:
+class LuaState(Conversions, PythonEntries):
     """A single Lua state of a simulated kumod process.
 
     `process` is the `Policy` (one simulated kumod process) that owns the
@@ -146,6 +143,8 @@ class LuaState:
         self._clock_cpu = 0.0
         self._depth = 0
         self._files: dict[str, None] = {}
+        #: the stack reader of the running `wants_stack` kumo function
+        self._stack_reader: Any = None
         rt = lua54.LuaRuntime(
             encoding=None,
             unpack_returned_tuples=True,
@@ -153,7 +152,9 @@ class LuaState:
             register_builtins=False,
             attribute_handlers=(self._ud_index, self._ud_newindex),
             overflow_handler=float,
-            max_memory=max_memory,
+            # (kumopy checks max_memory itself: lupa's own allocations must
+            # never fail, see _convert)
+            max_memory=self.allocator_limit(),
         )
         self.rt = rt
         self.globals = rt.globals()
@@ -161,13 +162,17 @@ class LuaState:
         #: the negative _REQUEST_* values poll() hands the Lua hook)
         self._stop_request: float | None = None
         thread_time = time.thread_time
+        used = rt.get_memory_used
 
         def poll() -> float:
             # called by the Lua count hook every few thousand instructions;
-            # being Python, it is also where Ctrl-C reaches a Lua loop
+            # being Python, it is also where Ctrl-C reaches a Lua loop, and
+            # where policy code past the memory limit is stopped
             request = self._stop_request
             if request is not None:
                 return request
+            if max_memory is not None and used() > max_memory and self.over_limit():
+                return _OVER_MEMORY
             return thread_time()
 
         engines = _patterns.PatternEngines(self.check_deadline, self.check_alloc)
@@ -175,11 +180,11 @@ class LuaState:
             {
                 b"map_path": lambda p: encode(self._remember(map_path(decode(p)))),
                 b"print": lambda text, src, line: on_print(decode(text), source_name(src), line),
-                b"ERR": _ERR,
+                b"ERR": ERR,
                 b"cpu_time": time.thread_time,
                 b"tmpname": _tmpname,
                 b"popen": lambda cmd, mode: _popen.popen(cmd, mode, self._time_left),
-                b"popen_call": _popen.call_method,
+                b"popen_call": self._popen_call(_popen.call_method),
                 b"poll": poll,
                 b"stop_kind": _stop_kind,
                 b"trust_dump": _chunks.trust,
@@ -195,11 +200,21 @@ class LuaState:
         self.api = rt.execute(_SANDBOX_SOURCE, host, name=b"=[kumopy]")
         rt.execute(_LOADERS_SOURCE, host, self.api, name=b"=[kumopy]")
         ctype = rt.execute(
-            _PATTERNS_SOURCE, host, self.api[b"typearg"], self.api[b"getinfo"], name=b"=[kumopy]"
+            _PATTERNS_SOURCE,
+            host,
+            self.api[b"typearg"],
+            self.api[b"getinfo"],
+            self.api[b"internals"][b"hide"],
+            name=b"=[kumopy]",
         )
         if not _lpattern.has_ctype():
             classes, lowered = ctype()
             _lpattern.set_ctype({k[0]: v for k, v in classes.items()}, lowered)
+        self.api[b"install_error"]()
+        # free references in lupa's registry: taking a Lua table or function
+        # as an argument into Python then allocates nothing (see _convert)
+        spare = [rt.table() for _ in range(256)]
+        del spare
         self._invoke = self.api[b"invoke"]
         self._run = self.api[b"run"]
         self._run_event = self.api[b"run_event"]
@@ -210,6 +225,7 @@ class LuaState:
         self._make_function = self.api[b"make_function"]
         self._tostring = self.api[b"tostring"]
         self._set_stop = self.api[b"set_stop"]
+        self._set_event = self.api[b"set_event"]
         self.api[b"extend_userdata"](
             Userdata(),
             self._ud_index,
@@ -244,7 +260,10 @@ class LuaState:
         callables become Lua functions through `wrap_function`."""
         rows = []
         for name, value in entries:
-            if callable(value):
+            if callable(value) and _wants_stack(value):
+                fn = self.wrap_function(name, self._with_stack(value))
+                rows.append(self.rt.table_from([encode(name), fn, True, True]))
+            elif callable(value):
                 rows.append(
                     self.rt.table_from([encode(name), self.wrap_function(name, value), True])
                 )
@@ -261,94 +280,6 @@ class LuaState:
     def tostring(self, value: Any) -> str:
         """Lua's own tostring() of a value."""
         return decode(self._tostring(value))
-
-    def wrap_function(self, name: str, impl: Callable[..., Any]) -> Callable[..., Any]:
-        """The Python side of `kumo.<name>`: calls impl(state, *args) and
-        reports errors to the Lua wrapper instead of raising through lupa."""
-        state = self
-        observers = self.process.call_observers
-
-        def entry(*args: Any) -> Any:
-            try:
-                if observers:
-                    converted = tuple(state.to_python(a) for a in args)
-                    for observer in observers:
-                        observer(name, converted)
-                return impl(state, *args)
-            except (KeyboardInterrupt, BudgetInterrupt) as e:
-                return state._stop_reply(e)
-            except BaseException as e:  # also pyo3's PanicException (Rust libraries)
-                if not isinstance(e, PolicyError):
-                    # a stop that reached a library's callback comes back as
-                    # that library's error (MiniJinja's panic, say): it is
-                    # still the stop
-                    try:
-                        state.check_deadline()
-                    except BudgetExceeded as stop:
-                        return state._error_reply(stop, f"kumo.{name}")
-                    except KeyboardInterrupt as stop:
-                        return state._stop_reply(stop)
-                if not isinstance(e, Exception):
-                    e = RuntimeError(str(e))
-                return state._error_reply(e, f"kumo.{name}")
-
-        entry.__name__ = f"kumo.{name}"
-        return entry
-
-    def _error_reply(self, e: Exception, what: str) -> tuple[Any, ...]:
-        """The (ERR, message) pair the Lua side turns into a Lua error at
-        the policy's line, for an exception raised by Python code that Lua
-        called (a kumo function or a userdata metamethod)."""
-        if isinstance(e, KumoError):
-            if e.positioned:
-                return _ERR, encode(str(e)), 0  # raised as is: no second position
-            return _ERR, encode(str(e))
-        if isinstance(e, PolicyMemoryError):
-            return _ERR, b"not enough memory"
-        if isinstance(e, BudgetExceeded):
-            # (check_deadline, or a nested call that ran out): the policy
-            # must not be able to catch it; a specific reason (kumo.sleep
-            # longer than the budget, say) is kept for the final error
-            self._stop_message = e.message
-            return _ERR, self._set_stop(b"budget")
-        if isinstance(e, PolicyExit):
-            return _ERR, self._set_stop(b"exit")
-        if isinstance(e, PolicyError):
-            # Lua code called back by a kumo function failed: its message
-            # already names the failing line, keep that one position only
-            if split_position(e.message)[0] is not None:
-                return _ERR, encode(e.message), 0
-            return _ERR, encode(e.message)
-        if isinstance(e, RecursionError):
-            return _ERR, encode(f"{what}: nesting too deep to convert")
-        if isinstance(e, MemoryError):
-            return _ERR, b"not enough memory"
-        # a bug in kumopy: keep it visible
-        self.internal_error = e
-        return _ERR, encode(f"kumopy internal error in {what}: {type(e).__name__}: {e}")
-
-    def _host_call(self, fn: Callable[..., Any]) -> Callable[..., Any]:
-        """A Python service the sandbox calls: Lua errors (PatternError) and
-        stops come back as (ERR, message) like a kumo function's."""
-
-        def call(*args: Any) -> Any:
-            try:
-                return fn(*args)
-            except _lpattern.PatternError as e:
-                return _ERR, encode(str(e))
-            except Exception as e:
-                return self._error_reply(e, "string pattern")
-            except (KeyboardInterrupt, BudgetInterrupt) as e:
-                return self._stop_reply(e)
-
-        return call
-
-    def _stop_reply(self, e: BaseException) -> tuple[Any, Any]:
-        """(ERR, stop) for Ctrl-C or the watchdog's interrupt arriving in
-        Python code that Lua called: the Lua side raises a stop the policy
-        cannot catch."""
-        kind = b"interrupt" if isinstance(e, KeyboardInterrupt) else b"budget"
-        return _ERR, self._set_stop(kind)
 
     def provide_global(self, name: str, value: Any, on_use: Callable[[str, int], None]) -> None:
         """Make `name` resolve as a global (through _G's metatable), calling
@@ -411,6 +342,16 @@ class LuaState:
             raise PolicyError(self.expand_paths(text(err)))
         return fn
 
+    def set_current_event(self, event: bytes) -> None:
+        """Set `_KUMO_CURRENT_EVENT` (kumod's name of the event being
+        dispatched).  Raises PolicyMemoryError."""
+        try:
+            self._set_event(event)
+        except _LuaMemoryError:
+            raise PolicyMemoryError(
+                "not enough memory: the Lua state reached its memory limit"
+            ) from None
+
     def invoke(self, fn: Any, *args: Any) -> tuple[Any, ...]:
         """Call a Lua function under the budget; returns all its values.
 
@@ -431,6 +372,8 @@ class LuaState:
     def invoke_here(self, fn: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
         """An outermost call in the calling thread (the hot path of every
         event: kept to one Python frame)."""
+        if self.max_memory is not None:
+            self.ready_to_call(args)
         self._depth = 1
         self.call_thread = _get_ident()
         try:
@@ -489,6 +432,8 @@ class LuaState:
     def _invoke_nested(self, fn: Any, args: tuple[Any, ...]) -> tuple[Any, ...]:
         """A call from Python code that Lua called (memoize, a custom_lua
         constructor, ...), under the budget already running."""
+        if self.max_memory is not None:
+            self.ready_to_call(args)
         self._depth += 1
         try:
             result: Any = self._invoke(fn, *args)
@@ -512,8 +457,10 @@ class LuaState:
         `fn` under the budget in one crossing into Lua.  Same results and
         errors as setting the global and calling `invoke`."""
         if self._depth or self.isolate or self.abandoned:
-            self.globals[b"_KUMO_CURRENT_EVENT"] = event
+            self.set_current_event(event)
             return self.invoke(fn, *args)
+        if self.max_memory is not None:
+            self.ready_to_call(args)
         budget = self.budget_seconds
         if budget is not None:
             # Reading the thread's CPU clock is a system call (~1 us, as
@@ -620,20 +567,6 @@ class LuaState:
         if self.deadline is not None and time.thread_time() > self.deadline:
             raise BudgetExceeded(budget_message(self.budget_seconds))
 
-    def check_alloc(self, nbytes: int, what: str) -> None:
-        """Raise `PolicyMemoryError` when building a result of about `nbytes`
-        bytes would take the state past its memory limit.  Python
-        implementations call this before building a large result, so that
-        the limit covers them as it covers Lua's own allocations."""
-        if self.max_memory is None or nbytes <= 0:
-            return
-        used = self.rt.get_memory_used() or 0
-        if used + nbytes > self.max_memory:
-            raise PolicyMemoryError(
-                f"not enough memory: {what} would need {nbytes} bytes, beyond the "
-                f"state's memory limit of {self.max_memory} bytes"
-            )
-
     def where(self) -> tuple[str, int]:
         """(file, line) of the policy code that called the running kumo function."""
         src, line = self._where()
@@ -646,217 +579,39 @@ class LuaState:
     def callstack(self) -> list[str]:
         return [decode(s) for s in self.api[b"callstack"]().values()]
 
-    # -- conversions -------------------------------------------------------
+    def _with_stack(self, impl: Callable[..., Any]) -> Callable[..., Any]:
+        """impl(state, *args) for a kumo function marked `wants_stack`: the
+        Lua side passes a stack-reading function first, bound to the calling
+        coroutine, which `frames()` uses while impl runs."""
 
-    def to_lua(self, value: Any, _depth: int = 0) -> Any:
-        """Python value -> Lua value (dicts and lists become tables; lists
-        carry the array marker as JSON arrays do in kumod).  Raises
-        KumoError for data nested deeper than MAX_DEPTH (or cyclic)."""
-        if value is None or isinstance(value, bool | int | float | bytes):
-            return value
-        if isinstance(value, str):
-            return encode(value)
-        if isinstance(value, Mapping | list | tuple):
-            if _depth >= MAX_DEPTH:
-                raise KumoError(
-                    f"cannot convert a value nested deeper than {MAX_DEPTH} levels to Lua"
-                )
-            d = _depth + 1
-            if isinstance(value, Mapping):
-                return self.rt.table_from(
-                    {self.to_lua(k, d): self.to_lua(v, d) for k, v in value.items()}
-                )
-            items = [self.to_lua(v, d) for v in value]
-            if None in value:
-                return self._make_array_with_holes(self.rt.table_from(items), len(items))
-            return self._mark_array(self.rt.table_from(items))
-        return value  # Userdata, Lua objects
+        def call(state: LuaState, reader: Any, *args: Any) -> Any:
+            saved, self._stack_reader = self._stack_reader, reader
+            try:
+                return impl(state, *args)
+            finally:
+                self._stack_reader = saved
 
-    def to_python(
-        self,
-        value: Any,
-        *,
-        serialize: bool = False,
-        empty_array_as_list: bool = True,
-    ) -> Any:
-        """Lua value -> Python value.
+        return call
 
-        A table with a positive raw length becomes a list of that length
-        (other keys dropped, holes None), an empty table with the array
-        marker a list when `empty_array_as_list`, any other table a dict.
-        With `serialize`, functions and userdata without data raise
-        KumoError the way kumod's serializer refuses them.  Tables nested
-        deeper than MAX_DEPTH (or cyclic) raise KumoError; a result that
-        would take more Python memory than the state's memory limit raises
-        PolicyMemoryError.
-        """
-        if isinstance(value, bytes):
-            return decode(value)
-        if value is None or isinstance(value, bool | int | float):
-            return value
-        budget = [self.max_memory if self.max_memory is not None else -1]
-        return self._to_python(value, serialize, empty_array_as_list, 0, budget)
-
-    def _to_python(
-        self, value: Any, serialize: bool, empty_array_as_list: bool, depth: int,
-        budget: list[int],
-    ) -> Any:
-        if isinstance(value, bytes):
-            if budget[0] >= 0:
-                self._spend(budget, len(value) + 64)
-            return decode(value)
-        if value is None or isinstance(value, bool | int | float):
-            return value
-        kind = lua_type(value)
-        if kind == "table":
-            if depth >= MAX_DEPTH:
-                raise KumoError(
-                    f"cannot serialize a recursive table (nesting deeper than {MAX_DEPTH})"
-                )
-            n, marked = self._shape(value)
-            d = depth + 1
-            items: dict[Any, Any] = {}
-            for k, v in value.items():
-                if budget[0] >= 0:
-                    self._spend(budget, 128)
-                items[self._to_python(k, False, True, d, budget)] = self._to_python(
-                    v, serialize, empty_array_as_list, d, budget
-                )
-            if n > 0:
-                return [items.get(i) for i in range(1, n + 1)]
-            if marked and empty_array_as_list and not items:
-                return []
-            if serialize:
-                for k in items:
-                    if isinstance(k, bool) or not isinstance(k, str | int | float):
-                        raise KumoError(f"cannot serialize a table key of type {type(k).__name__}")
-            return items
-        if kind is None and isinstance(value, Userdata):
-            return value.to_data() if serialize else value
-        if serialize:
-            raise KumoError(f"cannot serialize <{kind or type(value).__name__}>")
-        return value
-
-    def _spend(self, budget: list[int], nbytes: int) -> None:
-        budget[0] -= nbytes
-        if budget[0] < 0:
-            raise PolicyMemoryError(
-                f"not enough memory: converting a Lua value to Python would take more than "
-                f"the state's memory limit of {self.max_memory} bytes"
+    def frames(self, level: int) -> list[dict[str, Any]]:
+        """The stack the running kumo function would see in kumod, from
+        `level` (0: the kumo function itself), innermost first: Lua's
+        `debug.getinfo` fields (strings decoded), C functions included and
+        kumopy's Lua stand-ins for C functions shown as those C functions.
+        Only a kumo function marked `wants_stack` (see `stack_function`)
+        sees the stack of a coroutine it is called from."""
+        reader = self._stack_reader if self._stack_reader is not None else self.api[b"frames"]
+        out = []
+        for info in reader(level).values():
+            out.append(
+                {decode(k): decode(v) if isinstance(v, bytes) else v for k, v in info.items()}
             )
-
-    # memoize / regex_set_map value model ("CacheValue" in kumod)
-
-    def cache_key(self, key: Any) -> CacheKey | None:
-        if isinstance(key, bytes):
-            return decode(key)
-        if isinstance(key, bool):
-            return None
-        if isinstance(key, int):
-            return key
-        if isinstance(key, float) and key.is_integer():
-            return int(key)
-        return None
-
-    def to_cache_value(self, value: Any, _depth: int = 0) -> Any:
-        """Lua value -> the immutable value model memoize caches hold."""
-        if isinstance(value, bytes):
-            return decode(value)
-        if value is None or isinstance(value, bool | int | float):
-            return value
-        if isinstance(value, MemoizedTable):
-            return value.data
-        if isinstance(value, Userdata):
-            if getattr(value, "memoizable", False):
-                return value
-            raise KumoError(f"cannot memoize a {value.lua_type_name} value")
-        kind = lua_type(value)
-        if kind == "table":
-            if _depth > 128:
-                raise KumoError("cannot memoize a recursive table (nesting deeper than 128)")
-            out: dict[CacheKey, Any] = {}
-            for k, v in value.items():
-                ck = self.cache_key(k)
-                if ck is None:
-                    shown = self.to_python(k) if lua_type(k) is None else kind
-                    raise KumoError(
-                        f"table key {shown!r} cannot be used as a key in a memoizable table"
-                    )
-                out[ck] = self.to_cache_value(v, _depth + 1)
-            return out
-        raise KumoError(f"cannot memoize a Lua {kind or type(value).__name__} value")
-
-    def cache_value_to_lua(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            return MemoizedTable(value)
-        if isinstance(value, str):
-            return encode(value)
-        return value
-
-    # -- userdata dispatch (lupa attribute handlers and metamethods) --------
-
-    # Each of these runs as a metamethod of every Python object Lua sees.
-    # A failure comes back as (ERR, message) so that the sandbox raises it
-    # as a Lua string error at the policy's line, as kumod's userdata
-    # errors are, rather than as a Python exception object.
-
-    def _ud_index(self, obj: Any, key: Any) -> Any:
-        try:
-            if isinstance(obj, Userdata):
-                return obj.lua_index(self, key)
-            raise KumoError("attempt to index a userdata value")
-        except Exception as e:
-            return self._error_reply(e, "userdata index")
-        except (KeyboardInterrupt, BudgetInterrupt) as e:
-            return self._stop_reply(e)
-
-    def _ud_newindex(self, obj: Any, key: Any, value: Any) -> Any:
-        try:
-            if isinstance(obj, Userdata):
-                obj.lua_newindex(self, key, value)
-                return None
-            raise KumoError("attempt to index a userdata value")
-        except Exception as e:
-            return self._error_reply(e, "userdata assignment")
-        except (KeyboardInterrupt, BudgetInterrupt) as e:
-            return self._stop_reply(e)
-
-    def _ud_len(self, obj: Any) -> Any:
-        try:
-            if isinstance(obj, Userdata):
-                return obj.lua_len(self)
-            raise KumoError("attempt to get length of a userdata value")
-        except Exception as e:
-            return self._error_reply(e, "userdata length")
-        except (KeyboardInterrupt, BudgetInterrupt) as e:
-            return self._stop_reply(e)
+        return out
 
     def userdata_metatable(self) -> Any:
         """The (protected) metatable every Python object shares in Lua, for
         kumopy's own additions (operators); the policy cannot reach it."""
         return self.api[b"userdata_metatable"]()
-
-    def _ud_pairs(self, obj: Any) -> Any:
-        try:
-            if not isinstance(obj, Userdata):
-                raise KumoError("userdata cannot be iterated with pairs")
-            keys, values = [], []
-            for k, v in obj.lua_items(self):
-                keys.append(k)
-                values.append(v)
-            return self.rt.table_from(keys), self.rt.table_from(values)
-        except Exception as e:
-            return self._error_reply(e, "userdata pairs")
-        except (KeyboardInterrupt, BudgetInterrupt) as e:
-            return self._stop_reply(e)
-
-    def _ud_tostring(self, obj: Any) -> Any:
-        try:
-            if isinstance(obj, Userdata):
-                return obj.lua_tostring(self)
-            return encode(str(obj))
-        except Exception as e:
-            return self._error_reply(e, "userdata tostring")
 
     def set_line_hook(self, fn: Callable[[str, int], None] | None) -> None:
         if fn is None:
@@ -874,6 +629,21 @@ class LuaState:
 
         self.api[b"watch_new_globals"](on_new)
 
+
+
+def stack_function(impl: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark a kumo function's implementation as one that reads the Lua stack
+    (`LuaState.frames`), so that it sees the calling coroutine's."""
+    impl.wants_stack = True  # type: ignore[attr-defined]
+    return impl
+
+
+def _wants_stack(value: Any) -> bool:
+    while value is not None:
+        if getattr(value, "wants_stack", False):
+            return True
+        value = getattr(value, "__wrapped__", None)
+    return False
 
 
 def _tmpname() -> bytes | None:

@@ -37,12 +37,16 @@ _FRAME = re.compile(r"^\s*(?P<file>[^\s:(][^:\n]*):(?P<line>\d+):", re.MULTILINE
 
 
 def strip_own_frames(traceback: str) -> str:
-    """Drop the frames of kumopy's own trampoline from a Lua traceback."""
+    """Drop the frames of kumopy's own trampoline from a Lua traceback (and
+    name Lua's error function as Lua does, behind kumopy's `error`)."""
     return "\n".join(
-        line
+        _RAW_ERROR.sub("[C]: in function 'error'", line)
         for line in traceback.splitlines()
         if "[kumopy]" not in line and "'raw_xpcall'" not in line and "'raw_pcall'" not in line
     )
+
+
+_RAW_ERROR = re.compile(r"\[C\]: in \w+ 'raw_error'")
 
 
 def first_frame(traceback: str) -> tuple[str | None, int | None]:

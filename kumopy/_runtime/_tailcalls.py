@@ -26,7 +26,8 @@ __all__ = ["NAMES", "patch"]
 #: functions kumopy implements in Lua that a policy may call in tail position
 NAMES = frozenset(
     {b"find", b"match", b"gmatch", b"gsub", b"dump", b"setmetatable", b"exit", b"load",
-     b"loadfile", b"dofile"}
+     b"loadfile", b"dofile", b"error", b"pcall", b"xpcall", b"resume", b"close", b"print",
+     b"collectgarbage", b"popen", b"traceback"}
 )
 
 _HEADER = b"\x1bLua\x54\x00\x19\x93\r\n\x1a\n"

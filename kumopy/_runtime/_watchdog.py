@@ -45,6 +45,7 @@ __all__ = [
     "BudgetInterrupt",
     "INTERRUPT_GRACE",
     "Hang",
+    "handle_hangs_in_this_thread",
     "set_hang_handler",
     "set_interrupt_handler",
     "watch",
@@ -107,6 +108,8 @@ def _log_hang(state: LuaState, hang: Hang) -> None:
 
 _hang_handler: HangHandler = _log_hang
 _interrupt_handler: HangHandler | None = None
+#: hang handlers of particular threads, by thread ident
+_thread_hang_handlers: dict[int, HangHandler] = {}
 
 
 def set_hang_handler(fn: HangHandler | None) -> HangHandler:
@@ -116,6 +119,18 @@ def set_hang_handler(fn: HangHandler | None) -> HangHandler:
     previous = _hang_handler
     _hang_handler = fn if fn is not None else _log_hang
     return previous
+
+
+def handle_hangs_in_this_thread(fn: HangHandler | None) -> None:
+    """Make `fn` what happens to a call of the calling thread that cannot be
+    stopped, in place of the process-wide hang handler (None: back to that
+    one).  `kumopy serve`'s workers use it to give up on one worker, not the
+    process."""
+    ident = threading.get_ident()
+    if fn is None:
+        _thread_hang_handlers.pop(ident, None)
+    else:
+        _thread_hang_handlers[ident] = fn
 
 
 def set_interrupt_handler(fn: HangHandler | None) -> HangHandler | None:
@@ -159,7 +174,7 @@ def _inside(ident: int) -> str:
     while frame is not None:
         code = frame.f_code
         if code.co_name == "entry" and code.co_filename.endswith(
-            os.path.join("_runtime", "__init__.py")
+            os.path.join("_runtime", "_calls.py")
         ):
             name = frame.f_locals.get("name")
             if isinstance(name, str):
@@ -228,7 +243,7 @@ class _Watchdog:
                     over,
                     _inside(ident),
                 )
-                _hang_handler(state, hang)
+                (_thread_hang_handlers.get(ident) or _hang_handler)(state, hang)
         if not main_busy:
             # Ctrl-C arrived between calls: Python delivers it itself
             self.sigint_at = None

@@ -13,8 +13,8 @@
 
 local host, api = ...
 local lib = api.internals
-local typearg, is_fatal, refatal, stopping, getinfo =
-  lib.typearg, lib.is_fatal, lib.refatal, lib.stopping, lib.getinfo
+local typearg, is_fatal, refatal, stopping, getinfo, hide =
+  lib.typearg, lib.is_fatal, lib.refatal, lib.stopping, lib.getinfo, lib.hide
 
 local select, type, error, tostring = select, type, error, tostring
 local raw_pcall = pcall
@@ -160,7 +160,7 @@ load = function(...)
     return load_binary(table_concat(parts, "", 1, n), chunkname, mode, has_env, env)
   end
   local pending = first
-  local function feed()
+  local feed = hide(function()
     if pending ~= nil then
       local p = pending
       pending = nil
@@ -171,7 +171,7 @@ load = function(...)
       error(piece, 0)
     end
     return piece
-  end
+  end)
   local f, err
   if has_env then
     f, err = raw_load(feed, chunkname, mode, env)
@@ -249,12 +249,17 @@ loadfile = function(...)
   return raw_load(data, "@" .. path, mode)
 end
 
+-- (f called in a plain call: a tail call would drop dofile's frame, which
+-- stands for Lua's C dofile in the levels `error` counts)
+local function passed(...)
+  return ...
+end
 dofile = function(path)
   local f, err = loadfile(path)
   if not f then
     error(err, 0)
   end
-  return f()
+  return passed(f())
 end
 
 io.open = function(path, ...)

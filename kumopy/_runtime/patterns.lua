@@ -12,7 +12,7 @@
 -- sandbox's typearg(); returns the function that reads the C library's
 -- character classes (the host needs them to build the same byte sets).
 
-local host, typearg, getinfo = ...
+local host, typearg, getinfo, hide = ...
 local ERR = host.ERR
 local pattern_limits = host.pattern_limits
 local engine_find, engine_plain, engine_next, engine_gsub =
@@ -84,6 +84,12 @@ end
 -- A function or table replacement for the C gsub, whose results it checks
 -- itself so that a bad one is reported at the policy's line (level 4: past
 -- this function, the C gsub and the wrapper that called it).
+-- (The function is one of kumopy's internals, not a stand-in: `hide`; it
+-- calls repl through `pass` so that repl's frame has no name, as when the
+-- C gsub calls it.)
+local function pass(f)
+  return f
+end
 local function checked_repl(repl, tr)
   local function check_value(v)
     if v and type(v) ~= "string" and type(v) ~= "number" then
@@ -92,13 +98,13 @@ local function checked_repl(repl, tr)
     return v
   end
   if tr == "table" then
-    return function(k)
+    return hide(function(k)
       return check_value(repl[k])
-    end
+    end)
   end
-  return function(...)
-    return check_value((repl(...)))
-  end
+  return hide(function(...)
+    return check_value((pass(repl)(...)))
+  end)
 end
 
 -- Argument checks with Lua's messages (luaL_argerror): `how` is the
@@ -290,7 +296,7 @@ local function gsub_calls(s, p, repl, max_n, tr)
     if first_only then
       v = repl[r[3]]
     else
-      v = repl(unpack(r, 3, r.n))
+      v = pass(repl)(unpack(r, 3, r.n))
     end
     np = np + 1
     if not v then

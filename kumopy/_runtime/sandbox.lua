@@ -26,10 +26,11 @@ local pack, unpack, select, type, error, rawequal, rawget, rawset, tostring, nex
   table.pack, table.unpack, select, type, error, rawequal, rawget, rawset, tostring, next
 local setmetatable_lua, getmetatable = setmetatable, getmetatable
 local raw_pcall, raw_xpcall = pcall, xpcall
-local co_create, co_resume, co_close = coroutine.create, coroutine.resume, coroutine.close
+local co_create, co_resume, co_close, raw_wrap =
+  coroutine.create, coroutine.resume, coroutine.close, coroutine.wrap
 local raw_collectgarbage = collectgarbage
 local string_format, string_sub, string_gmatch = string.format, string.sub, string.gmatch
-local table_concat, tointeger = table.concat, math.tointeger
+local table_concat, tointeger, tonumber = table.concat, math.tointeger, tonumber
 -- The host's poll(): the CPU time of the calling thread (a state runs on one
 -- thread at a time, and other threads' work must not count against its
 -- budget), or a negative number when another thread asked the running call
@@ -122,6 +123,91 @@ local function refatal(e)
   error(e, 0)
 end
 
+---------------------------------------------------------------------------
+-- Levels.  Some of the functions a policy calls are kumopy's Lua stand-ins
+-- for Lua's C functions (pcall, xpcall, print, load, dofile, the pattern
+-- and coroutine functions, kumo's own functions), and some of those call C
+-- functions in turn (pcall calls the real pcall).  `error(msg, level)` and
+-- kumo.traceback count levels as a stock Lua state would: the policy's
+-- frames and C functions, each stand-in counting as the one C function it
+-- replaces, and nothing of what it calls on its way to the policy's code.
+-- Rules (X a frame, Y its caller): X in this chunk is a stand-in unless Y
+-- is this chunk's too, or X is one of the HIDDEN entry points the host
+-- calls, or X has no caller; a C function X is one of kumopy's internals
+-- when Y is in this chunk.
+---------------------------------------------------------------------------
+
+local HIDDEN = setmetatable_lua({}, { __mode = "k" })
+
+-- "lua", "c" (a C function or a stand-in), false (kumopy's internals), or
+-- nil past the end of the stack, for the frame the caller sees at level k.
+local function frame_kind(k)
+  local x = getinfo(k + 1, "Sf")
+  if x == nil then
+    return nil
+  end
+  if x.source ~= SELF then
+    if x.what ~= "C" then
+      return "lua"
+    end
+    local y = getinfo(k + 2, "S")
+    return (y == nil or y.source ~= SELF) and "c"
+  end
+  if HIDDEN[x.func] then
+    return false
+  end
+  local y = getinfo(k + 2, "S")
+  return y ~= nil and y.source ~= SELF and "c"
+end
+
+-- The level, as the caller of `visible_level` sees it, of the frame a stock
+-- Lua state would have at `level` above the frame at `base` (the caller's
+-- level, counted as level 0); nil past the end of the stack.
+local function visible_level(base, level)
+  local n, k = 0, base + 2
+  while true do
+    local kind = frame_kind(k)
+    if kind == nil then
+      return nil
+    end
+    if kind then
+      n = n + 1
+      if n == level then
+        return k - 1, kind
+      end
+    end
+    k = k + 1
+  end
+end
+
+local raw_error = error
+
+-- error(message [, level]) with stock Lua's levels (see above): the
+-- position is added only when the frame at `level` is the policy's Lua code.
+local function error_standin(...)
+  local msg, level = ...
+  if level == nil then
+    level = 1
+  else
+    local l = tointeger(level)
+    if l == nil then
+      local why = (type(level) == "number" or tonumber(level) ~= nil)
+        and "number has no integer representation"
+        or ("number expected, got " .. typearg(level, true))
+      local at, kind = visible_level(1, 1)
+      raw_error("bad argument #2 to 'error' (" .. why .. ")", kind == "lua" and at or 0)
+    end
+    level = l
+  end
+  if level > 0 and type(msg) == "string" then
+    local at, kind = visible_level(1, level)
+    if kind == "lua" then
+      raw_error(msg, at)
+    end
+  end
+  raw_error(msg, 0)
+end
+
 local function hook(event, line)
   if event == "line" then
     if line_hook ~= nil then
@@ -137,6 +223,9 @@ local function hook(event, line)
     return halt(stop_kind_of(now))
   end
   if now < 0 then
+    if now == -3 then
+      error(MEMORY, 0) -- (past the state's memory limit)
+    end
     return halt(now == -1 and "interrupt" or "budget")
   end
   if deadline ~= nil and now > deadline then
@@ -169,25 +258,29 @@ end
 coroutine.resume = function(co, ...)
   return resumed(co_resume(co, ...))
 end
-coroutine.wrap = function(f)
-  local co = coroutine.create(f)
-  -- (called as a tail call: level 2 below is the caller of the function
-  -- coroutine.wrap returned)
-  local function check_wrapped(ok, ...)
-    if not ok then
-      local e = ...
-      if is_fatal(e) then
-        refatal(e)
-      end
-      co_close(co)
-      -- like coroutine.wrap, a string error gets the caller's position
-      error(e, type(e) == "string" and 2 or 0)
-    end
-    return ...
+-- coroutine.wrap returns Lua's own function (a C function, so a policy
+-- calling it in tail position keeps its frame and the position a string
+-- error gets, as in kumod); its body first arms the hook of the coroutine
+-- it runs in.  A stop (a table) and a memory error cross it unchanged, and
+-- the pcall that could catch them re-raises them.
+local function pass(f)
+  return f
+end
+local function passed(...)
+  return ...
+end
+coroutine.wrap = function(...)
+  local f = ...
+  if type(f) ~= "function" then
+    error("bad argument #1 to 'wrap' (function expected, got "
+      .. typearg(f, select("#", ...) >= 1) .. ")", 2)
   end
-  return function(...)
-    return check_wrapped(co_resume(co, ...))
-  end
+  return raw_wrap(function(...)
+    arm_thread(nil)
+    -- (not a tail call, and f called unnamed: the stack reads as the
+    -- coroutine's body called by resume, see "Levels")
+    return passed(pass(f)(...))
+  end)
 end
 -- Closing a suspended coroutine runs its pending __close handlers, whose
 -- errors coroutine.close returns instead of raising.
@@ -552,6 +645,17 @@ function api.run_event(limit, event, f, ...)
   return finish(raw_xpcall(f, on_error, ...))
 end
 
+-- (entered from the host, not from a policy's call)
+HIDDEN[api.invoke] = true
+HIDDEN[api.run] = true
+HIDDEN[api.run_event] = true
+
+-- _KUMO_CURRENT_EVENT, set in a protected call (lupa's own assignment is
+-- not: running out of memory there would abort the process)
+function api.set_event(event)
+  rawset(_G, "_KUMO_CURRENT_EVENT", event)
+end
+
 -- Raise a stop from the host (a Python kumo function saw the budget run
 -- out, or Ctrl-C): returned as the error value a Python function reports.
 function api.set_stop(kind)
@@ -608,6 +712,45 @@ function api.callstack()
   return frames
 end
 
+-- kumo.traceback's frames: what kumod's inspect_stack(n) lists for n from
+-- `level` (0: the kumo function itself, a C function), the stack as a stock
+-- Lua state would have it (see "Levels"), as an array of {what, source,
+-- short_src, currentline, linedefined, lastlinedefined, name, namewhat,
+-- istailcall} tables; a stand-in reads as the C function it replaces.
+local function frames(level)
+  local out = {}
+  local n, k = -1, 2 -- level 0 is the first visible frame above this one
+  while true do
+    local kind = frame_kind(k)
+    if kind == nil then
+      return out
+    end
+    if kind then
+      n = n + 1
+      if n >= level then
+        local info = getinfo(k, "nSlt")
+        if kind == "c" then
+          -- (a C function is never a tail call's frame; a stand-in that
+          -- handed on to a helper by a tail call has lost its name)
+          info.what, info.source, info.short_src = "C", "=[C]", "[C]"
+          info.currentline, info.linedefined, info.lastlinedefined = -1, -1, -1
+          info.istailcall = false
+        end
+        out[#out + 1] = info
+      end
+    end
+    k = k + 1
+  end
+end
+api.frames = frames
+HIDDEN[frames] = true
+
+-- From now on `error` counts levels as stock Lua (kumopy's own chunks
+-- keep Lua's error, whose levels they count themselves).
+function api.install_error()
+  rawset(_G, "error", error_standin)
+end
+
 -- JSON/TOML arrays carry a protected marker metatable, as mlua does.
 local ARRAY_MT = { __metatable = false }
 api.ARRAY_MT = ARRAY_MT
@@ -648,13 +791,22 @@ local function make_function(f)
 end
 api.make_function = make_function
 
+-- A kumo function that looks at the stack (kumo.traceback): its Python side
+-- gets `frames` first, as a function lupa calls in the calling coroutine
+-- (a Lua function object runs on the thread it came from).
+local function make_stack_function(f)
+  return function(...)
+    return check(f(frames, ...))
+  end
+end
+
 -- Builds the `kumo` module from an array of {dotted_name, value,
 -- is_function} rows and installs it in package.loaded.
 function api.build_module(entries)
   local kumo = {}
   for i = 1, #entries do
     local e = entries[i]
-    local path, value, is_function = e[1], e[2], e[3]
+    local path, value, is_function, wants_stack = e[1], e[2], e[3], e[4]
     local t = kumo
     local last
     for part in string_gmatch(path, "[^.]+") do
@@ -668,7 +820,11 @@ function api.build_module(entries)
       end
       t = sub
     end
-    t[last] = is_function and make_function(value) or value
+    if wants_stack then
+      t[last] = make_stack_function(value)
+    else
+      t[last] = is_function and make_function(value) or value
+    end
   end
   package.loaded.kumo = kumo
   return kumo
@@ -695,8 +851,17 @@ function api.extend_userdata(sample, index_fn, newindex_fn, len_fn, pairs_fn, to
   local mt = getmetatable_raw(sample)
   UD_MT = mt
   -- tostring() as bytes (a message or MIME part need not be UTF-8)
+  -- (called by tostring or print, C functions between it and the policy:
+  -- a failure is raised at the innermost policy line)
   mt.__tostring = function(o)
-    return check(tostring_fn(o))
+    local s, e = tostring_fn(o)
+    if rawequal(s, ERR) then
+      for info in policy_frames(1) do
+        error(info.short_src .. ":" .. info.currentline .. ": " .. e, 0)
+      end
+      error(e, 0)
+    end
+    return s
   end
   -- (the hot path of every regex_set_map lookup: check() inlined)
   mt.__index = function(o, k)
@@ -772,6 +937,11 @@ end
 -- What the loaders (loaders.lua) need of this chunk.
 api.internals = {
   typearg = typearg,
+  -- (a function the host or kumopy's C callers enter: not a stand-in)
+  hide = function(f)
+    HIDDEN[f] = true
+    return f
+  end,
   is_fatal = is_fatal,
   refatal = refatal,
   stopping = function()

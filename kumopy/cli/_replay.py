@@ -36,6 +36,7 @@ _REASONS = {
     "250": "with a 250 response",
     "internal": "with a KumoMTA internal response",
     "protocol": "delivered by another protocol than ESMTP",
+    "line too long": "with a response line kumod's SMTP client never receives",
 }
 
 

@@ -12,7 +12,15 @@ import click
 
 from .._errors import PolicyError
 from .._policy import Policy
-from .._smtp import MalformedResponse, QueueName, Response
+from .._smtp import (
+    MAX_LINE_LEN,
+    MalformedResponse,
+    QueueName,
+    Response,
+    ResponseTooLong,
+    line_received,
+    longest_line,
+)
 from ._common import (
     EXIT_PARTIAL,
     REWRITE_EVENT,
@@ -52,8 +60,8 @@ class _Counts:
         )
 
 
-#: the longest input line taken (bytes); kumod's SMTP client itself refuses
-#: a response line over 4,096 bytes
+#: the longest input line taken (bytes); kumod's SMTP client itself never
+#: receives a response line over 8,190 bytes (`_smtp.line_received`)
 MAX_INPUT_LINE = 64 << 10
 #: an over-long line with no end within this many bytes stops the input
 MAX_SKIP = 64 << 20
@@ -167,7 +175,10 @@ def rewrite(policy: str, responses: tuple[str, ...], input_path: str | None, que
     error (the handler error, or null).
 
     A line that is not an SMTP response is reported on stderr
-    (`FILE:LINE: not an SMTP response ...`) and skipped.  A handler error
+    (`FILE:LINE: not an SMTP response ...`) and skipped, and so is a
+    response with a line kumod's SMTP client never receives (over 8,190
+    bytes: `not offered: ...`); a line of 4,096 to 8,190 bytes gets a note
+    (kumod receives it only when it arrives in large enough pieces).  A handler error
     is logged on stderr and the original response kept, as kumod does.
 
     Exit status: 0 every response was processed, 1 the policy failed to
@@ -197,13 +208,21 @@ def rewrite(policy: str, responses: tuple[str, ...], input_path: str | None, que
                          "without a line end (not a file of SMTP responses?): stopped "
                          "reading the input")
             continue
+        prefix = f"{where}: " if where is not None else ""
         try:
             original = Response.parse(text)
+        except ResponseTooLong as e:
+            counts.malformed += 1
+            echo_err(f"{prefix}not offered ({e.reason}), skipped: {_quote(text)}")
+            continue
         except MalformedResponse as e:
             counts.malformed += 1
-            prefix = f"{where}: " if where is not None else ""
             echo_err(f"{prefix}not an SMTP response ({e.reason}): {_quote(text)}")
             continue
+        if len(text) >= MAX_LINE_LEN // 4 and line_received(longest_line(text)) is None:
+            echo_err(f"{prefix}note: a line of {longest_line(text):,} bytes: kumod's SMTP "
+                     f"client reads {MAX_LINE_LEN:,} bytes at a time and refuses a longer line "
+                     "unless it arrives in two reads at most (Response line is too long)")
         label = where if where is not None else _quote(text, _LABEL)
         with prints_to_stderr():
             result, error = _rewrite_one(loaded, original, queue_name, label, raise_errors)

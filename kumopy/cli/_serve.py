@@ -32,7 +32,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,6 +41,7 @@ import click
 from .._reception import Accepted, EventRecord, Reception, Reply, Session
 from .._reception._listener import Connection, ListenerHooks
 from .._reception._params import _usize
+from .._reception._workers import Workers
 from ._common import CliError, common_options, echo, echo_err, load_policy
 
 if TYPE_CHECKING:
@@ -138,7 +138,8 @@ class SmtpServer(ListenerHooks):
         #: unexpected Python errors inside the engine (kumopy bugs, leaked
         #: globals under the test harness), newest 100
         self._errors: collections.deque[BaseException] = collections.deque(maxlen=100)
-        self.executor = ThreadPoolExecutor(self.workers, thread_name_prefix="kumopy-worker")
+        #: (a worker stuck in C past its budget is replaced, not waited for)
+        self.executor = Workers(self.workers, "kumopy-worker")
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None

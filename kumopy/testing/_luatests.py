@@ -134,7 +134,7 @@ def install_helpers(state: LuaState, test_file: Path, settings: KumoSettings) ->
     folder = str(test_file.parent)
     package = state.globals[b"package"]
     package[b"path"] = package[b"path"] + encode(f";{folder}/?.lua;{folder}/?/init.lua")
-    table = state.rt.table_from(
+    table = state.table_from(
         {encode(name): state.lua_function(f"testing.{name}", fn) for name, fn in functions.items()}
     )
     loader = state.rt.eval("function(t) return function() return t end end")(table)
