@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from .._errors import KumoError
 from .._runtime.userdata import Userdata
 from ._address import AddressError, EnvelopeAddress, HeaderAddress, HeaderAddressList
+from ._fold import encode_unstructured
 from ._headers import (
     RawHeader,
     emit_header,
-    encode_unstructured,
     header_block_error,
     parse_headers,
     rebuild,
@@ -347,8 +347,7 @@ class Message(_MetaMixin, Userdata):
     @staticmethod
     def _value(name: str | None, value: str | bytes, encode: bool) -> bytes:
         if encode and name is not None:
-            text = value if isinstance(value, str) else value.decode("utf-8", "surrogateescape")
-            return encode_unstructured(name, text)
+            return encode_unstructured(_as_bytes(value))
         return _as_bytes(value)
 
     def retain_headers(self, keep: Any) -> None:

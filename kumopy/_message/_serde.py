@@ -1,0 +1,96 @@
+"""The few serde rules kumod's request structs follow when kumopy reads
+them from plain data (JSON or a Lua table turned into Python data):
+`deny_unknown_fields`, required fields, and serde's texts for a value of
+the wrong type.  The full model of kumod's configuration structs is
+kumopy/_kumo/_schema.py; this one serves `_message/` (the HTTP injection
+request and its trace headers), which must not depend on `_kumo/`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "SerdeError",
+    "boolean",
+    "fields",
+    "mapping",
+    "opt_string",
+    "sequence",
+    "string",
+    "unexpected",
+]
+
+
+class SerdeError(ValueError):
+    """A value kumod's serde would refuse; the text is serde's."""
+
+
+def unexpected(v: Any) -> str:
+    """serde's `Unexpected` text for a value (``integer `5```, ``map``)."""
+    if v is None:
+        return "unit value"
+    if isinstance(v, bool):
+        return f"boolean `{str(v).lower()}`"
+    if isinstance(v, int):
+        return f"integer `{v}`"
+    if isinstance(v, float):
+        return f"floating point `{v}`"
+    if isinstance(v, str):
+        return f'string "{v}"'
+    return "sequence" if isinstance(v, list) else "map"
+
+
+def fields(
+    data: Any, name: str, known: tuple[str, ...], required: tuple[str, ...]
+) -> dict[str, Any]:
+    """`data` as the struct `name` (deny_unknown_fields): a dict whose keys
+    are all `known` and include every `required` one."""
+    if not isinstance(data, dict):
+        raise SerdeError(f"invalid type: {unexpected(data)}, expected struct {name}")
+    for k in data:
+        if k not in known:
+            listed = ", ".join(f"`{f}`" for f in known[:-1]) + f", `{known[-1]}`"
+            if len(known) == 2:
+                listed = f"`{known[0]}` or `{known[1]}`"
+            raise SerdeError(f"unknown field `{k}`, expected one of {listed}")
+    for k in required:
+        if k not in data:
+            raise SerdeError(f"missing field `{k}`")
+    return data
+
+
+def string(v: Any) -> str:
+    if not isinstance(v, str):
+        raise SerdeError(f"invalid type: {unexpected(v)}, expected a string")
+    return v
+
+
+def opt_string(v: Any) -> str | None:
+    return None if v is None else string(v)
+
+
+def boolean(v: Any) -> bool:
+    if v is None:
+        return False
+    if not isinstance(v, bool):
+        raise SerdeError(f"invalid type: {unexpected(v)}, expected a boolean")
+    return v
+
+
+def mapping(v: Any) -> dict[str, Any]:
+    """A map (an empty Lua table may come as an empty list)."""
+    if v is None or v == []:
+        return {}
+    if not isinstance(v, dict):
+        raise SerdeError(f"invalid type: {unexpected(v)}, expected a map")
+    return {str(k): x for k, x in v.items()}
+
+
+def sequence(v: Any) -> list[Any]:
+    """A sequence (an empty Lua table may come as an empty dict; Python
+    callers may give a tuple)."""
+    if v is None or v == {}:
+        return []
+    if not isinstance(v, list | tuple):
+        raise SerdeError(f"invalid type: {unexpected(v)}, expected a sequence")
+    return list(v)
