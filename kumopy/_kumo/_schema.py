@@ -39,9 +39,10 @@ from .._duration import (
     parse_duration_nanos,
 )
 from .._errors import KumoError
+from .._message._serde import unexpected as serde_unexpected
 from .._runtime import decode, lua_type
 from .._runtime.userdata import Userdata
-from ._args import lua_number_text, lua_type_name
+from ._args import lua_type_name
 from .formats import encode_json
 
 if TYPE_CHECKING:
@@ -122,52 +123,8 @@ class _Opaque:
 
 def unexpected(value: Any) -> str:
     """serde's `Unexpected` text for an input value (``integer `5```,
-    ``string "x"``, ``map``, ...)."""
-    if value is None:
-        return "unit value"
-    if value is NULL:
-        return "Option value"
-    if isinstance(value, bool):
-        return f"boolean `{'true' if value else 'false'}`"
-    if isinstance(value, int):
-        return f"integer `{value}`"
-    if isinstance(value, float):
-        return f"floating point `{_serde_float(value)}`"
-    if isinstance(value, str):
-        return f"string {_rust_debug(value)}"
-    if isinstance(value, list):
-        return "sequence"
-    if isinstance(value, dict):
-        return "map"
-    return "unit value"
-
-
-def _serde_float(value: float) -> str:
-    text = lua_number_text(value)
-    if text in ("inf", "-inf", "nan", "-nan"):
-        return {"inf": "inf", "-inf": "-inf"}.get(text, "NaN")
-    return text
-
-
-def _rust_debug(text: str) -> str:
-    out = ['"']
-    for ch in text:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{{{ord(ch):x}}}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    ``string "x"``, ``map``, ``Option value`` for `NULL`, ...)."""
+    return "Option value" if value is NULL else serde_unexpected(value)
 
 
 def lua_type_of(value: Any) -> str:

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .._text import lua_number_text, rust_debug
+
 __all__ = [
     "SerdeError",
     "boolean",
@@ -26,18 +28,31 @@ class SerdeError(ValueError):
 
 
 def unexpected(v: Any) -> str:
-    """serde's `Unexpected` text for a value (``integer `5```, ``map``)."""
+    """serde's `Unexpected` text for a value (``integer `5```,
+    ``string "x"`` with Rust's escapes, ``map``); numbers are written as
+    Lua writes them."""
     if v is None:
         return "unit value"
     if isinstance(v, bool):
-        return f"boolean `{str(v).lower()}`"
+        return f"boolean `{'true' if v else 'false'}`"
     if isinstance(v, int):
         return f"integer `{v}`"
     if isinstance(v, float):
-        return f"floating point `{v}`"
+        return f"floating point `{_float_text(v)}`"
     if isinstance(v, str):
-        return f'string "{v}"'
-    return "sequence" if isinstance(v, list) else "map"
+        return f"string {rust_debug(v)}"
+    if isinstance(v, list):
+        return "sequence"
+    if isinstance(v, dict):
+        return "map"
+    return "unit value"
+
+
+def _float_text(value: float) -> str:
+    text = lua_number_text(value)
+    if text in ("inf", "-inf", "nan", "-nan"):
+        return {"inf": "inf", "-inf": "-inf"}.get(text, "NaN")
+    return text
 
 
 def fields(
