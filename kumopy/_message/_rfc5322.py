@@ -435,16 +435,7 @@ Address = Mailbox | Group
 
 
 def dot_atom_text(s: bytes, i: int) -> tuple[bytes, int]:
-    first, j = atext(s, i)
-    out = bytearray(first)
-    while s.startswith(b".", j):
-        try:
-            more, k = atext(s, j + 1)
-        except _Fail:
-            break
-        out += b"." + more
-        j = k
-    return bytes(out), j
+    return _dotted(s, i, atext)
 
 
 def dot_atom(s: bytes, i: int) -> tuple[bytes, int]:
@@ -454,6 +445,7 @@ def dot_atom(s: bytes, i: int) -> tuple[bytes, int]:
 
 
 def _dotted(s: bytes, i: int, p: Parser) -> tuple[bytes, int]:
+    """`p` ("." `p`)*: the longest run of dot-separated `p`s."""
     first, j = p(s, i)
     out = bytearray(first)
     while s.startswith(b".", j):
