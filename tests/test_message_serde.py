@@ -9,7 +9,7 @@ import pytest
 from kumopy._kumo._schema import NULL
 from kumopy._kumo._schema import unexpected as schema_unexpected
 from kumopy._message._inject import InjectError, InjectRequest
-from kumopy._message._serde import SerdeError, unexpected
+from kumopy._message._serde import SerdeError, fields, one_of, unexpected
 
 
 @pytest.mark.parametrize(
@@ -40,3 +40,12 @@ def test_inject_request_errors_are_serde_errors() -> None:
         InjectRequest.parse({"envelope_sender": "s@x", "recipients": 'a"b', "content": "c"})
     with pytest.raises(SerdeError, match="missing field `content`"):
         InjectRequest.parse({"envelope_sender": "s@x", "recipients": []})
+
+
+def test_one_of_is_serdes_text() -> None:
+    assert one_of(()) == "there are no fields"
+    assert one_of(("a",)) == "`a`"
+    assert one_of(("a", "b")) == "`a` or `b`"
+    assert one_of(("a", "b", "c")) == "one of `a`, `b`, `c`"
+    with pytest.raises(SerdeError, match="^unknown field `x`, expected `only`$"):
+        fields({"x": 1}, "S", ("only",), ())

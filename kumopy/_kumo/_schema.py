@@ -39,6 +39,7 @@ from .._duration import (
     parse_duration_nanos,
 )
 from .._errors import KumoError
+from .._message._serde import one_of
 from .._message._serde import unexpected as serde_unexpected
 from .._runtime import decode, lua_type
 from .._runtime.userdata import Userdata
@@ -152,16 +153,6 @@ def invalid_type(value: Any, expected: str) -> DeError:
 
 def invalid_value(value: Any, expected: str) -> DeError:
     return DeError(f"invalid value: {unexpected(value)}, expected {expected}")
-
-
-def _one_of(names: Sequence[str]) -> str:
-    if not names:
-        return "there are no fields"
-    if len(names) == 1:
-        return f"`{names[0]}`"
-    if len(names) == 2:
-        return f"`{names[0]}` or `{names[1]}`"
-    return "one of " + ", ".join(f"`{n}`" for n in names)
 
 
 # -- types -----------------------------------------------------------------------
@@ -341,7 +332,7 @@ class Enum(Type):
         if isinstance(value, str):
             if value in self.variants:
                 return value
-            raise DeError(f"unknown variant `{value}`, expected {_one_of(self.variants)}")
+            raise DeError(f"unknown variant `{value}`, expected {one_of(self.variants)}")
         if isinstance(value, list) and value:
             value = {i: v for i, v in enumerate(value, start=1)}
         if isinstance(value, dict | list):
@@ -352,7 +343,7 @@ class Enum(Type):
                 raise DeError(f"error converting Lua {lua_type_of(key)} to String")
             if key in self.variants:
                 raise DeError("invalid type: newtype variant, expected unit variant")
-            raise DeError(f"unknown variant `{key}`, expected {_one_of(self.variants)}")
+            raise DeError(f"unknown variant `{key}`, expected {one_of(self.variants)}")
         raise DeError("bad enum value")
 
     def describe(self) -> str:
@@ -438,7 +429,7 @@ class Struct(Type):
                     rest[key] = item
                     continue
                 if self.deny_unknown_fields:
-                    raise DeError(f"unknown field `{key}`, expected {_one_of(list(self.fields))}")
+                    raise DeError(f"unknown field `{key}`, expected {one_of(list(self.fields))}")
                 continue
             if field.default is not REQUIRED and item is None:
                 out[key] = copy_tree(field.default)

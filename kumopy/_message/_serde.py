@@ -7,6 +7,7 @@ request and its trace headers), which must not depend on `_kumo/`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from .._text import lua_number_text, rust_debug
@@ -16,6 +17,7 @@ __all__ = [
     "boolean",
     "fields",
     "mapping",
+    "one_of",
     "opt_string",
     "sequence",
     "string",
@@ -55,6 +57,17 @@ def _float_text(value: float) -> str:
     return text
 
 
+def one_of(names: Sequence[str]) -> str:
+    """serde's `OneOf`: the names a field or variant could have had."""
+    if not names:
+        return "there are no fields"
+    if len(names) == 1:
+        return f"`{names[0]}`"
+    if len(names) == 2:
+        return f"`{names[0]}` or `{names[1]}`"
+    return "one of " + ", ".join(f"`{n}`" for n in names)
+
+
 def fields(
     data: Any, name: str, known: tuple[str, ...], required: tuple[str, ...]
 ) -> dict[str, Any]:
@@ -64,10 +77,7 @@ def fields(
         raise SerdeError(f"invalid type: {unexpected(data)}, expected struct {name}")
     for k in data:
         if k not in known:
-            listed = ", ".join(f"`{f}`" for f in known[:-1]) + f", `{known[-1]}`"
-            if len(known) == 2:
-                listed = f"`{known[0]}` or `{known[1]}`"
-            raise SerdeError(f"unknown field `{k}`, expected one of {listed}")
+            raise SerdeError(f"unknown field `{k}`, expected {one_of(known)}")
     for k in required:
         if k not in data:
             raise SerdeError(f"missing field `{k}`")
