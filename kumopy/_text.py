@@ -10,7 +10,10 @@ writes them (`rust_debug`).
 
 from __future__ import annotations
 
-__all__ = ["is_utf8", "lua_number_text", "rust_debug"]
+import unicodedata
+from typing import Any, Final
+
+__all__ = ["is_utf8", "json_debug", "lua_number_text", "rust_debug"]
 
 
 def is_utf8(text: str) -> bool:
@@ -36,23 +39,54 @@ def lua_number_text(value: int | float) -> str:
     return text
 
 
+_DEBUG_ESCAPES: Final = {
+    "\0": "\\0",
+    "\t": "\\t",
+    "\r": "\\r",
+    "\n": "\\n",
+    '"': '\\"',
+    "\\": "\\\\",
+}
+_NOT_PRINTABLE: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
+_GRAPHEME_EXTEND: Final = frozenset({"Mn", "Me"})
+
+
+def _debug_char(char: str) -> str:
+    escaped = _DEBUG_ESCAPES.get(char)
+    if escaped is not None:
+        return escaped
+    if char == " ":
+        return char
+    category = unicodedata.category(char)
+    if category in _NOT_PRINTABLE or category in _GRAPHEME_EXTEND:
+        return f"\\u{{{ord(char):x}}}"
+    return char
+
+
 def rust_debug(text: str) -> str:
-    """How Rust's Debug writes a `str` (quoted, escaped)."""
-    out = ['"']
-    for ch in text:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{{{ord(ch):x}}}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    """``format!("{:?}", text)`` for a Rust ``&str``: quoted and escaped.
+
+    Printability is decided from Python's Unicode tables, which approximate
+    Rust's (they may differ for recently assigned code points).
+    """
+    return '"' + "".join(_debug_char(char) for char in text) + '"'
+
+
+def json_debug(value: Any) -> str:
+    """serde_json::Value as Rust's ``{:?}`` shows it (kumod's error
+    messages do): ``Null``, ``Bool(true)``, ``Number(1)``,
+    ``String("x")``, ``Array [..]``, ``Object {"k": ..}``."""
+    if value is None:
+        return "Null"
+    if isinstance(value, bool):
+        return f"Bool({'true' if value else 'false'})"
+    if isinstance(value, int | float):
+        return f"Number({value})"
+    if isinstance(value, str):
+        return f"String({rust_debug(value)})"
+    if isinstance(value, list):
+        return "Array [" + ", ".join(json_debug(v) for v in value) + "]"
+    if isinstance(value, dict):
+        inner = ", ".join(f"{rust_debug(str(k))}: {json_debug(v)}" for k, v in value.items())
+        return "Object {" + inner + "}"
+    return repr(value)
