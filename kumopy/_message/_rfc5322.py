@@ -357,22 +357,29 @@ def _qcontent(s: bytes, i: int) -> tuple[bytes, int]:
 
 def quoted_string(s: bytes, i: int) -> tuple[bytes, int]:
     """The content of a quoted string, escapes removed and folding kept."""
-    j = _tag(s, _ocfws(s, i), b'"')
+    return _enclosed(s, i, b'"', _qcontent, b'"')
+
+
+def _enclosed(s: bytes, i: int, open_: bytes, content: Parser, close: bytes) -> tuple[bytes, int]:
+    """[CFWS] open_ *([FWS] content) [FWS] close [CFWS] (RFC 5322's
+    quoted-string and domain-literal): what lies between the delimiters,
+    folding kept."""
+    j = _tag(s, _ocfws(s, i), open_)
     out = bytearray()
     while True:
         f, k = _opt(_fws, s, j)
         try:
-            q, k2 = _qcontent(s, k)
+            piece, k2 = content(s, k)
         except _Fail:
             break
         if f is not None:
             out += f
-        out += q
+        out += piece
         j = k2
     f, j = _opt(_fws, s, j)
     if f is not None:
         out += f
-    j = _tag(s, j, b'"')
+    j = _tag(s, j, close)
     return bytes(out), _ocfws(s, j)
 
 
@@ -462,31 +469,20 @@ def local_part(s: bytes, i: int) -> tuple[bytes, int]:
     return _alt(s, i, lambda s, i: _dotted(s, i, word), dot_atom, quoted_string)
 
 
+def _dcontent(s: bytes, i: int) -> tuple[bytes, int]:
+    """One character of a domain literal: dtext, a UTF-8 character or a
+    quoted pair."""
+    if i < len(s) and s[i] in _DTEXT:
+        return s[i : i + 1], i + 1
+    n = _utf8_len(s, i)
+    if n:
+        return s[i : i + n], i + n
+    return _quoted_pair(s, i)
+
+
 def _domain_literal(s: bytes, i: int) -> tuple[bytes, int]:
-    j = _tag(s, _ocfws(s, i), b"[")
-    out = bytearray(b"[")
-    while True:
-        f, k = _opt(_fws, s, j)
-        if k < len(s) and s[k] in _DTEXT:
-            piece, k2 = s[k : k + 1], k + 1
-        elif _utf8_len(s, k):
-            n = _utf8_len(s, k)
-            piece, k2 = s[k : k + n], k + n
-        else:
-            try:
-                piece, k2 = _quoted_pair(s, k)
-            except _Fail:
-                break
-        if f is not None:
-            out += f
-        out += piece
-        j = k2
-    f, j = _opt(_fws, s, j)
-    if f is not None:
-        out += f
-    j = _tag(s, j, b"]")
-    out += b"]"
-    return bytes(out), _ocfws(s, j)
+    inner, j = _enclosed(s, i, b"[", _dcontent, b"]")
+    return b"[" + inner + b"]", j
 
 
 def domain(s: bytes, i: int) -> tuple[bytes, int]:
