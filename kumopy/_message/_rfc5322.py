@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -346,13 +346,19 @@ def atom(s: bytes, i: int) -> tuple[bytes, int]:
     return text, _ocfws(s, j)
 
 
-def _qcontent(s: bytes, i: int) -> tuple[bytes, int]:
-    if i < len(s) and s[i] in _QTEXT:
+def _text_char(s: bytes, i: int, allowed: Container[int]) -> tuple[bytes, int]:
+    """One character of quoted text: a byte of `allowed`, a UTF-8
+    character or a quoted pair."""
+    if i < len(s) and s[i] in allowed:
         return s[i : i + 1], i + 1
-    k = _utf8_len(s, i)
-    if k:
-        return s[i : i + k], i + k
+    n = _utf8_len(s, i)
+    if n:
+        return s[i : i + n], i + n
     return _quoted_pair(s, i)
+
+
+def _qcontent(s: bytes, i: int) -> tuple[bytes, int]:
+    return _text_char(s, i, _QTEXT)
 
 
 def quoted_string(s: bytes, i: int) -> tuple[bytes, int]:
@@ -470,14 +476,7 @@ def local_part(s: bytes, i: int) -> tuple[bytes, int]:
 
 
 def _dcontent(s: bytes, i: int) -> tuple[bytes, int]:
-    """One character of a domain literal: dtext, a UTF-8 character or a
-    quoted pair."""
-    if i < len(s) and s[i] in _DTEXT:
-        return s[i : i + 1], i + 1
-    n = _utf8_len(s, i)
-    if n:
-        return s[i : i + n], i + n
-    return _quoted_pair(s, i)
+    return _text_char(s, i, _DTEXT)
 
 
 def _domain_literal(s: bytes, i: int) -> tuple[bytes, int]:
