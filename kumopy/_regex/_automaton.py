@@ -46,7 +46,7 @@ from kumopy._regex._charset import (
 )
 from kumopy._regex._hir import Hir
 from kumopy._regex._looks import word_look_holds
-from kumopy._regex._thompson import CHAR, LOOK, MATCH, SPLIT, Thompson, TooLarge
+from kumopy._regex._thompson import CHAR, MATCH, Thompson, TooLarge
 
 __all__ = ["Atoms", "Automaton", "Classes", "TooLarge", "BOT", "EOT", "NO_SPLIT"]
 
@@ -337,26 +337,8 @@ class Automaton:
                 return got
             pbits = BOT if prev == BOT else gbits[prev]
             nbits = EOT if nxt == EOT else gbits[nxt]
-            seen: set[int] = set()
-            stack = [node]
-            chars: list[int] = []
-            matched = False
-            while stack:
-                pc = stack.pop()
-                if pc in seen:
-                    continue
-                seen.add(pc)
-                op = ops[pc]
-                if op == CHAR:
-                    if args[pc] != -1:
-                        chars.append(pc)
-                elif op == SPLIT:
-                    stack.extend(reversed(args[pc]))  # type: ignore[call-overload]
-                elif op == LOOK:
-                    if _holds(args[pc], pbits, nbits):  # type: ignore[arg-type]
-                        stack.append(nexts[pc])
-                else:
-                    matched = True
+            matched, reached = nfa.closure((node,), lambda kind: _holds(kind, pbits, nbits))
+            chars = [pc for pc in reached if args[pc] != -1]
             got = (matched, tuple(chars))
             closures[key] = got
             return got

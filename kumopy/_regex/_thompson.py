@@ -6,6 +6,7 @@ whose character sets are ids in a shared class table."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterable
 
 from kumopy._regex._charset import Ranges, cs_single, to_index
 from kumopy._regex._hir import HAlt, HCap, HCat, HClass, HEmpty, Hir, HLit, HLook, HRep
@@ -44,6 +45,34 @@ class Thompson:
     def lit_arg(self, c: str) -> object:
         """The argument of a CHAR state reading the character `c`."""
         return cs_single(to_index(ord(c)))
+
+    def closure(
+        self, nodes: Iterable[int], holds: Callable[[str], bool]
+    ) -> tuple[bool, list[int]]:
+        """What `nodes` reach without reading a character: whether MATCH is
+        among it, and the CHAR states (first alternatives first); `holds`
+        decides each assertion on the way."""
+        ops, args, nexts = self.ops, self.args, self.nexts
+        seen: set[int] = set()
+        stack = list(nodes)
+        chars: list[int] = []
+        matched = False
+        while stack:
+            pc = stack.pop()
+            if pc in seen:
+                continue
+            seen.add(pc)
+            op = ops[pc]
+            if op == CHAR:
+                chars.append(pc)
+            elif op == SPLIT:
+                stack.extend(reversed(args[pc]))  # type: ignore[call-overload]
+            elif op == LOOK:
+                if holds(args[pc]):  # type: ignore[arg-type]
+                    stack.append(nexts[pc])
+            else:
+                matched = True
+        return matched, chars
 
     def _add(self, op: int, arg: object, nxt: int) -> int:
         if len(self.ops) >= self.max_nodes:

@@ -16,7 +16,7 @@ from kumopy._regex._hir import (
     Hir,
 )
 from kumopy._regex._looks import word_look_holds
-from kumopy._regex._thompson import CHAR, LOOK, SPLIT, Thompson
+from kumopy._regex._thompson import Thompson
 from kumopy._regex._to_hir import parse_to_hir
 from kumopy._regex._translate import translate
 from kumopy._regex._unicode import perl_word
@@ -66,28 +66,13 @@ class Verifier(Thompson):
         """One step of the simulation, at the position between `prev` and
         `cur` (None: the start or end of the subject): None when the
         pattern matches there, else the threads waiting after `cur`."""
-        ops, args, nexts = self.ops, self.args, self.nexts
-        seen: set[int] = set()
-        stack = list(threads)
-        chars: list[int] = []
-        while stack:
-            pc = stack.pop()
-            if pc in seen:
-                continue
-            seen.add(pc)
-            op = ops[pc]
-            if op == CHAR:
-                chars.append(pc)
-            elif op == SPLIT:
-                stack.extend(args[pc])  # type: ignore[arg-type]
-            elif op == LOOK:
-                if self._holds(args[pc], prev, cur):  # type: ignore[arg-type]
-                    stack.append(nexts[pc])
-            else:
-                return None
+        matched, chars = self.closure(threads, lambda kind: self._holds(kind, prev, cur))
+        if matched:
+            return None
         if cur is None:
             return []
         index = to_index(ord(cur))
+        args, nexts = self.args, self.nexts
         return [nexts[pc] for pc in chars if cs_contains(args[pc], index)]  # type: ignore[arg-type]
 
     def search(self, text: str) -> bool:
