@@ -126,6 +126,14 @@ def _utf8_len(s: bytes, i: int) -> int:
     return n
 
 
+def _char_end(s: bytes, i: int, chars: Container[int]) -> int:
+    """The end of the character at s[i] when it is a byte of `chars` or a
+    valid non-ASCII UTF-8 character; else i."""
+    if i < len(s) and s[i] in chars:
+        return i + 1
+    return i + _utf8_len(s, i)
+
+
 def _tag(s: bytes, i: int, t: bytes) -> int:
     if s.startswith(t, i):
         return i + len(t)
@@ -235,20 +243,16 @@ def _fws(s: bytes, i: int) -> tuple[bytes, int]:
 
 def _quoted_pair(s: bytes, i: int) -> tuple[bytes, int]:
     j = _tag(s, i, b"\\")
-    if j < len(s) and s[j] in _QUOTED_PAIR:
-        return s[j : j + 1], j + 1
-    k = _utf8_len(s, j)
-    if k:
-        return s[j : j + k], j + k
-    raise _Fail(j, "quoted_pair")
+    k = _char_end(s, j, _QUOTED_PAIR)
+    if k == j:
+        raise _Fail(j, "quoted_pair")
+    return s[j:k], k
 
 
 def _ccontent(s: bytes, i: int) -> tuple[None, int]:
-    if i < len(s) and s[i] in _CTEXT:
-        return None, i + 1
-    k = _utf8_len(s, i)
-    if k:
-        return None, i + k
+    k = _char_end(s, i, _CTEXT)
+    if k > i:
+        return None, k
     try:
         return None, _quoted_pair(s, i)[1]
     except _Fail:
@@ -349,11 +353,9 @@ def atom(s: bytes, i: int) -> tuple[bytes, int]:
 def _text_char(s: bytes, i: int, allowed: Container[int]) -> tuple[bytes, int]:
     """One character of quoted text: a byte of `allowed`, a UTF-8
     character or a quoted pair."""
-    if i < len(s) and s[i] in allowed:
-        return s[i : i + 1], i + 1
-    n = _utf8_len(s, i)
-    if n:
-        return s[i : i + n], i + n
+    k = _char_end(s, i, allowed)
+    if k > i:
+        return s[i:k], k
     return _quoted_pair(s, i)
 
 
@@ -672,12 +674,10 @@ def msg_id_list(s: bytes, i: int) -> tuple[list[str], int]:
 
 
 def _obs_utext(s: bytes, i: int) -> tuple[bytes, int]:
-    if i < len(s) and s[i] in _OBS_UTEXT:
-        return s[i : i + 1], i + 1
-    k = _utf8_len(s, i)
-    if k:
-        return s[i : i + k], i + k
-    raise _Fail(i, "obs_utext")
+    k = _char_end(s, i, _OBS_UTEXT)
+    if k == i:
+        raise _Fail(i, "obs_utext")
+    return s[i:k], k
 
 
 _CRLF = frozenset(b"\r\n")
