@@ -24,12 +24,12 @@ strings, humantime's own explanation, which kumod discards, is kept in
 from __future__ import annotations
 
 import math
-import unicodedata
 from collections.abc import Mapping
 from fractions import Fraction
 from typing import Final, NoReturn
 
 from ._text import is_utf8
+from ._text import rust_debug as rust_debug_str
 
 __all__ = [
     "DurationError",
@@ -283,43 +283,6 @@ def parse_humantime(text: str) -> int:
     if text == "0":
         return 0
     return _HumantimeScanner(text).run()
-
-
-# ---------------------------------------------------------------------------
-# Rust Debug formatting of strings (used in serde's error messages)
-# ---------------------------------------------------------------------------
-
-_DEBUG_ESCAPES: Final = {
-    "\0": "\\0",
-    "\t": "\\t",
-    "\r": "\\r",
-    "\n": "\\n",
-    '"': '\\"',
-    "\\": "\\\\",
-}
-_NOT_PRINTABLE: Final = frozenset({"Cc", "Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"})
-_GRAPHEME_EXTEND: Final = frozenset({"Mn", "Me"})
-
-
-def _debug_char(char: str) -> str:
-    escaped = _DEBUG_ESCAPES.get(char)
-    if escaped is not None:
-        return escaped
-    if char == " ":
-        return char
-    category = unicodedata.category(char)
-    if category in _NOT_PRINTABLE or category in _GRAPHEME_EXTEND:
-        return f"\\u{{{ord(char):x}}}"
-    return char
-
-
-def rust_debug_str(text: str) -> str:
-    """``format!("{:?}", text)`` for a Rust ``&str``: quoted and escaped.
-
-    Printability is decided from Python's Unicode tables, which approximate
-    Rust's (they may differ for recently assigned code points).
-    """
-    return '"' + "".join(_debug_char(char) for char in text) + '"'
 
 
 # ---------------------------------------------------------------------------

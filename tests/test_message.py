@@ -507,9 +507,10 @@ _word = st.text(
 @given(st.text(min_size=1, max_size=200).filter(lambda s: not s.isascii()))
 @settings(max_examples=200, deadline=None)
 def test_encoded_header_values_decode_back(text: str) -> None:
-    from kumopy._message._headers import qp_encode, unstructured
+    from kumopy._message._headers import unstructured
+    from kumopy._message._mimeparams import qp_encode_header
 
-    encoded = qp_encode(text)
+    encoded = qp_encode_header(text.encode("utf-8"))
     assert encoded.isascii()
     assert all(len(line.strip()) <= 72 for line in encoded.split(b"\r\n"))
     # the text inside encoded words is literal; the folds between them vanish.
@@ -520,7 +521,8 @@ def test_encoded_header_values_decode_back(text: str) -> None:
 @given(st.lists(_word, min_size=1, max_size=40))
 @settings(max_examples=200, deadline=None)
 def test_wrapped_ascii_values_unfold_to_the_words(words: list[str]) -> None:
-    from kumopy._message._headers import unstructured, wrap
+    from kumopy._message._fold import wrap
+    from kumopy._message._headers import unstructured
 
     wrapped = wrap(" ".join(words).encode())
     assert unstructured(wrapped) == " ".join(words)

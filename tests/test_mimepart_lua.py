@@ -143,7 +143,9 @@ def test_errors_name_the_problem(run: Any) -> None:
         run("return kumo.mimepart.parse('Content-Transfer-Encoding: base64\\r\\n\\r\\n!!').body")
     with pytest.raises(PolicyError, match="header block must not start with spaces"):
         run("return kumo.mimepart.parse(' bad')")
-    with pytest.raises(PolicyError, match="unknown field `size`"):
+    # serde's OneOf: "one of" and no Oxford comma for three or more fields
+    with pytest.raises(PolicyError, match="unknown field `size`, expected one of `file_name`, "
+                       "`inline`, `content_id`"):  # fmt: skip
         run("return kumo.mimepart.new_binary('a/b', 'x', { size = 1 })")
     with pytest.raises(PolicyError, match="error converting Lua nil to String"):
         run("return kumo.mimepart.new_text(nil, 'x')")

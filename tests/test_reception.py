@@ -19,7 +19,8 @@ import pytest
 from kumopy import Policy
 from kumopy._errors import PolicyError
 from kumopy._message import Message
-from kumopy._reception import Reception, SessionClosed, wrap_header_value
+from kumopy._message._fold import wrap
+from kumopy._reception import Reception, SessionClosed
 
 POLICY = Path(__file__).resolve().parent / "reception" / "init.lua"
 CONFIG_PATH = "/opt/kumomta/etc/policy/reception.json"
@@ -484,11 +485,11 @@ def test_follow_with_421(tmp_path: Path) -> None:
 
 
 def test_header_folding_matches_kumo_wrap() -> None:
-    assert wrap_header_value("hello world", 10, 15) == "hello\r\n\tworld"
-    assert wrap_header_value("hi there breakmepleaseIamtoolong", 10, 15) == (
-        "hi there\r\n\tbreakmepleaseIa\r\n\tmtoolong"
+    assert wrap(b"hello world", 10, 15) == b"hello\r\n\tworld"
+    assert wrap(b"hi there breakmepleaseIamtoolong", 10, 15) == (
+        b"hi there\r\n\tbreakmepleaseIa\r\n\tmtoolong"
     )
-    assert wrap_header_value("x" * 80) == "x" * 75 + "\r\n\t" + "x" * 5
+    assert wrap(b"x" * 80, 75, 75) == b"x" * 75 + b"\r\n\t" + b"x" * 5
 
 
 def test_requeue_counts_the_attempt(reception: Reception) -> None:

@@ -32,6 +32,7 @@ from .._errors import KumoError
 from .._runtime import decode, lua_type
 from .._runtime.userdata import Userdata
 from .._smtp import lua_str2number
+from .._text import lua_number_text
 
 __all__ = [
     "ArgConversionError",
@@ -67,20 +68,6 @@ def lua_type_name(value: Any) -> str:
     if isinstance(value, Userdata):
         return "userdata"
     return lua_type(value) or "userdata"
-
-
-def lua_number_text(value: int | float) -> str:
-    """How Lua 5.4 turns a number into a string."""
-    if isinstance(value, int):
-        return str(value)
-    if value != value:
-        return "nan" if str(value) == "nan" else "-nan"
-    if value in (float("inf"), float("-inf")):
-        return "inf" if value > 0 else "-inf"
-    text = f"{value:.14g}"
-    if all(c in "-0123456789" for c in text):
-        text += ".0"
-    return text
 
 
 def lua_tonumber(text: bytes | str) -> int | float | None:

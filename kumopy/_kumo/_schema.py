@@ -39,9 +39,11 @@ from .._duration import (
     parse_duration_nanos,
 )
 from .._errors import KumoError
+from .._message._serde import one_of
+from .._message._serde import unexpected as serde_unexpected
 from .._runtime import decode, lua_type
 from .._runtime.userdata import Userdata
-from ._args import lua_number_text, lua_type_name
+from ._args import lua_type_name
 from .formats import encode_json
 
 if TYPE_CHECKING:
@@ -122,52 +124,8 @@ class _Opaque:
 
 def unexpected(value: Any) -> str:
     """serde's `Unexpected` text for an input value (``integer `5```,
-    ``string "x"``, ``map``, ...)."""
-    if value is None:
-        return "unit value"
-    if value is NULL:
-        return "Option value"
-    if isinstance(value, bool):
-        return f"boolean `{'true' if value else 'false'}`"
-    if isinstance(value, int):
-        return f"integer `{value}`"
-    if isinstance(value, float):
-        return f"floating point `{_serde_float(value)}`"
-    if isinstance(value, str):
-        return f"string {_rust_debug(value)}"
-    if isinstance(value, list):
-        return "sequence"
-    if isinstance(value, dict):
-        return "map"
-    return "unit value"
-
-
-def _serde_float(value: float) -> str:
-    text = lua_number_text(value)
-    if text in ("inf", "-inf", "nan", "-nan"):
-        return {"inf": "inf", "-inf": "-inf"}.get(text, "NaN")
-    return text
-
-
-def _rust_debug(text: str) -> str:
-    out = ['"']
-    for ch in text:
-        if ch == '"':
-            out.append('\\"')
-        elif ch == "\\":
-            out.append("\\\\")
-        elif ch == "\n":
-            out.append("\\n")
-        elif ch == "\r":
-            out.append("\\r")
-        elif ch == "\t":
-            out.append("\\t")
-        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
-            out.append(f"\\u{{{ord(ch):x}}}")
-        else:
-            out.append(ch)
-    out.append('"')
-    return "".join(out)
+    ``string "x"``, ``map``, ``Option value`` for `NULL`, ...)."""
+    return "Option value" if value is NULL else serde_unexpected(value)
 
 
 def lua_type_of(value: Any) -> str:
@@ -195,16 +153,6 @@ def invalid_type(value: Any, expected: str) -> DeError:
 
 def invalid_value(value: Any, expected: str) -> DeError:
     return DeError(f"invalid value: {unexpected(value)}, expected {expected}")
-
-
-def _one_of(names: Sequence[str]) -> str:
-    if not names:
-        return "there are no fields"
-    if len(names) == 1:
-        return f"`{names[0]}`"
-    if len(names) == 2:
-        return f"`{names[0]}` or `{names[1]}`"
-    return "one of " + ", ".join(f"`{n}`" for n in names)
 
 
 # -- types -----------------------------------------------------------------------
@@ -384,7 +332,7 @@ class Enum(Type):
         if isinstance(value, str):
             if value in self.variants:
                 return value
-            raise DeError(f"unknown variant `{value}`, expected {_one_of(self.variants)}")
+            raise DeError(f"unknown variant `{value}`, expected {one_of(self.variants)}")
         if isinstance(value, list) and value:
             value = {i: v for i, v in enumerate(value, start=1)}
         if isinstance(value, dict | list):
@@ -395,7 +343,7 @@ class Enum(Type):
                 raise DeError(f"error converting Lua {lua_type_of(key)} to String")
             if key in self.variants:
                 raise DeError("invalid type: newtype variant, expected unit variant")
-            raise DeError(f"unknown variant `{key}`, expected {_one_of(self.variants)}")
+            raise DeError(f"unknown variant `{key}`, expected {one_of(self.variants)}")
         raise DeError("bad enum value")
 
     def describe(self) -> str:
@@ -481,7 +429,7 @@ class Struct(Type):
                     rest[key] = item
                     continue
                 if self.deny_unknown_fields:
-                    raise DeError(f"unknown field `{key}`, expected {_one_of(list(self.fields))}")
+                    raise DeError(f"unknown field `{key}`, expected {one_of(list(self.fields))}")
                 continue
             if field.default is not REQUIRED and item is None:
                 out[key] = copy_tree(field.default)

@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._errors import KumoError, PolicyError
+from .._message._serde import one_of
 from .._runtime.userdata import Userdata
 from ._args import bool_arg
 from ._lib import LibObject, rust_string
@@ -61,24 +62,20 @@ _CONTEXTS = (
 )
 
 
-def _one_of(names: tuple[str, ...]) -> str:
-    return "one of " + ", ".join(f"`{n}`" for n in names)
-
-
 def _variant(value: Any, names: tuple[str, ...], units: tuple[str, ...] = ()) -> tuple[str, Any]:
     if isinstance(value, str):
         if value in units:
             return value, None
         if value in names:
             raise DeError("invalid type: unit variant, expected newtype variant")
-        raise DeError(f"unknown variant `{value}`, expected {_one_of(names)}")
+        raise DeError(f"unknown variant `{value}`, expected {one_of(names)}")
     if isinstance(value, list) and value:
         value = dict(enumerate(value, start=1))
     if not isinstance(value, dict) or len(value) != 1:
         raise DeError("invalid value: map, expected map with a single key")
     ((key, inner),) = value.items()
     if key not in names:
-        raise DeError(f"unknown variant `{key}`, expected {_one_of(names)}")
+        raise DeError(f"unknown variant `{key}`, expected {one_of(names)}")
     if key in units:
         if inner == {} or inner == []:  # TOML's `identity.Any = {}`
             return key, None
@@ -283,7 +280,7 @@ def _auth_info(tree: Any) -> AuthInfo:
             if f not in ident:
                 raise DeError(f"missing field `{f}`")
         if ident["context"] not in _CONTEXTS:
-            raise DeError(f"unknown variant `{ident['context']}`, expected {_one_of(_CONTEXTS)}")
+            raise DeError(f"unknown variant `{ident['context']}`, expected {one_of(_CONTEXTS)}")
         names.append(str(ident["identity"]))
     if not all(isinstance(g, str) for g in groups):
         raise DeError("invalid type: expected a string")

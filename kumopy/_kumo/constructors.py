@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 from .._errors import KumoError
 from .._runtime.userdata import Userdata
+from .._text import rust_debug
 from . import _schema as s
 from ._args import lua_type_name, string_arg
 from ._schema import REQUIRED, Field
@@ -262,7 +263,7 @@ def _socket_addr_de(value: Any) -> Any:
         except ValueError:
             pass
     prefix = (
-        f"failed to parse {s._rust_debug(text)} as a resolvable socket address: "
+        f"failed to parse {rust_debug(text)} as a resolvable socket address: "
         "not an IP socket (invalid socket address syntax); "
         "not a unix socket path (unix domain path must be absolute); not host:port ("
     )
@@ -270,13 +271,13 @@ def _socket_addr_de(value: Any) -> Any:
         raise s.DeError(prefix + "missing :port suffix)")
     host, port = text.rsplit(":", 1)
     if not (port.isdigit() and port.isascii() and int(port) <= 65535):
-        raise s.DeError(prefix + f"invalid port {s._rust_debug(port)})")
+        raise s.DeError(prefix + f"invalid port {rust_debug(port)})")
     if not host:
         raise s.DeError(prefix + 'invalid hostname "": hostname is empty)')
     for ch in host:
         if not (ch.isalnum() or ch in "-_.*"):
             raise s.DeError(
-                prefix + f"invalid hostname {s._rust_debug(host)}: unrecognized char: {ch})"
+                prefix + f"invalid hostname {rust_debug(host)}: unrecognized char: {ch})"
             )
     return text
 

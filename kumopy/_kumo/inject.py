@@ -25,14 +25,13 @@ from .._message._inject import (
     LOCAL_AUTH_INFO,
     InjectError,
     InjectRequest,
-    TraceHeaders,
-    apply_supplemental,
     build_messages,
     compile_request,
     envelope_sender,
     make_message,
     normalize,
 )
+from .._message._trace import TraceHeaders, apply_supplemental
 from .._runtime import _ERR
 from .._runtime.userdata import Userdata
 from ._args import lua_type_name
@@ -169,7 +168,7 @@ def _apply_supplemental_trace_header(
         raise KumoError(f"error converting Lua {lua_type_name(message)} to userdata")
     try:
         trace = (
-            TraceHeaders(received_header=True)
+            TraceHeaders()
             if params is None
             else TraceHeaders.parse(state.to_python(params, serialize=True))
         )

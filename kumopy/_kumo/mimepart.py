@@ -17,6 +17,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._errors import KumoError
+from .._message import _serde as de
 from .._message._mimebuild import MessageBuilder
 from .._message._mimeheader import ACCESSORS, Header, MailParsingError
 from .._message._mimeparams import MimeParameters, auth_results_data
@@ -111,39 +112,17 @@ class _DeError(KumoError):
 
 def _str_field(data: Any, what: str) -> str:
     if not isinstance(data, str):
-        raise _DeError(f"invalid type: {_kind(data)}, expected {what}")
+        raise _DeError(f"invalid type: {de.unexpected(data)}, expected {what}")
     return data
-
-
-def _kind(data: Any) -> str:
-    if isinstance(data, bool):
-        return f"boolean `{str(data).lower()}`"
-    if isinstance(data, int | float):
-        return f"integer `{data}`" if isinstance(data, int) else f"floating point `{data}`"
-    if isinstance(data, str):
-        return f'string "{data}"'
-    if isinstance(data, list):
-        return "sequence"
-    if isinstance(data, dict):
-        return "map"
-    return "unit value"
 
 
 def _struct(
     data: Any, name: str, fields: tuple[str, ...], required: tuple[str, ...]
 ) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise _DeError(f"invalid type: {_kind(data)}, expected struct {name}")
-    for k in data:
-        if k not in fields:
-            expected = " or ".join(f"`{f}`" for f in fields) if len(fields) <= 2 else (
-                ", ".join(f"`{f}`" for f in fields[:-1]) + f", or `{fields[-1]}`"
-            )
-            raise _DeError(f"unknown field `{k}`, expected {expected}")
-    for k in required:
-        if k not in data:
-            raise _DeError(f"missing field `{k}`")
-    return data
+    try:
+        return de.fields(data, name, fields, required)
+    except de.SerdeError as e:
+        raise _DeError(str(e)) from None
 
 
 def _mailbox_from(data: Any) -> Mailbox:
@@ -160,7 +139,7 @@ def _seq(data: Any) -> list[Any]:
     if isinstance(data, dict) and not data:
         return []
     if not isinstance(data, list):
-        raise _DeError(f"invalid type: {_kind(data)}, expected a sequence")
+        raise _DeError(f"invalid type: {de.unexpected(data)}, expected a sequence")
     return data
 
 
@@ -194,7 +173,7 @@ def typed_from(kind: str, data: Any) -> Any:
         params = MimeParameters(_bstring(d["value"]))
         parameters = d["parameters"]
         if not isinstance(parameters, dict):
-            raise _DeError(f"invalid type: {_kind(parameters)}, expected a map")
+            raise _DeError(f"invalid type: {de.unexpected(parameters)}, expected a map")
         for k in sorted(parameters, key=lambda x: _bstring(x)):
             params.set(_bstring(k), _bstring(parameters[k]))
         return params
@@ -206,7 +185,7 @@ def _bstring(data: Any) -> bytes:
         return data.encode("utf-8", "surrogateescape")
     if isinstance(data, list) and all(isinstance(x, int) and 0 <= x <= 255 for x in data):
         return bytes(data)
-    raise _DeError(f"invalid type: {_kind(data)}, expected a byte string")
+    raise _DeError(f"invalid type: {de.unexpected(data)}, expected a byte string")
 
 
 def attachment_options(state: LuaState, value: Any) -> AttachmentOptions | None:
@@ -217,7 +196,7 @@ def attachment_options(state: LuaState, value: Any) -> AttachmentOptions | None:
         d = _struct(data, "AttachmentOptions", ("file_name", "inline", "content_id"), ())
         inline = d.get("inline", False)
         if not isinstance(inline, bool):
-            raise _DeError(f"invalid type: {_kind(inline)}, expected a boolean")
+            raise _DeError(f"invalid type: {de.unexpected(inline)}, expected a boolean")
         fn, cid = d.get("file_name"), d.get("content_id")
         return AttachmentOptions(
             None if fn is None else _bstring(fn), inline, None if cid is None else _bstring(cid)

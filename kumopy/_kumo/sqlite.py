@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import BudgetExceeded, KumoError
 from .._runtime import decode
 from .._runtime import lua_type as _lua_type
+from .._text import json_debug
 from ._lib import LibObject, int_arg, rust_string
 
 if TYPE_CHECKING:
@@ -77,28 +78,6 @@ def _first_statement(sql: str) -> str:
         start = end + 1
 
 
-def _json_debug(value: Any) -> str:
-    """serde_json::Value's Debug text (kumod's error messages show it)."""
-    if value is None:
-        return "Null"
-    if isinstance(value, bool):
-        return f"Bool({'true' if value else 'false'})"
-    if isinstance(value, int | float):
-        return f"Number({value!r})"
-    if isinstance(value, str):
-        return f"String({_rust_quote(value)})"
-    if isinstance(value, list):
-        return "Array [" + ", ".join(_json_debug(v) for v in value) + "]"
-    if isinstance(value, dict):
-        inner = ", ".join(f"{_rust_quote(str(k))}: {_json_debug(v)}" for k, v in value.items())
-        return "Object {" + inner + "}"
-    return repr(value)
-
-
-def _rust_quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
 def _param_value(value: Any) -> Any:
     if value is None or isinstance(value, int | float | str) and not isinstance(value, bool):
         return value
@@ -141,7 +120,7 @@ class Connection(LibObject):
                         bound[str(k)] = _param_value(v)
                     except ValueError as e:
                         raise ValueError(
-                            f"binding parameter :{k} with value {_json_debug(v)}: {e}"
+                            f"binding parameter :{k} with value {json_debug(v)}: {e}"
                         ) from None
             elif isinstance(params, list):
                 bound = []
@@ -150,7 +129,7 @@ class Connection(LibObject):
                         bound.append(_param_value(v))
                     except ValueError as e:
                         raise ValueError(
-                            f"binding parameter {i} with value {_json_debug(v)}: {e}"
+                            f"binding parameter {i} with value {json_debug(v)}: {e}"
                         ) from None
             elif params is None:
                 bound = ()
@@ -159,11 +138,11 @@ class Connection(LibObject):
                     bound = (_param_value(params),)
                 except ValueError as e:
                     raise ValueError(
-                        f"binding sole parameter with value {_json_debug(params)}: {e}"
+                        f"binding sole parameter with value {json_debug(params)}: {e}"
                     ) from None
         except ValueError as e:
             raise KumoError(
-                f"bind parameters {_json_debug(params)} in query `{query}': {e}"
+                f"bind parameters {json_debug(params)} in query `{query}': {e}"
             ) from None
         return state.to_lua(self._run(state, conn, _first_statement(query), bound))
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from .._message._fold import wrap as fold
 from ._lib import (
     LUA_SLOT_BYTES,
     LUA_STRING_BYTES,
@@ -159,40 +160,8 @@ def register(kumo: Namespace) -> None:
 
 
 def wrap(value: bytes, soft: int = 75, hard: int = 900) -> bytes:
-    """kumo_wrap::wrap_impl: header-style folding (CRLF + tab)."""
-    out = bytearray()
-    line = bytearray()
-
-    def flush() -> None:
-        if out:
-            out.extend(b"\t")
-        out.extend(line)
-        out.extend(b"\r\n")
-        line.clear()
-
-    words = value.replace(b"\x0c", b" ").replace(b"\r", b" ").replace(b"\n", b" ")
-    for word in words.replace(b"\t", b" ").split(b" "):
-        if not word:
-            continue
-        if len(line) + len(word) < soft:
-            if line:
-                line.extend(b" ")
-            line.extend(word)
-            continue
-        if line:
-            flush()
-        if len(word) <= hard:
-            line.extend(word)
-        else:
-            for c in word:
-                line.append(c)
-                if len(line) >= hard:
-                    flush()
-    if line:
-        if out:
-            out.extend(b"\t")
-        out.extend(line)
-    text = bytes(out).decode("utf-8", "surrogateescape").rstrip(WHITESPACE)
+    """kumo_wrap::wrap_impl, then bstr's `trim_end` (as mod-string does)."""
+    text = fold(value, soft, hard).decode("utf-8", "surrogateescape").rstrip(WHITESPACE)
     return text.encode("utf-8", "surrogateescape")
 
 

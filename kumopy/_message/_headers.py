@@ -13,7 +13,6 @@ import binascii
 import codecs
 import quopri
 import re
-import string
 from dataclasses import dataclass
 
 __all__ = ["RawHeader", "parse_headers", "unstructured", "emit_header", "rebuild"]
@@ -214,77 +213,4 @@ def rebuild(data: bytes, keep: list[RawHeader], body_offset: int) -> bytes:
             out += raw + b"\r\n"
     out += b"\r\n"
     out += data[body_offset:]
-    return bytes(out)
-
-
-def encode_unstructured(name: str, value: str) -> bytes:
-    """A header value encoded as kumod's Header::new_unstructured does:
-    ASCII text wrapped (soft width 75, words longer than 900 characters
-    broken), anything else as UTF-8 `q` encoded words of at most 60
-    characters each, continued on tab-indented lines."""
-    data = value.encode("utf-8", "surrogateescape")
-    if data.isascii():
-        return wrap(data)
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return wrap(data)
-    return qp_encode(value)
-
-
-SOFT_WIDTH = 75
-HARD_WIDTH = 900
-
-
-def wrap(value: bytes, soft: int = SOFT_WIDTH, hard: int = HARD_WIDTH) -> bytes:
-    """kumo-wrap: fill lines up to `soft` bytes, let a long word overflow,
-    but cut words at `hard` bytes; continuation lines start with a tab."""
-    out: list[bytes] = []
-    line = b""
-
-    def emit(text: bytes) -> None:
-        out.append((b"\t" if out else b"") + text + b"\r\n")
-
-    for word in re.split(rb"[ \t\r\n\x0b\x0c]", value):
-        if not word:
-            continue
-        if len(line) + len(word) < soft:
-            line = line + b" " + word if line else word
-            continue
-        if line:
-            emit(line)
-            line = b""
-        if len(word) <= hard:
-            line = word
-        else:
-            for k in range(0, len(word), hard):
-                piece = word[k : k + hard]
-                if len(piece) == hard:
-                    emit(piece)
-                else:
-                    line = piece
-    if line:
-        out.append((b"\t" if out else b"") + line)
-    return b"".join(out)
-
-
-def qp_encode(value: str) -> bytes:
-    prefix, suffix = b"=?UTF-8?q?", b"?="
-    limit = 72 - len(prefix) - len(suffix)
-    out = bytearray(prefix)
-    used = 0
-    for ch in value:
-        if ch == " ":
-            piece = b"_"
-        elif ch.isascii() and (ch.isalnum() or ch in string.punctuation) and ch not in "?=":
-            piece = ch.encode("ascii")
-        else:
-            piece = b"".join(b"=%02X" % b for b in ch.encode("utf-8"))
-        if len(piece) > limit - used:
-            out += suffix + b"\r\n\t" + prefix
-            used = 0
-        out += piece
-        used += len(piece)
-    if used > 0:
-        out += suffix
     return bytes(out)

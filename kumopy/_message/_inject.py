@@ -1,7 +1,7 @@
 """kumod's HTTP injection request (`/api/inject/v1`, `kumo.api.inject.*`):
 the request model, template compilation and per-recipient message
-generation (crates/kumod/src/http_server/inject_v1.rs), and the
-supplemental trace header (smtp_server.rs TraceHeaders).
+generation (crates/kumod/src/http_server/inject_v1.rs).  The trace
+headers are in kumopy/_message/_trace.py.
 
 Templates are MiniJinja (the `minijinja` package binds the Rust engine
 kumod uses), or `Static` (no expansion).  kumod's `Handlebars` dialect is
@@ -11,22 +11,22 @@ not available in kumopy and fails with a clear error.
 from __future__ import annotations
 
 import base64
-import datetime as _dt
-import json
-import socket
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import _serde as de
 from ._address import AddressError, EnvelopeAddress
 from ._message import Message, normalize_crlf
 from ._mimebuild import MessageBuilder
-from ._mimeheader import Header, MailParsingError, encode_address, format_rfc2822, wrap
+from ._mimeheader import Header, MailParsingError, encode_address
 from ._mimepart import AttachmentOptions, MimePart
 from ._rfc5322 import HeaderParseError, Mailbox, parse_addr_spec
+from ._serde import SerdeError
+from ._trace import TraceHeaders, http_received_header
 
-__all__ = ["InjectError", "InjectRequest", "apply_supplemental", "build_messages"]
+__all__ = ["InjectError", "InjectRequest", "build_messages"]
 
 LOCAL_AUTH_INFO: dict[str, Any] = {
     "peer_address": "127.0.0.1",
@@ -36,76 +36,9 @@ LOCAL_AUTH_INFO: dict[str, Any] = {
 GENERATOR_QUEUE_NAME = "generator.kumomta.internal"
 
 
-class InjectError(ValueError):
-    """A request kumod would refuse; the text is kumod's."""
-
-
-# -- the request model (serde with deny_unknown_fields) -------------------------
-
-
-def _kind(v: Any) -> str:
-    if v is None:
-        return "unit value"
-    if isinstance(v, bool):
-        return f"boolean `{str(v).lower()}`"
-    if isinstance(v, int):
-        return f"integer `{v}`"
-    if isinstance(v, float):
-        return f"floating point `{v}`"
-    if isinstance(v, str):
-        return f'string "{v}"'
-    return "sequence" if isinstance(v, list) else "map"
-
-
-def _fields(
-    data: Any, name: str, known: tuple[str, ...], required: tuple[str, ...]
-) -> dict[str, Any]:
-    if not isinstance(data, dict):
-        raise InjectError(f"invalid type: {_kind(data)}, expected struct {name}")
-    for k in data:
-        if k not in known:
-            listed = ", ".join(f"`{f}`" for f in known[:-1]) + f", `{known[-1]}`"
-            if len(known) == 2:
-                listed = f"`{known[0]}` or `{known[1]}`"
-            raise InjectError(f"unknown field `{k}`, expected one of {listed}")
-    for k in required:
-        if k not in data:
-            raise InjectError(f"missing field `{k}`")
-    return data
-
-
-def _str(v: Any) -> str:
-    if not isinstance(v, str):
-        raise InjectError(f"invalid type: {_kind(v)}, expected a string")
-    return v
-
-
-def _opt_str(v: Any) -> str | None:
-    return None if v is None else _str(v)
-
-
-def _bool(v: Any) -> bool:
-    if v is None:
-        return False
-    if not isinstance(v, bool):
-        raise InjectError(f"invalid type: {_kind(v)}, expected a boolean")
-    return v
-
-
-def _map(v: Any) -> dict[str, Any]:
-    if v is None or v == []:
-        return {}
-    if not isinstance(v, dict):
-        raise InjectError(f"invalid type: {_kind(v)}, expected a map")
-    return {str(k): x for k, x in v.items()}
-
-
-def _seq(v: Any) -> list[Any]:
-    if v is None or v == {}:
-        return []
-    if not isinstance(v, list):
-        raise InjectError(f"invalid type: {_kind(v)}, expected a sequence")
-    return v
+#: a request kumod would refuse; the text is kumod's (serde's for the
+#: request's structure)
+InjectError = SerdeError
 
 
 @dataclass
@@ -138,31 +71,6 @@ class BuilderContent:
 
 
 @dataclass
-class TraceHeaders:
-    received_header: bool = False
-    supplemental_header: bool = True
-    header_name: str = "X-KumoRef"
-    include_meta_names: list[str] = field(default_factory=list)
-
-    @classmethod
-    def parse(cls, data: Any, *, received_default: bool = True) -> TraceHeaders:
-        """kumod's TraceHeaders (every field defaulted; received_header
-        defaults to true once the table is given, false when it is not)."""
-        if data is None:
-            return cls(received_header=False)
-        d = _fields(data, "TraceHeaders", ("received_header", "supplemental_header",
-                                            "header_name", "include_meta_names"), ())
-        return cls(
-            received_header=_bool(d["received_header"]) if "received_header" in d
-            else received_default,
-            supplemental_header=_bool(d["supplemental_header"])
-            if "supplemental_header" in d else True,
-            header_name=_str(d["header_name"]) if "header_name" in d else "X-KumoRef",
-            include_meta_names=[_str(x) for x in _seq(d.get("include_meta_names"))],
-        )
-
-
-@dataclass
 class InjectRequest:
     envelope_sender: str
     recipients: list[Recipient]
@@ -170,62 +78,72 @@ class InjectRequest:
     substitutions: dict[str, Any] = field(default_factory=dict)
     deferred_spool: bool = False
     deferred_generation: bool = False
-    trace_headers: TraceHeaders = field(default_factory=TraceHeaders)
+    trace_headers: TraceHeaders = field(default_factory=TraceHeaders.http_default)
     template_dialect: str = "Jinja"
 
     @classmethod
     def parse(cls, data: Any) -> InjectRequest:
-        d = _fields(data, "InjectV1Request", (
+        d = de.fields(data, "InjectV1Request", (
             "envelope_sender", "recipients", "content", "substitutions", "deferred_spool",
             "deferred_generation", "trace_headers", "template_dialect"),
             ("envelope_sender", "recipients", "content"))  # fmt: skip
         recipients = []
-        for r in _seq(d["recipients"]):
-            rd = _fields(r, "Recipient", ("email", "name", "substitutions", "metadata"), ("email",))
-            recipients.append(Recipient(_str(rd["email"]), _opt_str(rd.get("name")),
-                                        _map(rd.get("substitutions")), _map(rd.get("metadata"))))
+        for r in de.sequence(d["recipients"]):
+            rd = de.fields(
+                r, "Recipient", ("email", "name", "substitutions", "metadata"), ("email",)
+            )
+            recipients.append(Recipient(
+                de.string(rd["email"]), de.opt_string(rd.get("name")),
+                de.mapping(rd.get("substitutions")), de.mapping(rd.get("metadata")),
+            ))  # fmt: skip
         dialect = d.get("template_dialect", "Jinja")
         if dialect not in ("Jinja", "Static", "Handlebars"):
             raise InjectError(
                 f"unknown variant `{dialect}`, expected one of `Jinja`, `Static`, `Handlebars`"
             )
         return cls(
-            envelope_sender=_str(d["envelope_sender"]),
+            envelope_sender=de.string(d["envelope_sender"]),
             recipients=recipients,
             content=_content(d["content"]),
-            substitutions=_map(d.get("substitutions")),
-            deferred_spool=_bool(d.get("deferred_spool")),
-            deferred_generation=_bool(d.get("deferred_generation")),
-            trace_headers=TraceHeaders.parse(d.get("trace_headers")),
+            substitutions=de.mapping(d.get("substitutions")),
+            deferred_spool=de.boolean(d.get("deferred_spool")),
+            deferred_generation=de.boolean(d.get("deferred_generation")),
+            trace_headers=_trace_headers(d.get("trace_headers")),
             template_dialect=dialect,
         )
+
+
+def _trace_headers(v: Any) -> TraceHeaders:
+    return TraceHeaders.http_default() if v is None else TraceHeaders.parse(v)
 
 
 def _from_header(v: Any) -> tuple[str, str | None] | None:
     if v is None:
         return None
-    d = _fields(v, "FromHeader", ("email", "name"), ("email",))
-    return _str(d["email"]), _opt_str(d.get("name"))
+    d = de.fields(v, "FromHeader", ("email", "name"), ("email",))
+    return de.string(d["email"]), de.opt_string(d.get("name"))
 
 
 def _content(v: Any) -> str | BuilderContent:
     if isinstance(v, str):
         return v
     try:
-        d = _fields(v, "Builder", ("text_body", "html_body", "amp_html_body", "attachments",
+        d = de.fields(v, "Builder", ("text_body", "html_body", "amp_html_body", "attachments",
                                    "headers", "from", "subject", "reply_to"), ())
         attachments = []
-        for a in _seq(d.get("attachments")):
-            ad = _fields(a, "Attachment", ("data", "content_type", "content_id", "file_name",
+        for a in de.sequence(d.get("attachments")):
+            ad = de.fields(a, "Attachment", ("data", "content_type", "content_id", "file_name",
                                            "base64"), ("data", "content_type"))
-            attachments.append(Attachment(_str(ad["data"]), _str(ad["content_type"]),
-                                          _opt_str(ad.get("content_id")),
-                                          _opt_str(ad.get("file_name")), _bool(ad.get("base64"))))
-        headers = {k: _str(x) for k, x in sorted(_map(d.get("headers")).items())}
+            attachments.append(Attachment(
+                de.string(ad["data"]), de.string(ad["content_type"]),
+                de.opt_string(ad.get("content_id")), de.opt_string(ad.get("file_name")),
+                de.boolean(ad.get("base64")),
+            ))  # fmt: skip
+        headers = {k: de.string(x) for k, x in sorted(de.mapping(d.get("headers")).items())}
         return BuilderContent(
-            _opt_str(d.get("text_body")), _opt_str(d.get("html_body")),
-            _opt_str(d.get("amp_html_body")), attachments, headers,
-            _from_header(d.get("from")), _opt_str(d.get("subject")),
+            de.opt_string(d.get("text_body")), de.opt_string(d.get("html_body")),
+            de.opt_string(d.get("amp_html_body")), attachments, headers,
+            _from_header(d.get("from")), de.opt_string(d.get("subject")),
             _from_header(d.get("reply_to")),
         )
     except InjectError:
@@ -436,13 +354,7 @@ def make_message(
     generated = expand_for_recipient(compiled, recip, req)
     msg_id = uuid.uuid1().hex
     if req.trace_headers.received_header:
-        stamp = format_rfc2822(_dt.datetime.now(_dt.UTC)).decode()
-        generated = (
-            f"Received: from {sender.domain} ({peer})\r\n"
-            f"  by {socket.gethostname()} (KumoMTA)\r\n"
-            f"  with HTTP id {msg_id} for <{recip.email}>;\r\n"
-            f"  {stamp}\r\n"
-        ).encode() + generated
+        generated = http_received_header(sender.domain, peer, msg_id, recip.email) + generated
     message = Message(normalize_crlf(generated), sender=sender, recipients=[recip_addr],
                       meta={}, id=msg_id)
     message.set_meta("http_auth", auth_summary)
@@ -451,20 +363,3 @@ def make_message(
     if recip.metadata:
         message.set_meta("extra", dict(recip.metadata))
     return message
-
-
-def apply_supplemental(message: Message, trace: TraceHeaders) -> None:
-    """Prepend the supplemental trace header: base64 of the JSON
-    `{"_@_":"\\\\_/","recipient":...}` plus the chosen meta values, folded
-    at 75 columns."""
-    if not trace.supplemental_header:
-        return
-    obj: dict[str, Any] = {"_@_": "\\_/"}
-    recips = [str(r) for r in message.recipients]
-    obj["recipient"] = recips[0] if len(recips) == 1 else recips
-    for name in trace.include_meta_names:
-        obj[name] = message.get_meta(name)
-    # serde_json's Map: keys sorted, compact, non-ASCII kept as is
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    value = base64.b64encode(text.encode("utf-8", "surrogateescape"))
-    message.prepend_header(trace.header_name, wrap(value, 75, 75))

@@ -16,11 +16,12 @@ from typing import TYPE_CHECKING, Any
 
 from .._errors import KumoError
 from .._runtime.userdata import Userdata
+from .._text import json_debug
 from ._address import AddressError, EnvelopeAddress, HeaderAddress, HeaderAddressList
+from ._fold import encode_unstructured
 from ._headers import (
     RawHeader,
     emit_header,
-    encode_unstructured,
     header_block_error,
     parse_headers,
     rebuild,
@@ -33,7 +34,7 @@ from ._scheduling import SchedulingError, loads, parse_scheduling
 if TYPE_CHECKING:
     from .._runtime import LuaState
 
-__all__ = ["ConnectionMeta", "Message", "MessageError", "normalize_crlf", "rust_debug"]
+__all__ = ["ConnectionMeta", "Message", "MessageError", "normalize_crlf"]
 
 
 class MessageError(KumoError, ValueError):
@@ -59,26 +60,6 @@ def _check_json(value: Any, where: str) -> Any:
         return json.loads(json.dumps(value, allow_nan=False))
     except (TypeError, ValueError) as e:
         raise TypeError(f"{where}: value is not JSON data: {e}") from None
-
-
-def rust_debug(value: Any) -> str:
-    """serde_json::Value as Rust's `{:?}` prints it."""
-    if value is None:
-        return "Null"
-    if isinstance(value, bool):
-        return f"Bool({str(value).lower()})"
-    if isinstance(value, int | float):
-        return f"Number({value})"
-    if isinstance(value, str):
-        return f"String({json.dumps(value, ensure_ascii=False)})"
-    if isinstance(value, list):
-        return "Array [" + ", ".join(rust_debug(v) for v in value) + "]"
-    if isinstance(value, dict):
-        inner = ", ".join(
-            f"{json.dumps(k, ensure_ascii=False)}: {rust_debug(v)}" for k, v in value.items()
-        )
-        return "Object {" + inner + "}"
-    return repr(value)
 
 
 class _MetaMixin:
@@ -275,7 +256,7 @@ class Message(_MetaMixin, Userdata):
         value = self._meta.get(key)
         if value is None or isinstance(value, str):
             return value
-        raise MessageError(f"expected '{key}' to be a string value, got Ok({rust_debug(value)})")
+        raise MessageError(f"expected '{key}' to be a string value, got Ok({json_debug(value)})")
 
     def queue_name(self) -> str:
         """kumod's Message::get_queue_name: meta `queue` when set, else
@@ -347,8 +328,7 @@ class Message(_MetaMixin, Userdata):
     @staticmethod
     def _value(name: str | None, value: str | bytes, encode: bool) -> bytes:
         if encode and name is not None:
-            text = value if isinstance(value, str) else value.decode("utf-8", "surrogateescape")
-            return encode_unstructured(name, text)
+            return encode_unstructured(_as_bytes(value))
         return _as_bytes(value)
 
     def retain_headers(self, keep: Any) -> None:

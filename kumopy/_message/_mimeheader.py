@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from ._fold import encode_unstructured, wrap
 from ._mimeparams import (
     AuthenticationResults,
     MimeParameters,
@@ -70,53 +71,7 @@ class Conformance(enum.IntFlag):
 
 
 NONE = Conformance(0)
-SOFT_WIDTH = 75
-HARD_WIDTH = 900
 _ASCII_WS = b" \t\n\x0c\r"
-
-
-def wrap(value: bytes, soft: int = SOFT_WIDTH, hard: int = HARD_WIDTH) -> bytes:
-    """kumo-wrap: fill lines with words up to `soft` columns, cut a word
-    longer than `hard`; continuation lines start with a tab."""
-    result = bytearray()
-    line = bytearray()
-
-    def flush() -> None:
-        if result:
-            result.extend(b"\t")
-        result.extend(line)
-        result.extend(b"\r\n")
-        line.clear()
-
-    start = 0
-    n = len(value)
-    while start <= n:
-        end = start
-        while end < n and value[end] not in _ASCII_WS:
-            end += 1
-        word = value[start:end]
-        start = end + 1
-        if not word:
-            continue
-        if len(line) + len(word) < soft:
-            if line:
-                line.extend(b" ")
-            line.extend(word)
-            continue
-        if line:
-            flush()
-        if len(word) <= hard:
-            line.extend(word)
-        else:
-            for c in word:
-                line.append(c)
-                if len(line) >= hard:
-                    flush()
-    if line:
-        if result:
-            result.extend(b"\t")
-        result.extend(line)
-    return bytes(result)
 
 
 # -- encoders (kumod's EncodeHeaderValue) ---------------------------------------
@@ -233,13 +188,7 @@ class Header:
     def new_unstructured(cls, name: str | bytes, value: bytes) -> Header:
         """kumod's Header::new_unstructured: ASCII wrapped, UTF-8 text as
         encoded words, other bytes wrapped as they are."""
-        try:
-            text = value.decode("utf-8")
-        except UnicodeDecodeError:
-            encoded = wrap(value)
-        else:
-            encoded = wrap(value) if text.isascii() else qp_encode_header(value)
-        return cls(_b(name), encoded)
+        return cls(_b(name), encode_unstructured(value))
 
     @property
     def name_str(self) -> str:

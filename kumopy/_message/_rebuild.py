@@ -24,7 +24,8 @@ from email.message import Message as PyMessage
 from email.quoprimime import body_encode
 from typing import Any
 
-from ._headers import encode_unstructured, parse_headers, unstructured
+from ._fold import encode_unstructured
+from ._headers import parse_headers, unstructured
 
 __all__ = ["RebuildError", "rebuild_message", "decode_8bit"]
 
@@ -214,7 +215,7 @@ def _rebuild_header(name: str, value: Any, settings: Mapping[str, Any]) -> tuple
             return None  # kumod drops a header it cannot read
     if name.lower() in _STRUCTURED and text.isascii():
         return name, re.sub(r"\s+", " ", text).strip().encode("ascii")
-    return name, encode_unstructured(name, text)
+    return name, encode_unstructured(text.encode("utf-8", "surrogateescape"))
 
 
 def rebuild_message(data: bytes, settings: Mapping[str, Any]) -> bytes:

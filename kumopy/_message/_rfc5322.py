@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -124,6 +124,14 @@ def _utf8_len(s: bytes, i: int) -> int:
     except UnicodeDecodeError:
         return 0
     return n
+
+
+def _char_end(s: bytes, i: int, chars: Container[int]) -> int:
+    """The end of the character at s[i] when it is a byte of `chars` or a
+    valid non-ASCII UTF-8 character; else i."""
+    if i < len(s) and s[i] in chars:
+        return i + 1
+    return i + _utf8_len(s, i)
 
 
 def _tag(s: bytes, i: int, t: bytes) -> int:
@@ -235,20 +243,16 @@ def _fws(s: bytes, i: int) -> tuple[bytes, int]:
 
 def _quoted_pair(s: bytes, i: int) -> tuple[bytes, int]:
     j = _tag(s, i, b"\\")
-    if j < len(s) and s[j] in _QUOTED_PAIR:
-        return s[j : j + 1], j + 1
-    k = _utf8_len(s, j)
-    if k:
-        return s[j : j + k], j + k
-    raise _Fail(j, "quoted_pair")
+    k = _char_end(s, j, _QUOTED_PAIR)
+    if k == j:
+        raise _Fail(j, "quoted_pair")
+    return s[j:k], k
 
 
 def _ccontent(s: bytes, i: int) -> tuple[None, int]:
-    if i < len(s) and s[i] in _CTEXT:
-        return None, i + 1
-    k = _utf8_len(s, i)
-    if k:
-        return None, i + k
+    k = _char_end(s, i, _CTEXT)
+    if k > i:
+        return None, k
     try:
         return None, _quoted_pair(s, i)[1]
     except _Fail:
@@ -346,33 +350,44 @@ def atom(s: bytes, i: int) -> tuple[bytes, int]:
     return text, _ocfws(s, j)
 
 
-def _qcontent(s: bytes, i: int) -> tuple[bytes, int]:
-    if i < len(s) and s[i] in _QTEXT:
-        return s[i : i + 1], i + 1
-    k = _utf8_len(s, i)
-    if k:
-        return s[i : i + k], i + k
+def _text_char(s: bytes, i: int, allowed: Container[int]) -> tuple[bytes, int]:
+    """One character of quoted text: a byte of `allowed`, a UTF-8
+    character or a quoted pair."""
+    k = _char_end(s, i, allowed)
+    if k > i:
+        return s[i:k], k
     return _quoted_pair(s, i)
+
+
+def _qcontent(s: bytes, i: int) -> tuple[bytes, int]:
+    return _text_char(s, i, _QTEXT)
 
 
 def quoted_string(s: bytes, i: int) -> tuple[bytes, int]:
     """The content of a quoted string, escapes removed and folding kept."""
-    j = _tag(s, _ocfws(s, i), b'"')
+    return _enclosed(s, i, b'"', _qcontent, b'"')
+
+
+def _enclosed(s: bytes, i: int, open_: bytes, content: Parser, close: bytes) -> tuple[bytes, int]:
+    """[CFWS] open_ *([FWS] content) [FWS] close [CFWS] (RFC 5322's
+    quoted-string and domain-literal): what lies between the delimiters,
+    folding kept."""
+    j = _tag(s, _ocfws(s, i), open_)
     out = bytearray()
     while True:
         f, k = _opt(_fws, s, j)
         try:
-            q, k2 = _qcontent(s, k)
+            piece, k2 = content(s, k)
         except _Fail:
             break
         if f is not None:
             out += f
-        out += q
+        out += piece
         j = k2
     f, j = _opt(_fws, s, j)
     if f is not None:
         out += f
-    j = _tag(s, j, b'"')
+    j = _tag(s, j, close)
     return bytes(out), _ocfws(s, j)
 
 
@@ -435,16 +450,7 @@ Address = Mailbox | Group
 
 
 def dot_atom_text(s: bytes, i: int) -> tuple[bytes, int]:
-    first, j = atext(s, i)
-    out = bytearray(first)
-    while s.startswith(b".", j):
-        try:
-            more, k = atext(s, j + 1)
-        except _Fail:
-            break
-        out += b"." + more
-        j = k
-    return bytes(out), j
+    return _dotted(s, i, atext)
 
 
 def dot_atom(s: bytes, i: int) -> tuple[bytes, int]:
@@ -454,6 +460,7 @@ def dot_atom(s: bytes, i: int) -> tuple[bytes, int]:
 
 
 def _dotted(s: bytes, i: int, p: Parser) -> tuple[bytes, int]:
+    """`p` ("." `p`)*: the longest run of dot-separated `p`s."""
     first, j = p(s, i)
     out = bytearray(first)
     while s.startswith(b".", j):
@@ -470,31 +477,13 @@ def local_part(s: bytes, i: int) -> tuple[bytes, int]:
     return _alt(s, i, lambda s, i: _dotted(s, i, word), dot_atom, quoted_string)
 
 
+def _dcontent(s: bytes, i: int) -> tuple[bytes, int]:
+    return _text_char(s, i, _DTEXT)
+
+
 def _domain_literal(s: bytes, i: int) -> tuple[bytes, int]:
-    j = _tag(s, _ocfws(s, i), b"[")
-    out = bytearray(b"[")
-    while True:
-        f, k = _opt(_fws, s, j)
-        if k < len(s) and s[k] in _DTEXT:
-            piece, k2 = s[k : k + 1], k + 1
-        elif _utf8_len(s, k):
-            n = _utf8_len(s, k)
-            piece, k2 = s[k : k + n], k + n
-        else:
-            try:
-                piece, k2 = _quoted_pair(s, k)
-            except _Fail:
-                break
-        if f is not None:
-            out += f
-        out += piece
-        j = k2
-    f, j = _opt(_fws, s, j)
-    if f is not None:
-        out += f
-    j = _tag(s, j, b"]")
-    out += b"]"
-    return bytes(out), _ocfws(s, j)
+    inner, j = _enclosed(s, i, b"[", _dcontent, b"]")
+    return b"[" + inner + b"]", j
 
 
 def domain(s: bytes, i: int) -> tuple[bytes, int]:
@@ -685,12 +674,10 @@ def msg_id_list(s: bytes, i: int) -> tuple[list[str], int]:
 
 
 def _obs_utext(s: bytes, i: int) -> tuple[bytes, int]:
-    if i < len(s) and s[i] in _OBS_UTEXT:
-        return s[i : i + 1], i + 1
-    k = _utf8_len(s, i)
-    if k:
-        return s[i : i + k], i + k
-    raise _Fail(i, "obs_utext")
+    k = _char_end(s, i, _OBS_UTEXT)
+    if k == i:
+        raise _Fail(i, "obs_utext")
+    return s[i:k], k
 
 
 _CRLF = frozenset(b"\r\n")

@@ -50,11 +50,12 @@ __all__ = [
     "has_lone_cr_or_lf",
     "normalize_crlf",
     "report_kind",
-    "wrap_header_value",
 ]
 
 # The engine's names; the private helpers the single-module engine had at
 # its top level stay importable from here too (code written against it).
+from .._message import normalize_crlf
+from .._message._trace import TraceHeaders
 from ._engine import Reception, _queue_args, _summarize_http_auth
 from ._params import (
     _GENERIC_FIELDS,
@@ -62,7 +63,6 @@ from ._params import (
     ListenerDomain,
     ListenerParams,
     RelayDisposition,
-    TraceHeaders,
     _ip_of,
     _network,
     _prefix_match,
@@ -91,15 +91,7 @@ from ._results import (
     TimeDelta,
 )
 from ._session import Session, _EventLog, _Transaction
-from ._trace import (
-    _apply_supplemental,
-    _now_rfc2822,
-    check_line_lengths,
-    has_lone_cr_or_lf,
-    normalize_crlf,
-    report_kind,
-    wrap_header_value,
-)
+from ._trace import check_line_lengths, has_lone_cr_or_lf, report_kind
 
 __all__ += [
     "_GENERIC_FIELDS",
@@ -108,10 +100,8 @@ __all__ += [
     "_EventLog",
     "_Outcome",
     "_Transaction",
-    "_apply_supplemental",
     "_ip_of",
     "_network",
-    "_now_rfc2822",
     "_prefix_match",
     "_queue_args",
     "_rust_lines",

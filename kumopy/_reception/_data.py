@@ -8,15 +8,11 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from .._kumo._schema import lua_type_of
+from .._message import normalize_crlf
+from .._message._trace import apply_supplemental, now_rfc2822
 from ._replies import DEFERRED_QUEUE_NAME, Reply, _Abort
 from ._results import Accepted
-from ._trace import (
-    _apply_supplemental,
-    _now_rfc2822,
-    has_lone_cr_or_lf,
-    normalize_crlf,
-    report_kind,
-)
+from ._trace import has_lone_cr_or_lf, report_kind
 
 if TYPE_CHECKING:
     from .._kumo.smtp import RejectError
@@ -126,7 +122,7 @@ class _DataMixin:
         else:
             batches = [[str(r)] for r in base.recipients]
 
-        datestamp = _now_rfc2822()
+        datestamp = now_rfc2822()
         messages: list[Message] = []
         for batch in batches:
             if not batch:
@@ -173,7 +169,7 @@ class _DataMixin:
         relayed_any = black_holed = was_report = False
         ids = []
         for message in messages:
-            _apply_supplemental(self.params.trace_headers, message)
+            apply_supplemental(message, self.params.trace_headers)
             ids.append(message.id)
             queue = message.queue_name()
             disposition = self._check_relaying(message.sender, message.recipients[0])

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import ipaddress
-import socket
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from .._errors import GlobalLeakError, PolicyError
 from .._kumo.smtp import reject_of
+from .._message import normalize_crlf
+from .._message._trace import TraceHeaders, apply_supplemental, http_received_header
 from .._smtp import QueueName
-from ._params import RelayDisposition, TraceHeaders
+from ._params import RelayDisposition
 from ._replies import DEFERRED_QUEUE_NAME, SPECIAL_QUEUES, EventRecord, _Abort, _Outcome, _summary
 from ._results import (
     Accepted,
@@ -21,7 +22,6 @@ from ._results import (
     RequeueResult,
     TimeDelta,
 )
-from ._trace import _apply_supplemental, _now_rfc2822, normalize_crlf
 
 if TYPE_CHECKING:
     from .._message import Message
@@ -206,13 +206,7 @@ class Reception:
             msg_id = uuid.uuid4().hex
             body = raw
             if received_header:
-                host = socket.gethostname()
-                body = (
-                    f"Received: from {sender_addr.domain} ({peer})\r\n"
-                    f"  by {host} (KumoMTA)\r\n"
-                    f"  with HTTP id {msg_id} for <{recip}>;\r\n"
-                    f"  {_now_rfc2822()}\r\n"
-                ).encode() + body
+                body = http_received_header(sender_addr.domain, peer, msg_id, recip) + body
             body = normalize_crlf(body)
             try:
                 message = Message(body, sender=sender, recipients=[recip], meta={}, id=msg_id)
@@ -226,7 +220,7 @@ class Reception:
                     raise _Abort(str(outcome.reject))
                 queue = message.queue_name()
                 if queue != "null":
-                    _apply_supplemental(trace, message)
+                    apply_supplemental(message, trace)
                     self.resolve_queue(queue, result.events)
                     result.accepted.append(
                         Accepted(message, queue, "queued", RelayDisposition(True))

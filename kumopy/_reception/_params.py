@@ -9,6 +9,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from .._message._trace import TraceHeaders
 from ._replies import MAX_LINE_LEN
 
 if TYPE_CHECKING:
@@ -59,33 +60,6 @@ def _prefix_match(blocks: Mapping[str, Any], ip: str) -> Any:
             if best is None or net.prefixlen > best[0]:
                 best = (net.prefixlen, value)
     return best[1] if best else None
-
-
-@dataclass
-class TraceHeaders:
-    received_header: bool = True
-    supplemental_header: bool = True
-    header_name: str = "X-KumoRef"
-    include_meta_names: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_data(cls, data: Any) -> TraceHeaders:
-        if not isinstance(data, Mapping):
-            raise ValueError(f"trace_headers: expected a table, got {data!r}")
-        known = {"received_header", "supplemental_header", "header_name", "include_meta_names"}
-        for key in data:
-            if key not in known:
-                raise ValueError(
-                    f"trace_headers: unknown field `{key}`, expected one of "
-                    + ", ".join(f"`{k}`" for k in sorted(known))
-                )
-        out = cls()
-        for key, value in data.items():
-            if key == "include_meta_names":
-                out.include_meta_names = [str(v) for v in (value or [])]
-            else:
-                setattr(out, key, value)
-        return out
 
 
 _GENERIC_FIELDS = frozenset(
@@ -188,7 +162,7 @@ class ListenerParams:
                     _network(str(cidr))
                 self.relay_hosts = [str(v) for v in values]
             elif key == "trace_headers":
-                self.trace_headers = TraceHeaders.from_data(value)
+                self.trace_headers = TraceHeaders.parse(value)
             elif key == "batch_handling":
                 if value not in ("BifurcateAlways", "BatchByDomain"):
                     raise ValueError(

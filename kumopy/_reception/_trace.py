@@ -1,47 +1,12 @@
-"""Trace headers and the checks kumod makes on message data."""
+"""The checks kumod makes on message data (the trace headers are in
+kumopy/_message/_trace.py)."""
 
 from __future__ import annotations
 
-import base64
-import json
-from datetime import UTC, datetime
-from email.utils import format_datetime
-from typing import TYPE_CHECKING, Any
-
-from ._params import TraceHeaders
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .._message import Message
-
-
-def _now_rfc2822() -> str:
-    return format_datetime(datetime.now(UTC))
-
-
-def wrap_header_value(value: str, soft: int = 75, hard: int = 75) -> str:
-    """kumod's header folding (kumo-wrap `wrap_impl`): fill words up to
-    `soft` columns, split longer words every `hard` characters, continue
-    lines with CRLF TAB."""
-    result = ""
-    line = ""
-    for word in value.split():
-        if len(line) + len(word) < soft:
-            line = f"{line} {word}" if line else word
-            continue
-        if line:
-            result += ("\t" if result else "") + line + "\r\n"
-            line = ""
-        if len(word) <= hard:
-            line = word
-        else:
-            for c in word:
-                line += c
-                if len(line) >= hard:
-                    result += ("\t" if result else "") + line + "\r\n"
-                    line = ""
-    if line:
-        result += ("\t" if result else "") + line
-    return result
 
 
 def has_lone_cr_or_lf(data: bytes) -> bool:
@@ -58,10 +23,6 @@ def has_lone_cr_or_lf(data: bytes) -> bool:
             return True
         i += 1
     return False
-
-
-def normalize_crlf(data: bytes) -> bytes:
-    return data.replace(b"\r\n", b"\n").replace(b"\r", b"\n").replace(b"\n", b"\r\n")
 
 
 def check_line_lengths(data: bytes, limit: int) -> bool:
@@ -81,18 +42,3 @@ def report_kind(message: Message) -> str | None:
     if "report-type=delivery-status" in compact:
         return "oob"
     return None
-
-
-
-def _apply_supplemental(trace: TraceHeaders, message: Message) -> None:
-    if not trace.supplemental_header:
-        return
-    obj: dict[str, Any] = {"_@_": "\\_/"}
-    recips = [str(r) for r in message.recipients]
-    obj["recipient"] = recips[0] if len(recips) == 1 else recips
-    for name in trace.include_meta_names:
-        obj[name] = message.get_meta(name)
-    # serde_json without preserve_order: keys sorted, compact separators
-    text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    value = base64.b64encode(text.encode("utf-8")).decode("ascii")
-    message.prepend_header(trace.header_name, wrap_header_value(value, 75, 75))

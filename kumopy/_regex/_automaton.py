@@ -44,8 +44,9 @@ from kumopy._regex._charset import (
     to_cp,
     to_index,
 )
-from kumopy._regex._hir import HAlt, HCap, HCat, HClass, HEmpty, Hir, HLit, HLook, HRep
+from kumopy._regex._hir import Hir
 from kumopy._regex._looks import word_look_holds
+from kumopy._regex._thompson import CHAR, MATCH, Thompson, TooLarge
 
 __all__ = ["Atoms", "Automaton", "Classes", "TooLarge", "BOT", "EOT", "NO_SPLIT"]
 
@@ -57,10 +58,6 @@ _ACC = -2  # node id of the accepting sink
 #: Default budgets: NFA nodes of one pattern, states of its automaton.
 MAX_NODES = 20_000
 MAX_STATES = 40_000
-
-
-class TooLarge(Exception):
-    """The automaton of a pattern would exceed its budget."""
 
 
 class Classes:
@@ -279,82 +276,24 @@ def _holds(kind: str, prev: int, nxt: int) -> bool:
     return word_look_holds(kind, prev != BOT and bool(prev & bit), nxt != EOT and bool(nxt & bit))
 
 
-_CHAR, _SPLIT, _LOOK, _MATCH = 0, 1, 2, 3
-
-
-class _Nfa:
-    """A Thompson NFA over classes (ids), built from HIR."""
+class _Nfa(Thompson):
+    """The Thompson NFA of a pattern over class ids (cut to `universe`)."""
 
     def __init__(self, hir: Hir, classes: Classes, universe: Ranges, max_nodes: int) -> None:
         self.classes = classes
         self.universe = universe
-        self.max_nodes = max_nodes
-        self.ops: list[int] = []
-        self.args: list[object] = []
-        self.nexts: list[int] = []
-        self.kinds: set[str] = set()
-        self.match = self._add(_MATCH, None, -1)
-        self.root = self._compile(hir, self.match)
+        self._chars = classes.char_ids(universe)
+        super().__init__(hir, max_nodes)
 
-    def _add(self, op: int, arg: object, nxt: int) -> int:
-        if len(self.ops) >= self.max_nodes:
-            raise TooLarge(f"more than {self.max_nodes} NFA states")
-        self.ops.append(op)
-        self.args.append(arg)
-        self.nexts.append(nxt)
-        return len(self.ops) - 1
+    def char_arg(self, ranges: Ranges) -> object:
+        return self.classes.within(ranges, self.universe)
 
-    def _char(self, ranges: Ranges, nxt: int) -> int:
-        return self._add(_CHAR, self.classes.within(ranges, self.universe), nxt)
-
-    def _compile(self, h: Hir, nxt: int) -> int:
-        t = type(h)
-        if t is HLit:
-            text: str = h.text  # type: ignore[attr-defined]
-            if len(self.ops) + len(text) > self.max_nodes:
-                raise TooLarge(f"more than {self.max_nodes} NFA states")
-            chars = self.classes.char_ids(self.universe)
-            ops, args, nexts = self.ops, self.args, self.nexts
-            for c in reversed(text):
-                cid = chars.get(c)
-                if cid is None:
-                    i = to_index(ord(c))
-                    cid = chars[c] = self.classes.within(((i, i),), self.universe)
-                ops.append(_CHAR)
-                args.append(cid)
-                nexts.append(nxt)
-                nxt = len(ops) - 1
-            return nxt
-        if t is HClass:
-            return self._char(h.ranges, nxt)  # type: ignore[attr-defined]
-        if t is HCat:
-            for x in reversed(h.items):  # type: ignore[attr-defined]
-                nxt = self._compile(x, nxt)
-            return nxt
-        if t is HRep:
-            assert isinstance(h, HRep)
-            if h.max is None:
-                loop = self._add(_SPLIT, None, -1)
-                self.args[loop] = [self._compile(h.sub, loop), nxt]
-                entry = loop
-            else:
-                entry = nxt
-                for _ in range(h.max - h.min):
-                    entry = self._add(_SPLIT, [self._compile(h.sub, entry), nxt], -1)
-            for _ in range(h.min):
-                entry = self._compile(h.sub, entry)
-            return entry
-        if t is HLook:
-            assert isinstance(h, HLook)
-            self.kinds.add(h.kind)
-            return self._add(_LOOK, h.kind, nxt)
-        if t is HCap:
-            return self._compile(h.sub, nxt)  # type: ignore[attr-defined]
-        if t is HAlt:
-            return self._add(_SPLIT, [self._compile(x, nxt) for x in h.items], -1)  # type: ignore[attr-defined]
-        if t is HEmpty:
-            return nxt
-        raise TypeError(h)
+    def lit_arg(self, c: str) -> object:
+        cid = self._chars.get(c)
+        if cid is None:
+            i = to_index(ord(c))
+            cid = self._chars[c] = self.classes.within(((i, i),), self.universe)
+        return cid
 
 
 class Automaton:
@@ -398,26 +337,8 @@ class Automaton:
                 return got
             pbits = BOT if prev == BOT else gbits[prev]
             nbits = EOT if nxt == EOT else gbits[nxt]
-            seen: set[int] = set()
-            stack = [node]
-            chars: list[int] = []
-            matched = False
-            while stack:
-                pc = stack.pop()
-                if pc in seen:
-                    continue
-                seen.add(pc)
-                op = ops[pc]
-                if op == _CHAR:
-                    if args[pc] != -1:
-                        chars.append(pc)
-                elif op == _SPLIT:
-                    stack.extend(reversed(args[pc]))  # type: ignore[call-overload]
-                elif op == _LOOK:
-                    if _holds(args[pc], pbits, nbits):  # type: ignore[arg-type]
-                        stack.append(nexts[pc])
-                else:
-                    matched = True
+            matched, reached = nfa.closure((node,), lambda kind: _holds(kind, pbits, nbits))
+            chars = [pc for pc in reached if args[pc] != -1]
             got = (matched, tuple(chars))
             closures[key] = got
             return got
@@ -448,7 +369,7 @@ class Automaton:
         inter = classes.inter
         union = classes.union
         groups = range(ngroups)
-        root = nfa.root
+        root = nfa.start
         self.start = state(_START, BOT)
         acc = self.acc = state(_ACC, 0)
         acc_trans = [[(gclass[g], acc)] if gclass[g] >= 0 else [] for g in groups]
@@ -464,7 +385,7 @@ class Automaton:
                 continue
             entry = root if node == _START else node
             op = ops[entry]
-            if op == _CHAR and node != _START:
+            if op == CHAR and node != _START:
                 # the common case: the closure is the character itself
                 eot.append(False)
                 cls: int = args[entry]  # type: ignore[assignment]
@@ -491,7 +412,7 @@ class Automaton:
                 trans.append(per_group)
                 continue
             loopable.append(s - 1)
-            if op == _MATCH:  # matched already: everything is accepted
+            if op == MATCH:  # matched already: everything is accepted
                 eot.append(True)
                 trans.append(acc_trans)
                 continue

@@ -117,115 +117,73 @@ def _utf8_len(index: int) -> int:
 def hir_min_len(h: Hir) -> int | None:
     """regex-syntax's `minimum_len` (bytes; None for a class that cannot
     match)."""
-    if isinstance(h, HLit):
-        return len(h.text.encode("utf-8"))
-    if isinstance(h, HClass):
-        if not h.ranges:
-            return None
-        return 1 if h.ascii_bytes else _utf8_len(h.ranges[0][0])
-    if isinstance(h, (HEmpty, HLook)):
-        return 0
-    if isinstance(h, HRep):
-        m = hir_min_len(h.sub)
-        return None if m is None else m * h.min
-    if isinstance(h, HCap):
-        return hir_min_len(h.sub)
-    if isinstance(h, HCat):
-        total = 0
-        for x in h.items:
-            m = hir_min_len(x)
-            if m is None:
-                return None
-            total += m
-        return total
-    if isinstance(h, HAlt):
-        best: int | None = None
-        for x in h.items:
-            m = hir_min_len(x)
-            if m is None:
-                return None
-            if best is None or m < best:
-                best = m
-        return best
-    raise TypeError(h)
+    return _len_bound(h, False)
 
 
 def hir_max_len(h: Hir) -> int | None:
     """regex-syntax's `maximum_len` (None: unbounded or cannot match)."""
+    return _len_bound(h, True)
+
+
+def _len_bound(h: Hir, upper: bool) -> int | None:
+    """The least (or, with `upper`, the greatest) length in bytes of a
+    match of `h`; None when there is no such bound or no match."""
     if isinstance(h, HLit):
         return len(h.text.encode("utf-8"))
     if isinstance(h, HClass):
         if not h.ranges:
             return None
-        return 1 if h.ascii_bytes else _utf8_len(h.ranges[-1][1])
+        return 1 if h.ascii_bytes else _utf8_len(h.ranges[-1][1] if upper else h.ranges[0][0])
     if isinstance(h, (HEmpty, HLook)):
         return 0
     if isinstance(h, HRep):
-        if h.max is None:
+        count = h.max if upper else h.min
+        if count is None:
             return None
-        m = hir_max_len(h.sub)
-        return None if m is None else m * h.max
+        m = _len_bound(h.sub, upper)
+        return None if m is None else m * count
     if isinstance(h, HCap):
-        return hir_max_len(h.sub)
-    if isinstance(h, HCat):
-        total = 0
+        return _len_bound(h.sub, upper)
+    if isinstance(h, HCat | HAlt):
+        bounds = []
         for x in h.items:
-            m = hir_max_len(x)
+            m = _len_bound(x, upper)
             if m is None:
                 return None
-            total += m
-        return total
-    if isinstance(h, HAlt):
-        best: int | None = None
-        for x in h.items:
-            m = hir_max_len(x)
-            if m is None:
-                return None
-            if best is None or m > best:
-                best = m
-        return best
+            bounds.append(m)
+        if isinstance(h, HCat):
+            return sum(bounds)
+        return (max if upper else min)(bounds, default=None)
     raise TypeError(h)
 
 
 def hir_look_prefix(h: Hir) -> frozenset[str]:
     """regex-syntax's `look_set_prefix`: assertions every match begins with."""
-    if isinstance(h, HLook):
-        return frozenset((h.kind,))
-    if isinstance(h, HRep):
-        return hir_look_prefix(h.sub) if h.min > 0 else frozenset()
-    if isinstance(h, HCap):
-        return hir_look_prefix(h.sub)
-    if isinstance(h, HCat):
-        out: frozenset[str] = frozenset()
-        for x in h.items:
-            out |= hir_look_prefix(x)
-            mx = hir_max_len(x)
-            if mx is None or mx > 0:
-                break
-        return out
-    if isinstance(h, HAlt):
-        sets = [hir_look_prefix(x) for x in h.items]
-        return frozenset.intersection(*sets) if sets else frozenset()
-    return frozenset()
+    return _look_set(h, False)
 
 
 def hir_look_suffix(h: Hir) -> frozenset[str]:
+    """regex-syntax's `look_set_suffix`: assertions every match ends with."""
+    return _look_set(h, True)
+
+
+def _look_set(h: Hir, suffix: bool) -> frozenset[str]:
     if isinstance(h, HLook):
         return frozenset((h.kind,))
     if isinstance(h, HRep):
-        return hir_look_suffix(h.sub) if h.min > 0 else frozenset()
+        return _look_set(h.sub, suffix) if h.min > 0 else frozenset()
     if isinstance(h, HCap):
-        return hir_look_suffix(h.sub)
+        return _look_set(h.sub, suffix)
     if isinstance(h, HCat):
         out: frozenset[str] = frozenset()
-        for x in reversed(h.items):
-            out |= hir_look_suffix(x)
+        for x in reversed(h.items) if suffix else h.items:
+            out |= _look_set(x, suffix)
             mx = hir_max_len(x)
             if mx is None or mx > 0:
                 break
         return out
     if isinstance(h, HAlt):
-        sets = [hir_look_suffix(x) for x in h.items]
+        sets = [_look_set(x, suffix) for x in h.items]
         return frozenset.intersection(*sets) if sets else frozenset()
     return frozenset()
 

@@ -112,17 +112,53 @@ def emit_class(ranges: Ranges) -> str:
 
 
 def emit(h: Hir) -> str:
+    """RE2 syntax with the language of `h` (what a set map matches):
+    capture groups and laziness dropped, long counted repetitions split."""
     out: list[str] = []
     _emit(h, "alt", _RE2_MAX_REPEAT, out)
     return "".join(out)
 
 
-def _emit(h: Hir, ctx: str, budget: int, out: list[str]) -> None:
+class NotExpressible(Exception):
+    """`h` uses something RE2 cannot express with the same match positions."""
+
+
+#: Unicode word boundaries, written as RE2's ASCII ones (the same on ASCII text)
+_ASCII_EQUIVALENT = {"word_unicode": r"\b", "word_unicode_negate": r"\B"}
+
+
+@dataclass
+class _Exact:
+    """Emission that keeps match positions and capture groups (kumo.regex)."""
+
+    ascii_only: bool = False
+
+
+def emit_exact(h: Hir) -> tuple[str, bool]:
+    """RE2 syntax with the match positions and capture groups of `h`, and
+    whether it is exact only for ASCII text (Unicode word boundaries are
+    written as RE2's ASCII ones).  Raises NotExpressible when RE2 lacks an
+    assertion `h` uses or a repetition count is above RE2's limit."""
+    out: list[str] = []
+    exact = _Exact()
+    # no budget: one RE2 operator per repetition, never split (splitting
+    # would move match positions); RE2 refuses nested counts it cannot take
+    _emit(h, "alt", 1 << 62, out, exact)
+    return "".join(out), exact.ascii_only
+
+
+def _emit(h: Hir, ctx: str, budget: int, out: list[str], exact: _Exact | None = None) -> None:
     """Append RE2 syntax for `h`.  ctx says what the text is embedded in
     ("alt", "cat" or "atom", the operand of a repetition); `budget` keeps
-    nested counted repetitions within RE2's limit on their product."""
+    nested counted repetitions within RE2's limit on their product.  With
+    `exact`, capture groups and lazy repetitions are kept."""
     if isinstance(h, HCap):
-        _emit(h.sub, ctx, budget, out)
+        if exact is None:
+            _emit(h.sub, ctx, budget, out)
+            return
+        out.append(f"(?P<{h.name}>" if h.name is not None else "(")
+        _emit(h.sub, "alt", budget, out, exact)
+        out.append(")")
     elif isinstance(h, HLit):
         if ctx == "atom" and len(h.text) > 1:
             out.append("(?:")
@@ -136,7 +172,7 @@ def _emit(h: Hir, ctx: str, budget: int, out: list[str]) -> None:
         if ctx == "atom":
             out.append("(?:)")
     elif isinstance(h, HLook):
-        text = _LOOK_SYNTAX[h.kind]
+        text = _look_syntax(h.kind, exact)
         out.append("(?:" + text + ")" if ctx == "atom" else text)
     elif isinstance(h, HAlt):
         wrap = ctx != "alt"
@@ -145,7 +181,7 @@ def _emit(h: Hir, ctx: str, budget: int, out: list[str]) -> None:
         for i, x in enumerate(h.items):
             if i:
                 out.append("|")
-            _emit(x, "cat", budget, out)
+            _emit(x, "cat", budget, out, exact)
         if wrap:
             out.append(")")
     elif isinstance(h, HCat):
@@ -153,32 +189,46 @@ def _emit(h: Hir, ctx: str, budget: int, out: list[str]) -> None:
         if wrap:
             out.append("(?:")
         for x in h.items:
-            _emit(x, "cat", budget, out)
+            _emit(x, "cat", budget, out, exact)
         if wrap:
             out.append(")")
     elif isinstance(h, HRep):
-        _emit_rep(h, ctx, budget, out)
+        _emit_rep(h, ctx, budget, out, exact)
     else:  # pragma: no cover
         raise TypeError(h)
 
 
-def _emit_rep(h: HRep, ctx: str, budget: int, out: list[str]) -> None:
+def _look_syntax(kind: str, exact: _Exact | None) -> str:
+    if exact is not None and kind not in _LOOK_SYNTAX:
+        if kind not in _ASCII_EQUIVALENT:
+            raise NotExpressible(kind)
+        exact.ascii_only = True
+        return _ASCII_EQUIVALENT[kind]
+    return _LOOK_SYNTAX[kind]
+
+
+def _repeat_op(lo: int, hi: int | None) -> str:
+    if hi is None:
+        return "*" if lo == 0 else "+" if lo == 1 else f"{{{lo},}}"
+    if lo == 0 and hi == 1:
+        return "?"
+    return f"{{{lo}}}" if lo == hi else f"{{{lo},{hi}}}"
+
+
+def _emit_rep(h: HRep, ctx: str, budget: int, out: list[str], exact: _Exact | None) -> None:
     lo, hi, sub = h.min, h.max, h.sub
+    if exact is not None and max(lo, hi or 0) > _RE2_MAX_REPEAT:
+        raise NotExpressible("repetition count")
     count = lo if hi is None else hi
     if count <= 1 or count <= budget:
         inner = budget if count <= 1 else budget // count
         wrap = ctx == "atom"
         if wrap:
             out.append("(?:")
-        _emit(sub, "atom", inner, out)
-        if hi is None:
-            out.append("*" if lo == 0 else "+" if lo == 1 else f"{{{lo},}}")
-        elif lo == 0 and hi == 1:
+        _emit(sub, "atom", inner, out, exact)
+        out.append(_repeat_op(lo, hi))
+        if exact is not None and not h.greedy:
             out.append("?")
-        elif lo == hi:
-            out.append(f"{{{lo}}}")
-        else:
-            out.append(f"{{{lo},{hi}}}")
         if wrap:
             out.append(")")
         return

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 
-from kumopy._regex._charset import cs_contains, cs_single, to_index
+from kumopy._regex._charset import cs_contains, to_index
 from kumopy._regex._hir import (
     LOOK_END,
     LOOK_END_CRLF,
@@ -12,17 +13,10 @@ from kumopy._regex._hir import (
     LOOK_START,
     LOOK_START_CRLF,
     LOOK_START_LF,
-    HAlt,
-    HCap,
-    HCat,
-    HClass,
-    HEmpty,
     Hir,
-    HLit,
-    HLook,
-    HRep,
 )
 from kumopy._regex._looks import word_look_holds
+from kumopy._regex._thompson import Thompson
 from kumopy._regex._to_hir import parse_to_hir
 from kumopy._regex._translate import translate
 from kumopy._regex._unicode import perl_word
@@ -32,58 +26,12 @@ from kumopy._regex._unicode import perl_word
 # simulation over the subject's characters (linear in the subject length).
 # --------------------------------------------------------------------------
 
-_CHAR, _SPLIT, _LOOK, _MATCH = 0, 1, 2, 3
+class Verifier(Thompson):
+    """The pattern's NFA over characters, simulated in linear time."""
 
-
-class Verifier:
     def __init__(self, hir: Hir) -> None:
-        self.ops: list[int] = []
-        self.args: list[object] = []
-        self.nexts: list[int] = []
-        match = self._add(_MATCH, None, -1)
-        self.start = self._compile(hir, match)
+        super().__init__(hir)
         self._word: dict[str, bool] = {}
-
-    def _add(self, op: int, arg: object, nxt: int) -> int:
-        self.ops.append(op)
-        self.args.append(arg)
-        self.nexts.append(nxt)
-        return len(self.ops) - 1
-
-    def _compile(self, h: Hir, nxt: int) -> int:
-        if isinstance(h, HEmpty):
-            return nxt
-        if isinstance(h, HLit):
-            for c in reversed(h.text):
-                nxt = self._add(_CHAR, cs_single(to_index(ord(c))), nxt)
-            return nxt
-        if isinstance(h, HClass):
-            return self._add(_CHAR, h.ranges, nxt)
-        if isinstance(h, HLook):
-            return self._add(_LOOK, h.kind, nxt)
-        if isinstance(h, HCap):
-            return self._compile(h.sub, nxt)
-        if isinstance(h, HCat):
-            for x in reversed(h.items):
-                nxt = self._compile(x, nxt)
-            return nxt
-        if isinstance(h, HAlt):
-            targets = [self._compile(x, nxt) for x in h.items]
-            return self._add(_SPLIT, targets, -1)
-        if isinstance(h, HRep):
-            if h.max is None:
-                loop = self._add(_SPLIT, None, -1)
-                body = self._compile(h.sub, loop)
-                self.args[loop] = [body, nxt]
-                entry = loop
-            else:
-                entry = nxt
-                for _ in range(h.max - h.min):
-                    entry = self._add(_SPLIT, [self._compile(h.sub, entry), nxt], -1)
-            for _ in range(h.min):
-                entry = self._compile(h.sub, entry)
-            return entry
-        raise TypeError(h)
 
     def _is_word(self, c: str | None, unicode: bool) -> bool:
         if c is None:
@@ -114,35 +62,29 @@ class Verifier:
         unicode = "unicode" in kind
         return word_look_holds(kind, self._is_word(prev, unicode), self._is_word(nxt, unicode))
 
+    def step(self, threads: Iterable[int], prev: str | None, cur: str | None) -> list[int] | None:
+        """One step of the simulation, at the position between `prev` and
+        `cur` (None: the start or end of the subject): None when the
+        pattern matches there, else the threads waiting after `cur`."""
+        matched, chars = self.closure(threads, lambda kind: self._holds(kind, prev, cur))
+        if matched:
+            return None
+        if cur is None:
+            return []
+        index = to_index(ord(cur))
+        args, nexts = self.args, self.nexts
+        return [nexts[pc] for pc in chars if cs_contains(args[pc], index)]  # type: ignore[arg-type]
+
     def search(self, text: str) -> bool:
-        ops, args, nexts = self.ops, self.args, self.nexts
         n = len(text)
         threads: list[int] = []
         for i in range(n + 1):
             prev = text[i - 1] if i else None
             cur = text[i] if i < n else None
-            seen: set[int] = set()
-            stack = threads + [self.start]
-            chars: list[int] = []
-            while stack:
-                pc = stack.pop()
-                if pc in seen:
-                    continue
-                seen.add(pc)
-                op = ops[pc]
-                if op == _CHAR:
-                    chars.append(pc)
-                elif op == _SPLIT:
-                    stack.extend(args[pc])  # type: ignore[arg-type]
-                elif op == _LOOK:
-                    if self._holds(args[pc], prev, cur):  # type: ignore[arg-type]
-                        stack.append(nexts[pc])
-                else:
-                    return True
-            if cur is None:
-                return False
-            index = to_index(ord(cur))
-            threads = [nexts[pc] for pc in chars if cs_contains(args[pc], index)]  # type: ignore[arg-type]
+            waiting = self.step([*threads, self.start], prev, cur)
+            if waiting is None:
+                return True
+            threads = waiting
         return False
 
 

@@ -50,10 +50,8 @@ from kumopy._regex.syntax import (
     SizeLimitError,
     Translation,
     Verifier,
-    cs_contains,
     parse_to_hir,
     set_nfa_size,
-    to_index,
     translate,
 )
 
@@ -411,7 +409,6 @@ def _same(a: object, b: object) -> bool:
 _MATCH = frozenset({-1})
 #: the most transitions one DFA keeps (its cache starts again beyond)
 DFA_CACHE_LIMIT = 100_000
-_OP_CHAR, _OP_SPLIT, _OP_LOOK = 0, 1, 2
 
 
 class _LazyDfa:
@@ -425,49 +422,13 @@ class _LazyDfa:
         self.steps: dict[tuple[frozenset[int], str | None, str | None], frozenset[int]] = {}
         self.start = frozenset({verifier.start})
 
-    def _closure(
-        self, threads: frozenset[int], prev: str | None, cur: str | None
-    ) -> frozenset[int]:
-        """The character-consuming threads reachable from `threads` between
-        `prev` and `cur` (_MATCH when the pattern matches there)."""
-        v = self.v
-        ops, args, nexts = v.ops, v.args, v.nexts
-        seen: set[int] = set()
-        stack = list(threads)
-        chars = []
-        while stack:
-            pc = stack.pop()
-            if pc in seen:
-                continue
-            seen.add(pc)
-            op = ops[pc]
-            if op == _OP_CHAR:
-                chars.append(pc)
-            elif op == _OP_SPLIT:
-                stack.extend(args[pc])  # type: ignore[arg-type]
-            elif op == _OP_LOOK:
-                if v._holds(args[pc], prev, cur):  # type: ignore[arg-type]
-                    stack.append(nexts[pc])
-            else:
-                return _MATCH
-        return frozenset(chars)
-
     def _step(self, threads: frozenset[int], prev: str | None, cur: str | None) -> frozenset[int]:
         key = (threads, prev, cur)
         got = self.steps.get(key)
         if got is not None:
             return got
-        waiting = self._closure(threads | self.start, prev, cur)
-        if waiting is _MATCH or cur is None:
-            got = waiting
-        else:
-            index = to_index(ord(cur))
-            args, nexts = self.v.args, self.v.nexts
-            got = frozenset(
-                nexts[pc]
-                for pc in waiting
-                if cs_contains(args[pc], index)  # type: ignore[arg-type]
-            )
+        waiting = self.v.step(threads | self.start, prev, cur)
+        got = _MATCH if waiting is None else frozenset(waiting)
         if len(self.steps) >= DFA_CACHE_LIMIT:
             self.steps.clear()
         self.steps[key] = got

@@ -308,10 +308,6 @@ from kumopy._regex._unicode_names import (
     _WB_VALUES as _WB_VALUES,
 )
 from kumopy._regex._verify import (
-    _CHAR as _CHAR,
-    _LOOK as _LOOK,
-    _MATCH as _MATCH,
-    _SPLIT as _SPLIT,
     Verifier as Verifier,
     _verifier as _verifier,
 )

@@ -122,12 +122,17 @@ def _add_package_dirs(ctx: click.Context, _param: click.Parameter,
     settings(ctx).package_dirs.extend(value)
 
 
-def _set_flag(name: str) -> Callable[[click.Context, click.Parameter, bool], None]:
+def _flag(name: str, help: str) -> Callable[[F], F]:
+    """`--NAME`: a flag that sets the invocation's setting NAME."""
+
     def callback(ctx: click.Context, _param: click.Parameter, value: bool) -> None:
         if value:
             setattr(settings(ctx), name, True)
 
-    return callback
+    return click.option(
+        f"--{name}", is_flag=True, default=False, expose_value=False, callback=callback,
+        help=help,
+    )  # fmt: skip
 
 
 def _set_log_level(ctx: click.Context, _param: click.Parameter, value: str | None) -> None:
@@ -193,13 +198,9 @@ def common_options(f: F) -> F:
             help="Search DIR first for `require` (DIR/?.lua, DIR/?/init.lua), as a debug "
             "build of kumod does with `assets`. Repeatable.",
         ),
-        click.option(
-            "--strict",
-            is_flag=True,
-            default=False,
-            expose_value=False,
-            callback=_set_flag("strict"),
-            help="Like kumod: no global `kumo`; the policy must `require 'kumo'`.",
+        _flag(
+            "strict",
+            "Like kumod: no global `kumo`; the policy must `require 'kumo'`.",
         ),
         click.option(
             "--budget",
@@ -211,13 +212,9 @@ def common_options(f: F) -> F:
             help=f"CPU time limit per handler call, 0 for none "
             f"[default: {DEFAULT_BUDGET_SECONDS:g}; none for `script`].",
         ),
-        click.option(
-            "--network",
-            is_flag=True,
-            default=False,
-            expose_value=False,
-            callback=_set_flag("network"),
-            help="Let the policy's DNS lookups, HTTP requests and Redis commands reach real "
+        _flag(
+            "network",
+            "Let the policy's DNS lookups, HTTP requests and Redis commands reach real "
             "servers (off by default: kumopy never touches the network).",
         ),
         click.option(
@@ -239,13 +236,9 @@ def common_options(f: F) -> F:
             help="Lowest level of log lines (kumo.log_* and kumopy's own) shown on stderr "
             "[default: warning].",
         ),
-        click.option(
-            "--debug",
-            is_flag=True,
-            default=False,
-            expose_value=False,
-            callback=_set_flag("debug"),
-            help="On failure, show the Lua and Python tracebacks.",
+        _flag(
+            "debug",
+            "On failure, show the Lua and Python tracebacks.",
         ),
     ]
     for option in reversed(options):
