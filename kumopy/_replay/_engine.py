@@ -23,9 +23,10 @@ from typing import IO
 
 import orjson
 
+from .._defaults import DEFAULT_BUDGET_SECONDS
 from .._errors import PolicyError
 from .._kumo.regex_set_map import LuaRegexSetMap, observe_lookups
-from .._policy import DEFAULT_BUDGET_SECONDS, Policy
+from .._policy import Policy
 from .._runtime import encode
 from .._smtp import QueueName, Response
 from .._text import is_utf8
