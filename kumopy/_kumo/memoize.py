@@ -307,14 +307,22 @@ class _Front:
             and key in cache.entries
             and not self.state.process.call_observers
         ):
+            self.filled = None
+            try:
+                self.table[1] = lua_value
+            except Exception:  # (the Lua state at its memory limit, say)
+                return  # the copy is only a shortcut: the cache still answers
             self.filled = (cache.version, key, expiry[1])
-            self.table[1] = lua_value
         elif self.filled is not None:
             self.clear()
 
     def clear(self) -> None:
+        """Stop using the copy (valid() answers False from now on)."""
         self.filled = None
-        self.table[1] = None
+        try:
+            self.table[1] = None
+        except Exception:  # pragma: no cover - cannot fail: no allocation
+            pass
 
 
 def _scalar_json(value: Any) -> str | None:
