@@ -35,6 +35,7 @@ bench: install
 	$(BIN)/python bench/bench_runtime.py
 	$(BIN)/python bench/bench_regex_set_map.py
 	$(BIN)/python bench/bench_replay.py
+	$(BIN)/python bench/bench_startup.py
 	$(BIN)/python bench/bench_lint.py
 	$(BIN)/python bench/bench_serve.py
 	$(BIN)/python bench/bench_filetype.py

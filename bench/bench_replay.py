@@ -27,7 +27,10 @@ configurations interleaved, and the fastest is shown: the machine may be
 shared, and a slow run says more about the neighbours than about kumopy.
 The load average is printed before and after.  Columns: records/s by wall
 clock; CPU seconds of the command and the processes it waited for (not the
-cluster's workers); peak RSS of its largest process (the bench itself is
+cluster's workers), and apart, of the command's own process ("main") and of
+the worker processes it started ("workers"), from which the speed-up on
+idle cores is estimated (the busiest process decides); peak RSS of its
+largest process (the bench itself is
 kept small: a command inherits its parent's peak across exec).  Ratios compare rows
 of this one run.  kumopy's modules are byte-compiled first, as a regular
 (non-editable) install has them.
@@ -126,7 +129,15 @@ def _popen_rusage(args: Sequence[str]) -> dict[str, Any]:
     lines = [x for x in text.splitlines() if x.startswith("{")]
     data: dict[str, Any] = json.loads(lines[-1])
     data.update(wall=wall, cpu=usage.ru_utime + usage.ru_stime, rss=usage.ru_maxrss * 1024)
+    tagged = [x for x in errors.splitlines() if x.startswith(_CPU_TAG)]
+    if tagged:
+        main_cpu, workers_cpu = (float(x) for x in tagged[-1].split()[1:])
+        data.update(main_cpu=main_cpu, workers_cpu=workers_cpu)
     return data
+
+
+#: how bench/_run_cli.py starts the line it writes last on stderr
+_CPU_TAG = "bench-cpu:"
 
 
 def _generate(log: str, rules_file: str, segdir: str, n: str, n_rules: str) -> None:
@@ -195,7 +206,10 @@ def main() -> None:
         print(f"cores: {cores}; N = {jobs}; load average before: "
               f"{' '.join(f'{x:.2f}' for x in os.getloadavg())}")
 
-        kumopy = [sys.executable, "-m", "kumopy.cli", "replay", str(POLICY), "--json",
+        # (through _run_cli.py: the command in a process that also reports
+        # its own CPU and its workers')
+        kumopy = [sys.executable, str(REPO / "bench" / "_run_cli.py"), "replay", str(POLICY),
+                  "--json",
                   "--map", f"{RULES_PATH}={rules_file}"]
         configs: list[tuple[str, list[str]]] = [
             ("floor", [sys.executable, __file__, "--floor", str(log), str(rules_file)]),
@@ -235,14 +249,17 @@ def _table(best: dict[str, dict[str, Any]], configs: list[tuple[str, list[str]]]
            jobs: int, n: int) -> None:
     print()
     print(f"{'configuration':<26} {'read':>9} {'eligible':>9} {'rewritten':>9} {'wall s':>7} "
-          f"{'records/s':>10} {'cpu s':>7} {'peak RSS':>9}")
+          f"{'records/s':>10} {'cpu s':>7} {'main':>6} {'workers':>7} {'peak RSS':>9}")
     for name, _ in configs:
         r = best[name]
         cpu = "-" if name.startswith("cluster") else f"{r['cpu']:.2f}"
+        main_cpu = f"{r['main_cpu']:.2f}" if "main_cpu" in r else "-"
+        workers_cpu = (f"{r['workers_cpu']:.2f}"
+                       if "workers_cpu" in r and not name.startswith("cluster") else "-")
         rewritten = f"{r['rewritten']:,}" if "rewritten" in r else "-"
         print(f"{name:<26} {r['read']:>9,} {r['eligible']:>9,} {rewritten:>9} "
-              f"{r['wall']:>7.2f} {r['read'] / r['wall']:>10,.0f} {cpu:>7} "
-              f"{r['rss'] / 2**20:>7.0f} MB")
+              f"{r['wall']:>7.2f} {r['read'] / r['wall']:>10,.0f} {cpu:>7} {main_cpu:>6} "
+              f"{workers_cpu:>7} {r['rss'] / 2**20:>7.0f} MB")
     rate = {name: best[name]["read"] / best[name]["wall"] for name, _ in configs}
     cpu_rate = {name: best[name]["read"] / best[name]["cpu"] for name, _ in configs}
     seg1, segn = f"{SEGMENTS} segments, jobs 1", f"{SEGMENTS} segments, jobs {jobs}"
@@ -256,13 +273,22 @@ def _table(best: dict[str, dict[str, Any]], configs: list[tuple[str, list[str]]]
           f"{rate[segn] / rate[seg1]:.2f}")
     print(f"  CPU of jobs {jobs} / CPU of jobs 1, one file      "
           f"{best[f'jobs {jobs}']['cpu'] / best['jobs 1']['cpu']:.2f}")
+    for one, many, what in (("jobs 1", f"jobs {jobs}", "one file"),
+                            (seg1, segn, f"{SEGMENTS} segments")):
+        if jobs > 1 and "main_cpu" in best[many]:
+            # each process on a core of its own: the busiest one decides
+            busiest = max(best[many]["main_cpu"], best[many]["workers_cpu"] / (jobs - 1))
+            label = f"jobs {jobs} / jobs 1, {what}, idle cores (est.)"
+            print(f"  {label:<44} {best[one]['cpu'] / busiest:.2f}")
     cl = f"cluster, {jobs} workers"
     if cl in rate:
         print(f"  cluster / jobs 1, {SEGMENTS} segments                  "
               f"{rate[cl] / rate[seg1]:.2f}")
     print("\nrecords/s: wall clock, start-up included.  On a machine whose other load "
           "leaves no idle core,\nN jobs cannot beat one; the CPU ratio then tells the "
-          "overhead of the extra processes.")
+          "overhead of the extra processes.\nmain / workers: CPU seconds of the command's "
+          "own process and of its worker processes;\n'idle cores (est.)': jobs 1's CPU over "
+          "the busiest process's (main, or workers / (N - 1)).")
 
 
 if __name__ == "__main__":

@@ -20,24 +20,75 @@ The public API is small:
 from __future__ import annotations
 
 import logging as _logging
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
 
-from ._clock import Clock, FakeClock, SystemClock
-from ._errors import (
-    BudgetExceeded,
-    GlobalLeakError,
-    PolicyError,
-    PolicyExit,
-    PolicyInterrupted,
-    PolicyMemoryError,
-)
-from ._events import UnknownEventError
-from ._message import ConnectionMeta, EnvelopeAddress, Message, MessageError
-from ._policy import CallResult, LogEntry, Policy, ProbeCall, ValidationReport
-from ._reception import Reception, Reply, Session
-from ._regex import RegexSetError, RegexSetMap
-from ._smtp import EnhancedStatusCode, QueueName, Response
+if TYPE_CHECKING:  # type checkers and editors see the names as usual
+    from ._clock import Clock, FakeClock, SystemClock
+    from ._errors import (
+        BudgetExceeded,
+        GlobalLeakError,
+        PolicyError,
+        PolicyExit,
+        PolicyInterrupted,
+        PolicyMemoryError,
+    )
+    from ._events import UnknownEventError
+    from ._message import ConnectionMeta, EnvelopeAddress, Message, MessageError
+    from ._policy import CallResult, LogEntry, Policy, ProbeCall, ValidationReport
+    from ._reception import Reception, Reply, Session
+    from ._regex import RegexSetError, RegexSetMap
+    from ._smtp import EnhancedStatusCode, QueueName, Response
+
+# The public names are imported on first use (PEP 562), so that a command
+# that needs only part of kumopy (`kumopy --version`, `kumopy lint`) does
+# not pay for importing all of it: name -> the module defining it.
+_PUBLIC = {
+    "BudgetExceeded": "_errors",
+    "CallResult": "_policy",
+    "Clock": "_clock",
+    "ConnectionMeta": "_message",
+    "EnhancedStatusCode": "_smtp",
+    "EnvelopeAddress": "_message",
+    "FakeClock": "_clock",
+    "GlobalLeakError": "_errors",
+    "LogEntry": "_policy",
+    "Message": "_message",
+    "MessageError": "_message",
+    "Policy": "_policy",
+    "PolicyError": "_errors",
+    "PolicyExit": "_errors",
+    "PolicyInterrupted": "_errors",
+    "PolicyMemoryError": "_errors",
+    "ProbeCall": "_policy",
+    "QueueName": "_smtp",
+    "Reception": "_reception",
+    "RegexSetError": "_regex",
+    "RegexSetMap": "_regex",
+    "Reply": "_reception",
+    "Response": "_smtp",
+    "Session": "_reception",
+    "SystemClock": "_clock",
+    "UnknownEventError": "_events",
+    "ValidationReport": "_policy",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _PUBLIC.get(name)
+    if module is None:
+        raise AttributeError(f"module 'kumopy' has no attribute {name!r}")
+    from importlib import import_module
+
+    value = getattr(import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value  # the next access is an ordinary one
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_PUBLIC))
+
 
 # kumopy logs through the "kumopy" loggers (kumo.log_* under "kumopy.lua")
 # and leaves output to the program: no handler but this one, which keeps

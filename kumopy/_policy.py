@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from . import _validate
 from ._clock import Clock, SystemClock
+from ._defaults import DEFAULT_BUDGET_SECONDS, DEFAULT_MAX_MEMORY, DEFAULT_SHARE_DIR, POLICY_DIR
 from ._errors import (
     GlobalLeakError,
     KumoError,
@@ -67,11 +68,6 @@ __all__ = [
     "ValidationReport",
 ]
 
-DEFAULT_SHARE_DIR = "/opt/kumomta/share"
-#: the second package.path root of kumod
-POLICY_DIR = "/opt/kumomta/etc/policy"
-DEFAULT_BUDGET_SECONDS = 5.0
-DEFAULT_MAX_MEMORY = 512 * 1024 * 1024
 
 LOGGER = logging.getLogger("kumopy")
 _REWRITE_EVENT = "smtp_client_rewrite_delivery_status"

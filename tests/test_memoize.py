@@ -369,3 +369,133 @@ def test_a_population_without_arguments_does_not_show_the_cache_key(load, caplog
     [record] = [r for r in caplog.records if r.name.startswith("kumopy")]
     assert "null" not in record.getMessage()
     assert "'rules_for'" in record.getMessage()
+
+
+# -- calls without arguments: the Lua wrapper answers from its copy (the
+# front) only when the cache itself would give the same answer ---------------
+
+FRONT = """
+calls = 0
+local f = kumo.memoize(function(...)
+  calls = calls + 1
+  if select('#', ...) == 0 then return kumo.regex_set_map.new {{ ['^4'] = 'four' }} end
+  return ...
+end, {{name = 'front', ttl = {ttl}, capacity = {capacity}}})
+kumo.on('get', function(...) local v = f(...) return type(v) == 'userdata' and v['451'] or v end)
+kumo.on('twice', function() return rawequal(f(), f()) end)
+kumo.on('calls', function() return calls end)
+"""
+
+
+def front(load, ttl="'5 minutes'", capacity=1, **options):
+    return load(FRONT.format(ttl=ttl, capacity=capacity), **options)
+
+
+def test_no_argument_hits_expire_exactly_at_the_ttl(load, clock):
+    p = front(load, ttl="10")
+    assert p.call("get") == "four"
+    clock.advance(9.5)
+    assert (p.call("get"), p.call("get"), p.call("calls")) == ("four", "four", 1)
+    clock.advance(0.5)  # now == the expiry: the cache counts it expired
+    assert (p.call("get"), p.call("calls")) == ("four", 2)
+    assert p.call("twice") is True  # (lupa: one userdata per Python object)
+
+
+def test_another_key_takes_the_no_argument_call_back_to_the_cache(load):
+    p = front(load, capacity=1)
+    p.call("get")
+    p.call("get", "a")  # capacity 1: evicts the no-argument entry
+    assert (p.call("get"), p.call("calls")) == ("four", 3)
+
+
+def test_no_argument_hits_keep_the_lru_order(load):
+    p = front(load, capacity=2)
+    # hits on both keys; the last, on (), makes "a" the least recently used
+    for args in ((), ("a",), (), ("a",), (), ("b",)):
+        p.call("get", *args)
+    assert p.call("calls") == 3
+    p.call("get")  # still cached: "b" evicted "a", not it
+    assert p.call("calls") == 3
+    p.call("get", "a")
+    assert p.call("calls") == 4
+
+
+def test_an_insertion_from_another_lua_state_is_seen(load):
+    """States (threads) share the cache; a state's copy is not used once
+    another state changed the cache."""
+    import threading
+
+    p = front(load, capacity=1)
+
+    def in_thread(*args: str) -> None:
+        worker = threading.Thread(target=p.call, args=("get", *args))
+        worker.start()
+        worker.join()
+
+    in_thread()
+    in_thread()  # (its state's copy: one population so far)
+    p.call("get", "a")  # another state evicts the entry
+    in_thread()
+    populations = p.call("calls")  # (a global of the main thread's state)
+    assert populations == 1  # the main state populated "a" only
+    p.call("get")
+    assert p.call("calls") == 1  # the thread re-populated the entry: a hit here
+
+
+def test_no_argument_errors_and_tables_are_not_kept(load, clock, caplog):
+    p = load(
+        """
+        local bad = kumo.memoize(function() error('broken') end,
+                                 {name = 'bad', ttl = 600, capacity = 1})
+        local tbl = kumo.memoize(function() return {x = 1} end,
+                                 {name = 'tbl', ttl = 600, capacity = 1})
+        kumo.on('bad', function() return bad() end)
+        kumo.on('tbl', function() local t = tbl() t.x = 2 return tbl().x end)
+        """
+    )
+    def populations() -> int:
+        return sum("memoized function 'bad' failed" in r.getMessage() for r in caplog.records)
+
+    for _ in range(2):
+        with pytest.raises(PolicyError, match="broken"):
+            p.call("bad")
+    assert populations() == 1
+    clock.advance(61)  # errors are cached 60 seconds whatever the ttl
+    with pytest.raises(PolicyError, match="broken"):
+        p.call("bad")
+    assert populations() == 2
+    assert p.call("tbl") == 1 and p.call("tbl") == 1
+
+
+def test_call_observers_see_every_no_argument_call(load):
+    p = front(load)
+    seen: list[str] = []
+    p.call("get")
+    p.call_observers.append(lambda name, args: seen.append(name))
+    p.call("get")
+    p.call("get")
+    assert seen.count("memoize[front]") == 2
+
+
+def test_a_stop_in_the_clock_is_a_stop(write):
+    """Ctrl-C arriving while a hit reads the policy clock stops the call as
+    it does anywhere else in the host."""
+    from kumopy import FakeClock, Policy, PolicyInterrupted
+
+    class Clock(FakeClock):
+        armed = False
+
+        def now(self) -> float:
+            if self.armed:
+                self.armed = False
+                raise KeyboardInterrupt
+            return super().now()
+
+    clock = Clock()
+    p = Policy.load(write("init.lua", FRONT.format(ttl=60, capacity=1)), clock=clock,
+                    capture_output=True)
+    assert p.call("get") == "four"
+    clock.armed = True
+    with pytest.raises(PolicyInterrupted):
+        p.call("get")
+    assert p.call("get") == "four"

@@ -5,6 +5,7 @@ msgspec, `_records.quick` on a parsed record) never disagree with
 
 from __future__ import annotations
 
+import copy
 import json
 import random
 import re
@@ -76,7 +77,8 @@ def _mutate(rng: random.Random) -> dict[str, Any]:
         if rng.random() < 0.15:
             target.pop(path[-1], None)
         else:
-            target[path[-1]] = rng.choice(ODD)
+            # (a copy: the same ODD dict set twice could end up inside itself)
+            target[path[-1]] = copy.deepcopy(rng.choice(ODD))
     return record
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import tomllib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -82,6 +81,8 @@ class BuildError(Exception):
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
+    import tomllib  # (only `kumopy file-type build` reads TOML: start-up)
+
     try:
         with path.open("rb") as f:
             return tomllib.load(f)

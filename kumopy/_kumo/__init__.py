@@ -8,111 +8,83 @@ every other name KumoMTA defines with a function that raises
 from __future__ import annotations
 
 from functools import cache
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
-from . import (
-    aaa,
-    cidr,
-    config,
-    constructors,
-    counter_series,
-    crypto,
-    digest,
-    dkim,
-    dmarc,
-    dns,
-    dns_config,
-    domain_map,
-    encode,
-    events,
-    fakes,
-    file_type,
-    fs,
-    http,
-    inject,
-    log,
-    machine,
-    memoize,
-    memory,
-    message,
-    metrics,
-    mimepart,
-    mpsc,
-    normalize,
-    proxy,
-    psl,
-    regex,
-    regex_set_map,
-    secrets,
-    serde,
-    server,
-    shaping,
-    smtp,
-    spf,
-    string,
-    tasks,
-    template,
-    throttle,
-    time,
-    uuid,
-)
-from ._registry import Entry, Namespace
-from .names import KUMO_NAMES
+if TYPE_CHECKING:
+    from ._registry import Entry
 
 __all__ = ["Entry", "catalogue"]
 
+#: the namespace modules, in registration order.  They are imported by
+#: `catalogue()`, not with this package: `kumopy lint` reads rule files
+#: through `formats` without building a `kumo` module.  Each keeps its heavy
+#: third-party libraries (dkimpy, dnspython, httpx, PyYAML, regex, ...)
+#: out of its top level, importing them when first called.
 NAMESPACE_MODULES = (
-    events,
-    log,
-    memoize,
-    regex_set_map,
-    serde,
-    server,
-    smtp,
-    config,
-    memory,
-    constructors,
-    message,
-    mimepart,
-    metrics,
-    inject,
-    dkim,
-    spf,
-    dmarc,
-    shaping,
-    dns,
-    dns_config,
-    domain_map,
-    cidr,
-    regex,
-    string,
-    normalize,
-    psl,
-    template,
-    encode,
-    digest,
-    crypto,
-    counter_series,
-    mpsc,
-    uuid,
-    time,
-    secrets,
-    throttle,
-    fs,
-    file_type,
-    http,
-    machine,
-    tasks,
-    proxy,
-    aaa,
-    fakes,
+    "events",
+    "log",
+    "memoize",
+    "regex_set_map",
+    "serde",
+    "server",
+    "smtp",
+    "config",
+    "memory",
+    "constructors",
+    "message",
+    "mimepart",
+    "metrics",
+    "inject",
+    "dkim",
+    "spf",
+    "dmarc",
+    "shaping",
+    "dns",
+    "dns_config",
+    "domain_map",
+    "cidr",
+    "regex",
+    "string",
+    "normalize",
+    "psl",
+    "template",
+    "encode",
+    "digest",
+    "crypto",
+    "counter_series",
+    "mpsc",
+    "uuid",
+    "time",
+    "secrets",
+    "throttle",
+    "fs",
+    "file_type",
+    "http",
+    "machine",
+    "tasks",
+    "proxy",
+    "aaa",
+    "fakes",
 )
+
+
+def __getattr__(name: str) -> Any:
+    if name == "Entry":  # (the registry imports the Lua runtime)
+        from ._registry import Entry
+
+        return Entry
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @cache
 def catalogue() -> dict[str, Entry]:
+    from ._registry import Namespace
+    from .names import KUMO_NAMES
+
     ns = Namespace()
-    for module in NAMESPACE_MODULES:
-        module.register(ns.for_module(module.__name__.rsplit(".", 1)[-1]))
+    for name in NAMESPACE_MODULES:
+        import_module(f"{__name__}.{name}").register(ns.for_module(name))
     for name in KUMO_NAMES:
         if name not in ns.entries:
             ns.add_unsupported(name)

@@ -35,7 +35,6 @@ but keeps no such log.
 from __future__ import annotations
 
 import ipaddress
-import tomllib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -458,6 +457,8 @@ def _make_list(state: LuaState, rules: Any = None, *_: Any) -> AccessControlList
 
 def _load_map(state: LuaState, source: Any = None, *_: Any) -> AccessControlListMap:
     data = load_key_source(state, source)
+    import tomllib  # (imported when an ACL map is first loaded: start-up)
+
     try:
         parsed = tomllib.loads(data.decode("utf-8"))
         return AccessControlListMap(build_map(parsed))

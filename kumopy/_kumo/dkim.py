@@ -24,10 +24,6 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import dkim
-import nacl.signing
-from dkim.crypto import UnparsableKeyError, parse_pem_private_key, parse_private_key
-
 from .._duration import NANOS_PER_SEC
 from .._errors import KumoError
 from .._runtime.userdata import Userdata
@@ -166,6 +162,8 @@ def _pem_body(data: bytes, label: str) -> bytes | None:
 def load_private_key(data: bytes) -> PrivateKey:
     """Parse RSA (PKCS#1/PKCS#8, PEM or DER) or Ed25519 (PKCS#8, PEM or
     DER) key data the way kumod's DkimPrivateKey::key tries them."""
+    from dkim.crypto import UnparsableKeyError, parse_pem_private_key, parse_private_key
+
     errors = []
     rsa_der = _pem_body(data, "RSA PRIVATE KEY") or _pem_body(data, "PRIVATE KEY")
     for candidate in (rsa_der, data):
@@ -293,6 +291,12 @@ class Signer(Userdata):
 
     def sign(self, message: bytes) -> bytes:
         """The `DKIM-Signature: ...\\r\\n` header for message."""
+        # (dkimpy and PyNaCl are imported when a message is first signed)
+        import dkim
+        import nacl.encoding
+        import nacl.signing
+        from dkim.crypto import parse_pem_private_key
+
         from .._message._headers import parse_headers
 
         _, body_offset = parse_headers(message)

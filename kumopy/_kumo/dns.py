@@ -30,11 +30,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-import dns.exception
-import dns.name
-import dns.rdatatype
-import dns.zone
-
 from .._errors import KumoError
 from .._runtime import encode, lua_type
 from ._args import ArgConversionError, bool_arg
@@ -55,6 +50,11 @@ __all__ = [
 ]
 
 ZoneSpec = str | Mapping[str, Any]
+
+# Record types by number (RFC 1035, RFC 3596: dnspython's RdataType values),
+# so that dnspython's heavier modules are imported only when a zone is
+# parsed or a name checked.
+_A, _CNAME, _PTR, _MX, _TXT, _AAAA = 1, 5, 12, 15, 16, 28
 
 
 class DnsError(KumoError):
@@ -107,6 +107,8 @@ class TestResolver:
         self.servfail: set[str] = set()
 
     def add_zone(self, text: str, *, secure: bool = False) -> None:
+        import dns.zone
+
         try:
             zone = dns.zone.from_text(text, origin=None, relativize=False, check_origin=False)
         except dns.zone.UnknownOrigin:
@@ -140,8 +142,8 @@ class TestResolver:
             return _Answer([], nxdomain=True)
         records = zone.records.get((full, rdtype))
         if records is None:
-            cname = zone.records.get((full, int(dns.rdatatype.CNAME)))
-            if rdtype != dns.rdatatype.CNAME and cname and _depth < 16:
+            cname = zone.records.get((full, _CNAME))
+            if rdtype != _CNAME and cname and _depth < 16:
                 answer = self.get(cname[0].target.to_text(), rdtype, _depth + 1)
                 answer.secure = answer.secure and zone.secure
                 return answer
@@ -232,6 +234,8 @@ def _network_resolver(policy: Any, svc: _DnsService) -> Any:
 
 def fully_qualify(domain: str) -> str:
     """kumod's fully_qualify: lowercased, IDNA, with the trailing dot."""
+    import dns.name
+
     try:
         name = dns.name.from_text(domain)
     except (dns.exception.DNSException, UnicodeError) as e:
@@ -370,7 +374,7 @@ def resolve_mx(policy: Any, domain: str, resolver: str | None = None) -> MailExc
     if name.startswith("["):
         return _literal(name, port, domain)
     fqdn = fully_qualify(name)
-    answer = _resolver(policy, resolver).get(fqdn, int(dns.rdatatype.MX))
+    answer = _resolver(policy, resolver).get(fqdn, _MX)
     if not answer.records:
         if answer.nxdomain:
             elapsed = _rust_duration_debug(time.perf_counter() - start)
@@ -427,14 +431,14 @@ def lookup_addr(
     r = _resolver(policy, resolver)
     fqdn = fully_qualify(name)
 
-    def family(rdtype: dns.rdatatype.RdataType) -> list[str]:
-        return [str(ipaddress.ip_address(rd.address)) for rd in r.get(fqdn, int(rdtype)).records]
+    def family(rdtype: int) -> list[str]:
+        return [str(ipaddress.ip_address(rd.address)) for rd in r.get(fqdn, rdtype).records]
 
     def v4() -> list[str]:
-        return family(dns.rdatatype.A)
+        return family(_A)
 
     def v6() -> list[str]:
-        return family(dns.rdatatype.AAAA)
+        return family(_AAAA)
 
     if strategy == "Ipv4Only":
         return v4()
@@ -451,7 +455,7 @@ def _txt(answer: _Answer) -> list[str]:
     return [
         b"".join(rd.strings).decode("utf-8", "replace")
         for rd in answer.records
-        if int(rd.rdtype) == dns.rdatatype.TXT
+        if int(rd.rdtype) == _TXT
     ]
 
 
@@ -550,13 +554,13 @@ def _lookup_addr(
 def _lookup_txt(state: LuaState, name: Any = None, resolver: Any = None) -> Any:
     domain = rust_string(name)
     r = _resolver(state, _opt_name(resolver))
-    return state.to_lua(_txt(r.get(fully_qualify(domain), int(dns.rdatatype.TXT))))
+    return state.to_lua(_txt(r.get(fully_qualify(domain), _TXT)))
 
 
 def _lookup_ptr(state: LuaState, ip: Any = None, resolver: Any = None) -> Any:
     r = _resolver(state, _opt_name(resolver))
     addr = _ip(ip)
-    answer = r.get(ptr_host(addr), int(dns.rdatatype.PTR))
+    answer = r.get(ptr_host(addr), _PTR)
     return state.to_lua([rd.target.to_text() for rd in answer.records])
 
 
@@ -579,12 +583,12 @@ def _rbl_lookup(
     name = fully_qualify(f"{reverse_ip(addr)}.{zone}.")
     found = [
         rd.address
-        for t in (dns.rdatatype.A, dns.rdatatype.AAAA)
-        for rd in r.get(name, int(t)).records
+        for t in (_A, _AAAA)
+        for rd in r.get(name, t).records
     ]
     if not found:
         return None, None
-    txt = "".join(_txt(r.get(name, int(dns.rdatatype.TXT))))
+    txt = "".join(_txt(r.get(name, _TXT)))
     return state.to_lua(str(ipaddress.ip_address(found[0]))), state.to_lua(txt)
 
 

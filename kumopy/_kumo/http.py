@@ -27,8 +27,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
-import httpx
-
 from .._errors import KumoError
 from .._runtime import decode, lua_type
 from . import _schema as s
@@ -37,6 +35,8 @@ from ._lib import LibObject, bytes_arg, rust_string
 from .network import require_network
 
 if TYPE_CHECKING:
+    import httpx
+
     from .._runtime import LuaState
     from ._registry import Namespace
 
@@ -262,6 +262,8 @@ class Request(LibObject):
         if isinstance(log, list):
             log.append(record)
         timeout = self.timeout if self.timeout is not None else self.client.timeout
+        import httpx  # (imported at the first request: start-up)
+
         try:
             with httpx.Client(verify=self.client.verify, timeout=timeout) as client:
                 response = client.request(

@@ -20,6 +20,17 @@ kumopy is single threaded, so `populate_timeout` has nothing to wait for;
 it is validated and otherwise unused.  kumod evicts by sampling 10 random
 entries (exact LRU up to 10 entries, approximate above); kumopy evicts the
 exact least recently used entry.
+
+The front (speed: the common `local rules = load_rules()` of every event).
+A call without arguments whose entry is the only one in its cache, holds a
+value and not a table, is answered by the Lua wrapper itself from a copy it
+keeps (`_FRONT`), after one cheap question to the host (`valid`): nothing
+was inserted in the cache since (`_Cache.version`), the config epoch of the
+key is unchanged, no call observer is attached, and the policy clock is
+before the entry's expiry, exactly as the cache itself would decide.  A hit
+moves nothing in the LRU order: with one entry there is no order.  The value
+is the Lua value the ordinary path gives (lupa hands Lua the same userdata
+for the same Python object), so nothing a policy can see changes.
 """
 
 from __future__ import annotations
@@ -34,6 +45,8 @@ from typing import TYPE_CHECKING, Any
 from cachetools import TLRUCache
 
 from .._errors import BudgetExceeded, KumoError, PolicyError, PolicyMemoryError, split_position
+from .._runtime._watchdog import BudgetInterrupt
+from .._runtime.userdata import Userdata
 from . import _schema as s
 from ._args import function_arg
 from ._schema import REQUIRED, Field
@@ -107,9 +120,19 @@ class _Outcome:
 class _Cache:
     def __init__(self, params: MemoizeParams, timer: Any) -> None:
         self.params = params
+        self.timer = timer
+        #: bumped by every insertion (which may also evict or expire
+        #: entries): a front filled at another version is not used
+        self.version = 0
+        #: (key, expiry) of the last entry inserted for a call without
+        #: arguments, as the cache computed it
+        self.null_expiry: tuple[tuple[int | None, str], float] | None = None
 
-        def ttu(_key: Any, outcome: _Outcome, now: float) -> float:
-            return now + (ERROR_TTL if outcome.error is not None else params.ttl)
+        def ttu(key: tuple[int | None, str], outcome: _Outcome, now: float) -> float:
+            expires = now + (ERROR_TTL if outcome.error is not None else params.ttl)
+            if key[1] == "null":
+                self.null_expiry = (key, expires)
+            return expires
 
         self.entries: TLRUCache[tuple[int | None, str], _Outcome] = TLRUCache(
             maxsize=max(params.capacity, 1), ttu=ttu, timer=timer
@@ -185,25 +208,121 @@ def memoize(state: LuaState, func: Any = None, params: Any = None) -> Any:
     fn = function_arg(func)
     p = parse_params(state, params)
     cache = _store(state).cache_for(p)
+    front = _Front(state, cache)
 
     if not p.retry_on_populate_timeout:
 
         def call_once(st: LuaState, *args: Any) -> Any:
-            return _lookup(st, cache, fn, args)
+            return _lookup(st, cache, fn, args, front)
 
-        return state.lua_function(f"memoize[{p.name}]", call_once)
+        slow = state.lua_function(f"memoize[{p.name}]", call_once)
+    else:
 
-    def call(st: LuaState, *args: Any) -> Any:
-        attempts = 3
-        for attempt in range(attempts):
+        def call(st: LuaState, *args: Any) -> Any:
+            attempts = 3
+            for attempt in range(attempts):
+                try:
+                    return _lookup(st, cache, fn, args, front)
+                except KumoError:
+                    if attempt + 1 == attempts:
+                        raise
+            raise AssertionError("unreachable")
+
+        slow = state.lua_function(f"memoize[{p.name}]", call)
+    return front.wrap(slow)
+
+
+#: The Lua wrapper of a memoized function: a call without arguments is
+#: answered from front[1] when the host says it is still valid; anything
+#: else (and a stop the host reports) takes the ordinary path, `slow`.
+#: (Compiled as kumopy's own chunk: its frames are not the policy's.)
+_FRONT = b"""
+local slow, front, valid, ERR = ...
+local select, rawequal, error = select, rawequal, error
+return function(...)
+  if select("#", ...) == 0 then
+    local value = front[1]
+    if value ~= nil then
+      local ok, stop = valid()
+      if ok == true then
+        return value
+      end
+      if rawequal(ok, ERR) then
+        error(stop, 0)
+      end
+    end
+  end
+  return slow(...)
+end
+"""
+
+class _Front:
+    """The copy of a memoized value that one wrapper (one Lua state) keeps
+    for calls without arguments, and what it was filled from."""
+
+    def __init__(self, state: LuaState, cache: _Cache) -> None:
+        self.state = state
+        self.cache = cache
+        self.table = state.rt.table()
+        #: (cache version, key, expiry) of the value in table[1], or None
+        self.filled: tuple[int, tuple[int | None, str], float] | None = None
+
+    def wrap(self, slow: Any) -> Any:
+        from .._runtime import _ERR
+
+        return self.state.rt.execute(_FRONT, slow, self.table, self.valid, _ERR,
+                                     name=b"=[kumopy]")
+
+    def valid(self) -> Any:
+        """Whether table[1] is what the cache would answer now (called by
+        Lua; a stop arriving here is reported as kumo functions report it)."""
+        try:
+            filled = self.filled
+            if filled is None:
+                return False
+            version, key, expires = filled
+            state = self.state
+            cache = self.cache
+            if cache.version != version or state.process.call_observers:
+                return False
+            if key[0] is not None and key[0] != state.process.config_epoch:
+                return False
+            return cache.timer() < expires
+        except (KeyboardInterrupt, BudgetInterrupt) as e:
+            return self.state._stop_reply(e)
+
+    def fill(self, key: tuple[int | None, str], outcome: _Outcome, lua_value: Any) -> None:
+        """After a lookup without arguments: keep its value when it is the
+        cache's only entry and the same Lua value can serve every call."""
+        cache = self.cache
+        expiry = cache.null_expiry
+        if (
+            outcome.error is None
+            and lua_value is not None
+            and (outcome.value.__class__ in (str, int, float, bool)
+                 or isinstance(outcome.value, Userdata))
+            and expiry is not None
+            and expiry[0] == key
+            and len(cache.entries) == 1
+            and key in cache.entries
+            and not self.state.process.call_observers
+        ):
+            self.filled = None
             try:
-                return _lookup(st, cache, fn, args)
-            except KumoError:
-                if attempt + 1 == attempts:
-                    raise
-        raise AssertionError("unreachable")
+                self.table[1] = lua_value
+            except Exception:  # (the Lua state at its memory limit, say)
+                return  # the copy is only a shortcut: the cache still answers
+            self.filled = (cache.version, key, expiry[1])
+        elif self.filled is not None:
+            self.clear()
 
-    return state.lua_function(f"memoize[{p.name}]", call)
+    def clear(self) -> None:
+        """Stop using the copy (valid() answers False from now on)."""
+        self.filled = None
+        try:
+            self.table[1] = None
+        except Exception:  # pragma: no cover - cannot fail: no allocation
+            pass
 
 
 def _scalar_json(value: Any) -> str | None:
@@ -267,7 +386,9 @@ def _string_keys(value: Any) -> Any:
     return value
 
 
-def _lookup(state: LuaState, cache: _Cache, fn: Any, args: tuple[Any, ...]) -> Any:
+def _lookup(
+    state: LuaState, cache: _Cache, fn: Any, args: tuple[Any, ...], front: _Front | None = None
+) -> Any:
     params = cache.params
     key = _key(state, params, args)
     try:
@@ -285,10 +406,17 @@ def _lookup(state: LuaState, cache: _Cache, fn: Any, args: tuple[Any, ...]) -> A
             LOGGER.error("memoized function '%s'%s failed: %s", params.name, called, outcome.error)
         if params.capacity > 0:
             with cache.lock:
+                cache.version += 1
                 cache.entries[key] = outcome
     if outcome.error is not None:
+        if front is not None and front.filled is not None:
+            front.clear()
         raise KumoError(outcome.error, positioned=outcome.positioned)
-    return state.cache_value_to_lua(outcome.value)
+    value = state.cache_value_to_lua(outcome.value)
+    if front is not None and not args and front.state is state:
+        with cache.lock:
+            front.fill(key, outcome, value)
+    return value
 
 
 def _populate(state: LuaState, fn: Any, args: tuple[Any, ...]) -> _Outcome:

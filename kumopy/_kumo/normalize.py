@@ -23,12 +23,12 @@ from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
-import regex
-
 from .._errors import KumoError
 from ._lib import rust_string
 
 if TYPE_CHECKING:
+    import regex
+
     from .._runtime import LuaState
     from ._registry import Namespace
 
@@ -63,9 +63,9 @@ def dictionary_path() -> str:
     return os.environ.get("KUMOPY_DICT_WORDS", "/usr/share/dict/words")
 
 
-_BASE64 = regex.compile(
+_BASE64 = (
     r"^(?:[a-zA-Z0-9+/_\-]{4})+(?:[a-zA-Z0-9+/_\-]{2}==|[a-zA-Z0-9+/_\-]{3}=)?$")
-_IP = regex.compile(
+_IP = (
     r"^(?:\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3}|(?:[0-9a-fA-F]{1,4}:){7,7}[0-9a-fA-F]{1,4}"
     r"|(?:[0-9a-fA-F]{1,4}:){1,7}:|(?:[0-9a-fA-F]{1,4}:){1,6}:[0-9a-fA-F]{1,4}"
     r"|(?:[0-9a-fA-F]{1,4}:){1,5}(?::[0-9a-fA-F]{1,4}){1,2}"
@@ -78,17 +78,17 @@ _IP = regex.compile(
     r"(?:25[0-5]|(?:2[0-4]|1{0,1}[0-9]){0,1}[0-9])"
     r"|(?:[0-9a-fA-F]{1,4}:){1,4}:(?:(?:25[0-5]|(?:2[0-4]|1{0,1}[0-9]){0,1}[0-9])\.){3,3}"
     r"(?:25[0-5]|(?:2[0-4]|1{0,1}[0-9]){0,1}[0-9]))(:?:\d{1,5})?$")
-_EMAIL = regex.compile(
+_EMAIL = (
     r"^(?:[a-z0-9!#$%&'*+\x2f=?^_`\x7b-\x7d~\x2d]+(?:\.[a-z0-9!#$%&'*+\x2f=?^_`\x7b-\x7d~\x2d]+)*"
     r"|\"(?:[\x01-\x08\x0b\x0c\x0e-\x1f\x21\x23-\x5b\x5d-\x7f]|\\[\x01-\x09\x0b\x0c\x0e-\x7f])*\")"
     r"@(?:(?:[a-z0-9](?:[a-z0-9\x2d]*[a-z0-9])?\.)+[a-z0-9](?:[a-z0-9\x2d]*[a-z0-9])?"
     r"|\[(?:(?:(?:2(?:5[0-5]|[0-4][0-9])|1[0-9][0-9]|[1-9]?[0-9]))\.){3}"
     r"(?:(?:2(?:5[0-5]|[0-4][0-9])|1[0-9][0-9]|[1-9]?[0-9])|[a-z0-9\x2d]*[a-z0-9]:"
     r"(?:[\x01-\x08\x0b\x0c\x0e-\x1f\x21-\x5a\x53-\x7f]|\\[\x01-\x09\x0b\x0c\x0e-\x7f])+)\])$")
-_ISO_DURATION = regex.compile(
+_ISO_DURATION = (
     r"^P(?:\d+(?:\.\d+)?Y)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?W)?(?:\d+(?:\.\d+)?D)?"
     r"(?:T(?:\d+(?:\.\d+)?H)?(?:\d+(?:\.\d+)?M)?(?:\d+(?:\.\d+)?S)?)?$")
-_DURATIONS = regex.compile(
+_DURATIONS = (
     r"\b\d+(?:ns|us|ms|s|m|h|day|month|year)(?:\s+\d+(?:ns|us|ms|s|m|h|day|month|year))*\b")
 _RFC3339 = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
@@ -97,6 +97,15 @@ _UUID = re.compile(
     r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}|\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-"
     r"[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\})$")
 _ALPHA = re.compile(r"^[^\W\d_]+(?:'[^\W\d_]*)*$")
+
+
+@cache
+def _rx(pattern: str) -> regex.Pattern[str]:
+    """A pattern of the `regex` module, compiled on first use (the module
+    is imported then too: start-up of policies that never normalize)."""
+    import regex
+
+    return regex.compile(pattern)
 
 
 def _timestamp(word: str) -> str | None:
@@ -129,7 +138,7 @@ def _hash(word: str) -> str | None:
 
 def _regexes(word: str) -> str | None:
     for pattern, label in ((_IP, "{ipaddr}"), (_BASE64, "{base64}"), (_EMAIL, "{email}")):
-        if pattern.match(word):
+        if _rx(pattern).match(word):
             return label
     return None
 
@@ -137,7 +146,7 @@ def _regexes(word: str) -> str | None:
 def _duration(word: str) -> str | None:
     if word == "__DURATION__":
         return "{duration}"
-    if word.startswith("P") and _ISO_DURATION.match(word):
+    if word.startswith("P") and _rx(_ISO_DURATION).match(word):
         return "{duration}"
     return None
 
@@ -183,7 +192,7 @@ _ASCII_SPACE = " \t\n\x0c\r"
 
 def normalize(text: str) -> str:
     """kumod's normalize(): the response with its variable words tokenized."""
-    s = _DURATIONS.sub("__DURATION__", text)
+    s = _rx(_DURATIONS).sub("__DURATION__", text)
     if any(c in s for c in "[({"):
         out: list[str] = []
         i = 0

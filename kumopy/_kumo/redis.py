@@ -20,11 +20,8 @@ hang a run.
 
 from __future__ import annotations
 
+from functools import cache
 from typing import TYPE_CHECKING, Any, ClassVar
-
-import redis as _redis
-from redis._parsers.resp2 import _RESP2Parser
-from redis.utils import SENTINEL
 
 from .._errors import KumoError
 from .._runtime import decode, lua_type
@@ -34,13 +31,12 @@ from .config import REDIS_CONN
 from .network import require_network
 
 if TYPE_CHECKING:
+    import redis as _redis
+
     from .._runtime import LuaState
     from ._registry import Namespace
 
 __all__ = ["RedisConnection", "client_for", "register_module"]
-
-_parse_url: Any = _redis.connection.parse_url
-_cluster_node: Any = _redis.cluster.ClusterNode
 
 DEFAULT_CONNECT_TIMEOUT = 5.0
 DEFAULT_RESPONSE_TIMEOUT = 30.0
@@ -59,19 +55,38 @@ class _Status(bytes):
     """A RESP status reply (`+OK`), told apart from a bulk string."""
 
 
-class _Parser(_RESP2Parser):
-    """redis-py's RESP2 parser, keeping status replies distinguishable (kumod
-    turns `+OK` into `true` but a bulk "OK" into a string)."""
+# redis-py is imported by the first connection, not with this module (every
+# policy load installs `require 'redis'`): the functions below import it.
 
-    def _read_response(self, disable_decoding: bool = False, timeout: Any = SENTINEL) -> Any:
-        buffer = self._buffer
-        assert buffer is not None
-        pos = buffer.get_pos()
-        raw = buffer.readline(timeout=timeout)
-        if raw[:1] == b"+":
-            return _Status(raw[1:])
-        buffer.rewind(pos)
-        return super()._read_response(disable_decoding=disable_decoding, timeout=timeout)
+
+def _parse_url(url: str) -> Any:
+    from redis.connection import parse_url
+
+    parse: Any = parse_url  # (untyped in redis-py)
+    return parse(url)
+
+
+@cache
+def _parser_class() -> type:
+    from redis._parsers.resp2 import _RESP2Parser
+    from redis.utils import SENTINEL
+
+    class _Parser(_RESP2Parser):  # type: ignore[misc,unused-ignore]
+        """redis-py's RESP2 parser, keeping status replies distinguishable
+        (kumod turns `+OK` into `true` but a bulk "OK" into a string)."""
+
+        def _read_response(self, disable_decoding: bool = False,
+                           timeout: Any = SENTINEL) -> Any:
+            buffer = self._buffer
+            assert buffer is not None
+            pos = buffer.get_pos()
+            raw = buffer.readline(timeout=timeout)
+            if raw[:1] == b"+":
+                return _Status(raw[1:])
+            buffer.rewind(pos)
+            return super()._read_response(disable_decoding=disable_decoding, timeout=timeout)
+
+    return _Parser
 
 
 def _nodes(config: dict[str, Any]) -> list[str]:
@@ -126,6 +141,8 @@ def client_for(
 ) -> _redis.Redis | _redis.RedisCluster:
     """The (cached, per Policy) client for a checked configuration; `raw`
     clients keep replies as the server sent them (no redis-py callbacks)."""
+    import redis as _redis
+
     key = (repr(sorted((k, repr(v)) for k, v in config.items())), raw)
     clients: dict[Any, Any] = state.process.service("redis_clients", dict)
     found = clients.get(key)
@@ -137,11 +154,12 @@ def client_for(
     if config.get("password") is not None:
         options["password"] = config["password"]
     if raw:
-        options["parser_class"] = _Parser
+        options["parser_class"] = _parser_class()
     client: Any
     if _is_cluster(config):
+        cluster_node: Any = _redis.cluster.ClusterNode  # (untyped in redis-py)
         nodes = [
-            _cluster_node(**_host_port(u)) for u in _nodes(config)
+            cluster_node(**_host_port(u)) for u in _nodes(config)
         ]
         if config.get("read_from_replicas"):
             from redis.cluster import LoadBalancingStrategy
@@ -215,6 +233,8 @@ def _float_text(value: float) -> str:
 def _raw_query(client: Any, command: list[bytes]) -> Any:
     """Send one command and read its reply as the server sent it (no
     redis-py reply callbacks, which reshape replies per command)."""
+    import redis as _redis
+
     pool = client.connection_pool
     conn = pool.get_connection()
     try:
@@ -233,7 +253,9 @@ def reply_to_lua(state: LuaState, value: Any) -> Any:
     """A RESP2 reply as kumod's redis_value_to_lua gives it."""
     if isinstance(value, _Status):
         return True if bytes(value) == b"OK" else bytes(value)
-    if isinstance(value, _redis.exceptions.ResponseError):
+    from redis.exceptions import ResponseError  # (a reply: redis-py is loaded)
+
+    if isinstance(value, ResponseError):
         raise KumoError(str(value))
     if isinstance(value, list):
         table = state.rt.table()
@@ -264,6 +286,8 @@ class RedisConnection(LibObject):
         if not command:
             raise KumoError("redis: empty command")
         client = client_for(state, self.config)
+        import redis as _redis
+
         try:
             if isinstance(client, _redis.RedisCluster):
                 client = self._node_client(state, client, command)
@@ -279,6 +303,8 @@ class RedisConnection(LibObject):
         """The client of the cluster node that serves the command's key slot
         (a keyless command: the default node); MOVED redirects are not
         followed."""
+        import redis as _redis
+
         get_default: Any = cluster.get_default_node
         try:
             slot = cluster.determine_slot(command[0].decode(), *command[1:])
@@ -304,6 +330,8 @@ def use_for_throttles(state: LuaState, params: Any) -> None:
         return
     config = check_config(state, params)
     client = client_for(state, config, raw=False)
+    import redis as _redis
+
     try:
         client.ping()
     except _redis.exceptions.RedisError as e:
@@ -321,6 +349,8 @@ def gcra_in_redis(client: Any, key: str, now: int, run: Any) -> Any:
     """Run `run(store)` (the in-memory GCRA step on a one-key store) against
     the value kept in Redis under `key`, atomically (WATCH/MULTI, retried
     when another process changed it meanwhile)."""
+    import redis as _redis
+
     with client.pipeline() as pipe:
         for _attempt in range(1000):
             try:

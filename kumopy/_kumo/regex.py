@@ -38,8 +38,6 @@ import time as _time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-import regex as _re
-
 from .._errors import KumoError
 from ._lib import (
     LUA_SLOT_BYTES,
@@ -53,6 +51,8 @@ from ._lib import (
 from ._linear_regex import linear_pattern
 
 if TYPE_CHECKING:
+    import regex as _re
+
     from .._runtime import LuaState
     from ._registry import Namespace
 
@@ -234,6 +234,8 @@ def _check_lookbehinds(pattern: str) -> None:
 
 
 def compile_fancy(pattern: str) -> _re.Pattern[str]:
+    import regex as _re  # (imported by the first kumo.regex.compile: start-up)
+
     _check_lookbehinds(pattern)
     try:
         return _re.compile(_translate(pattern), _re.V1)
@@ -247,6 +249,8 @@ _NAME = re.compile(r"[_0-9A-Za-z]+")
 
 def expand(m: Any, template: str) -> str:
     """Rust's replacement syntax: $1, $name, ${name}, $$."""
+    import regex as _re  # (a match exists: the module is loaded)
+
     out: list[str] = []
     i = 0
     n = len(template)

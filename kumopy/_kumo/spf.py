@@ -19,13 +19,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-import dns.name
-import dns.rdatatype
-
 from .._errors import KumoError
 from .._message import ConnectionMeta, Message
 from ._lib import rust_string
-from .dns import _resolver, _txt, fully_qualify, ptr_host
+from .dns import _A, _AAAA, _MX, _PTR, _TXT, _resolver, _txt, fully_qualify, ptr_host
 
 if TYPE_CHECKING:
     from .._runtime import LuaState
@@ -54,22 +51,22 @@ class Lookups:
         return answer
 
     def txt(self, name: str) -> tuple[list[str], bool]:
-        answer = self._get(name, int(dns.rdatatype.TXT))
+        answer = self._get(name, _TXT)
         return _txt(answer), answer.nxdomain
 
     def ips(self, name: str) -> list[IP]:
         out: list[IP] = []
-        for rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA):
-            out += [ipaddress.ip_address(rd.address) for rd in self._get(name, int(rdtype)).records]
+        for rdtype in (_A, _AAAA):
+            out += [ipaddress.ip_address(rd.address) for rd in self._get(name, rdtype).records]
         return out
 
     def mx(self, name: str) -> list[str]:
-        records = self._get(name, int(dns.rdatatype.MX)).records
+        records = self._get(name, _MX).records
         ordered = sorted(records, key=lambda rd: rd.preference)
         return [rd.exchange.to_text() for rd in ordered]
 
     def ptr(self, ip: IP) -> list[str]:
-        answer = self._get(ptr_host(ip), int(dns.rdatatype.PTR))
+        answer = self._get(ptr_host(ip), _PTR)
         return [rd.target.to_text() for rd in answer.records]
 
 
@@ -376,6 +373,8 @@ class SpfQuery:
     def validated_domain(self, spec: list[str | _Macro] | None, dns_: Lookups) -> str | None:
         self.spend()
         domain = self.target(spec, dns_)
+        import dns.name  # (dnspython's names: imported when first needed)
+
         try:
             zone = dns.name.from_text(domain)
         except dns.exception.DNSException as e:
@@ -406,6 +405,8 @@ class SpfQuery:
             return stop.result
 
     def _check(self, dns_: Lookups, initial: bool) -> Result:
+        import dns.name
+
         try:
             dns.name.from_text(self.domain)
             if not self.domain:

@@ -24,7 +24,6 @@ statement is interrupted when the handler runs out of CPU budget.
 from __future__ import annotations
 
 import re
-import sqlite3
 from typing import TYPE_CHECKING, Any
 
 from .._errors import BudgetExceeded, KumoError
@@ -34,6 +33,8 @@ from .._text import json_debug
 from ._lib import LibObject, int_arg, rust_string
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from .._runtime import LuaState
     from ._registry import Namespace
 
@@ -57,6 +58,8 @@ def _open(state: LuaState, path: Any = None, busy_timeout: Any = None) -> Connec
     if busy_timeout is not None:
         timeout = int_arg(busy_timeout, "usize", 0, 2**63)
     local = state.process.map_path(name)
+    import sqlite3  # (imported by the first open: every policy load installs the module)
+
     try:
         conn = sqlite3.connect(
             local, timeout=timeout / 1000, isolation_level=None, check_same_thread=False
@@ -68,6 +71,8 @@ def _open(state: LuaState, path: Any = None, busy_timeout: Any = None) -> Connec
 
 def _first_statement(sql: str) -> str:
     """The first complete statement of `sql` (kumod prepares only that one)."""
+    import sqlite3
+
     start = 0
     while True:
         end = sql.find(";", start)
@@ -147,6 +152,8 @@ class Connection(LibObject):
         return state.to_lua(self._run(state, conn, _first_statement(query), bound))
 
     def _run(self, state: LuaState, conn: sqlite3.Connection, sql: str, bound: Any) -> Any:
+        import sqlite3
+
         stopped: list[BudgetExceeded] = []
 
         def progress() -> int:
@@ -184,6 +191,8 @@ class Connection(LibObject):
     def _execute(conn: sqlite3.Connection, sql: str, bound: Any) -> sqlite3.Cursor:
         """conn.execute, leaving unbound parameters NULL as sqlite (and kumod)
         does; binding past the last parameter is sqlite's SQLITE_RANGE."""
+        import sqlite3
+
         if isinstance(bound, dict):
             return conn.execute(sql, _NullDefault(bound))
         try:

@@ -16,8 +16,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import dkim
-
 from ._headers import RawHeader, parse_headers
 
 __all__ = ["ArcChain", "arc_verify"]
@@ -163,6 +161,8 @@ def _dnsfunc(lookup: TxtLookup) -> Callable[..., bytes | None]:
 def _validate(chain: ArcChain, data: bytes, lookup: TxtLookup) -> None:
     if not chain.sets:
         return
+    import dkim  # (dkimpy: imported when first needed, for start-up)
+
     try:
         signer = dkim.ARC(data)
         _, arc_headers = signer.sorted_arc_headers()
@@ -227,6 +227,7 @@ def _explicit_signature(headers: list[tuple[bytes, bytes]], fields: list[tuple[b
     """Sign `headers` (name, value) in the given order, then the new header
     itself without its b= value, as kumod's compute_headers_hash does."""
 
+    import dkim
     from dkim.crypto import RSASSA_PKCS1_v1_5_sign, parse_pem_private_key
 
     policy = dkim.CanonicalizationPolicy.from_c_value(canon)
@@ -258,6 +259,8 @@ def arc_seal(data: bytes, signer: Any, serv_id: str, results: list[dict[str, Any
     """The message with a new ARC set on top (AAR, AMS, ARC-Seal, as kumod
     writes them), or unchanged when the existing chain fails."""
     import base64
+
+    import dkim
 
     from ._auth import encode_authentication_results
 

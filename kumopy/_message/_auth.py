@@ -14,8 +14,6 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-import dkim
-
 from ._headers import parse_headers
 
 __all__ = ["AuthResultError", "dkim_verify", "encode_authentication_results"]
@@ -94,6 +92,8 @@ def _reason_of(error: Exception) -> str:
 
 def dkim_verify(data: bytes, lookup_txt: TxtLookup) -> list[dict[str, Any]]:
     """kumod's Message::dkim_verify: one result per DKIM-Signature."""
+    import dkim  # (dkimpy: imported when first needed, for start-up)
+
     if re.search(rb"\r(?!\n)|(?<!\r)\n", data):
         return [_result("permerror", "message has non-canonical line endings", {})]
     headers, _ = parse_headers(data)

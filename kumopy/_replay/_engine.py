@@ -23,9 +23,10 @@ from typing import IO
 
 import orjson
 
+from .._defaults import DEFAULT_BUDGET_SECONDS
 from .._errors import PolicyError
 from .._kumo.regex_set_map import LuaRegexSetMap, observe_lookups
-from .._policy import DEFAULT_BUDGET_SECONDS, Policy
+from .._policy import Policy
 from .._runtime import encode
 from .._smtp import QueueName, Response
 from .._text import is_utf8
@@ -158,35 +159,42 @@ class Worker:
         by_rule = part.by_rule
         problems = part.problems
         fast_decode = None if self.spec.check_json else decode
+        # Two passes over the batch: decode every candidate, then offer the
+        # eligible ones to the policy one after the other (the handler's Lua
+        # state and the rule set's automaton stay in the CPU's caches
+        # instead of being pushed out by each record's JSON: ~20% faster).
+        eligible: list[tuple[int, bytes, object, str, QueueName, str, int]] = []
+        take = eligible.append
+        for number, raw in found_lines:
+            fast = fast_decode(raw) if fast_decode is not None else None
+            record = None
+            if fast is None:
+                try:
+                    record = loads(raw)
+                except ValueError as e:
+                    part.malformed += 1
+                    problems.append((number, "malformed", f"not JSON: {_json_error(e)}"))
+                    continue
+                fast = quick(record)
+            if fast is not None:
+                take((number, raw, record, *fast))
+                continue
+            try:
+                found = examine(record)
+            except NotEligible as e:
+                part.not_offered[e.reason] += 1
+                continue
+            except (ValueError, TypeError) as e:
+                part.malformed += 1
+                problems.append((number, "malformed", f"not a log record: {e}"))
+                continue
+            if found.was_rewritten:
+                part.restored += 1
+            take((number, raw, record, found.line, found.queue, found.domain,
+                  found.response.code))
+        part.eligible += len(eligible)
         with observe_lookups(self._observe):
-            for number, raw in found_lines:
-                fast = fast_decode(raw) if fast_decode is not None else None
-                record = None
-                if fast is None:
-                    try:
-                        record = loads(raw)
-                    except ValueError as e:
-                        part.malformed += 1
-                        problems.append((number, "malformed", f"not JSON: {_json_error(e)}"))
-                        continue
-                    fast = quick(record)
-                if fast is not None:
-                    line, queue, domain, code = fast
-                else:
-                    try:
-                        found = examine(record)
-                    except NotEligible as e:
-                        part.not_offered[e.reason] += 1
-                        continue
-                    except (ValueError, TypeError) as e:
-                        part.malformed += 1
-                        problems.append((number, "malformed", f"not a log record: {e}"))
-                        continue
-                    if found.was_rewritten:
-                        part.restored += 1
-                    line, queue, domain, code = (
-                        found.line, found.queue, found.domain, found.response.code)
-                part.eligible += 1
+            for number, raw, record, line, queue, domain, code in eligible:
                 if cache is not None:
                     key = (line, queue)
                     entry = cache.get(key)

@@ -4,16 +4,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
 
 import click
+from click.shell_completion import CompletionItem
 
 from .. import __version__
 from .._errors import PolicyError, PolicyExit
 from .._events import EVENTS, EventSpec, UnknownEventError, closest_name, event_spec, suggest_event
-from .._lint import probe_policy_maps
-from .._policy import Policy
-from .._validate import run_probes
 from .._version import follows
 from ._common import (
     EXIT_FAILURE,
@@ -29,15 +28,9 @@ from ._common import (
     quiet_kumopy_records,
 )
 from ._completion import complete_event
-from ._explain import explain
-from ._filetype import file_type
-from ._inject import inject
-from ._lint import lint
-from ._replay import replay_command
-from ._resolve import resolve_egress_path, resolve_queue_config
-from ._rewrite import rewrite
-from ._serve import serve
-from ._stubs import stubs
+
+if TYPE_CHECKING:
+    from .._policy import Policy
 
 __all__ = ["cli", "main"]
 
@@ -46,7 +39,66 @@ POLICY = click.Path(exists=True, dir_okay=False, readable=True)
 CONTEXT_SETTINGS: dict[str, Any] = {"help_option_names": ["-h", "--help"]}
 
 
-@click.group(cls=KumopyGroup, context_settings=CONTEXT_SETTINGS)
+#: the commands defined in modules of their own, imported only when a
+#: command line names them (start-up: `kumopy lint` need not import what
+#: `kumopy serve` does): name -> (module, attribute, short help).  The short
+#: help is here so that `kumopy --help` and shell completion import nothing
+#: (tests/test_lazy_imports.py checks it against the commands' own).
+LAZY_COMMANDS: dict[str, tuple[str, str, str]] = {
+    "explain": ("._explain", "explain", "Show which rules match a response and what it becomes."),
+    "file-type": ("._filetype", "file_type", "Build or check the database behind kumo.file_type."),
+    "inject": ("._inject", "inject", "Run one message through the reception path."),
+    "lint": ("._lint", "lint", "Check a regex_set_map rule file."),
+    "replay": ("._replay", "replay_command", "Replay KumoMTA logs through the rewrite handler."),
+    "resolve-egress-path": ("._resolve", "resolve_egress_path",
+                            "Print the egress path config for a domain and source."),
+    "resolve-queue-config": ("._resolve", "resolve_queue_config",
+                             "Print the queue config a queue name resolves to."),
+    "rewrite": ("._rewrite", "rewrite", "Rewrite SMTP responses with the policy."),
+    "serve": ("._serve", "serve", "Run an SMTP listener that answers like kumod."),
+    "stubs": ("._stubs", "stubs", "Write editor definitions of the kumo API."),
+}
+
+
+class LazyGroup(KumopyGroup):
+    """The `kumopy` group, whose commands in LAZY_COMMANDS are imported
+    when first looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *LAZY_COMMANDS})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if command is None and cmd_name in LAZY_COMMANDS:
+            module, attribute, _ = LAZY_COMMANDS[cmd_name]
+            command = getattr(import_module(module, __package__), attribute)
+            assert isinstance(command, click.Command)
+            self.commands[cmd_name] = command
+        return command
+
+    def help_of(self, name: str, limit: int = 45) -> str:
+        """A command's short help, without importing it."""
+        command = self.commands.get(name)
+        if command is not None:
+            return command.get_short_help_str(limit)
+        return LAZY_COMMANDS[name][2]
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        if names:
+            limit = formatter.width - 6 - max(len(name) for name in names)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, self.help_of(name, limit)) for name in names])
+
+    def shell_complete(self, ctx: click.Context, incomplete: str) -> list[CompletionItem]:
+        results = [CompletionItem(name, help=self.help_of(name))
+                   for name in self.list_commands(ctx) if name.startswith(incomplete)]
+        # the group's own options (click.Command's completion)
+        results.extend(super(click.Group, self).shell_complete(ctx, incomplete))
+        return results
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT_SETTINGS)
 @click.version_option(__version__, "-V", "--version", prog_name="kumopy",
                       message=f"%(prog)s %(version)s\n{follows()}")
 @common_options
@@ -103,6 +155,9 @@ def validate(policy: str, as_json: bool, fail_on_warning: bool, no_probe: bool) 
 
     Exit status: 0 valid, 1 not valid (or the policy does not load).
     """
+    from .._lint import probe_policy_maps
+    from .._validate import run_probes
+
     try:
         with prints_to_stderr():
             loaded = load_policy(policy, validating=True)
@@ -370,18 +425,6 @@ def events(names: tuple[str, ...], as_json: bool, long_: bool) -> None:
         if long_ or names:
             note = "" if spec.documented else " (no KumoMTA reference page)"
             echo(f"    {spec.summary}{note}")
-
-
-cli.add_command(rewrite)
-cli.add_command(serve)
-cli.add_command(inject)
-cli.add_command(resolve_queue_config)
-cli.add_command(resolve_egress_path)
-cli.add_command(replay_command)
-cli.add_command(lint)
-cli.add_command(explain)
-cli.add_command(stubs)
-cli.add_command(file_type)
 
 
 def main(argv: list[str] | None = None) -> None:

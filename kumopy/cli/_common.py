@@ -22,13 +22,16 @@ import traceback
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager, redirect_stdout
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from .._defaults import DEFAULT_BUDGET_SECONDS, DEFAULT_SHARE_DIR
 from .._errors import PolicyError, PolicyInterrupted
 from .._events import UnknownEventError, closest_name
-from .._policy import DEFAULT_BUDGET_SECONDS, DEFAULT_SHARE_DIR, Policy
+
+if TYPE_CHECKING:
+    from .._policy import Policy
 
 __all__ = [
     "EXIT_FAILURE",
@@ -62,6 +65,7 @@ EXIT_PARTIAL = 3
 EXIT_INTERRUPTED = 130
 
 _META_KEY = "kumopy.settings"
+_GUARD_KEY = "kumopy.runtime_guard"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -146,6 +150,8 @@ def _set_budget(ctx: click.Context, _param: click.Parameter, value: float | None
 
 
 def _set_dns_zones(ctx: click.Context, _param: click.Parameter, value: tuple[str, ...]) -> None:
+    if not value:
+        return  # (click calls this even so: no need to import the DNS code)
     from .._kumo.dns import DnsError, TestResolver
 
     for path in value:
@@ -278,9 +284,12 @@ def load_policy(path: str, *, default_budget: float | None = DEFAULT_BUDGET_SECO
     what the policy logs at load time is shown)."""
     s = settings()
     configure_logging(s.log_level)
+    guard_runtime()
     for src, dst in s.maps.items():
         if not os.path.exists(dst):
             echo_err(f"kumopy: warning: --map {src}={dst}: {dst} does not exist")
+    from .._policy import Policy  # (imported when a command needs it: start-up)
+
     return Policy.load(path, **policy_options(default_budget), **options)
 
 
@@ -555,12 +564,23 @@ def _runtime_guard() -> Iterator[None]:
         _watchdog.set_interrupt_handler(previous_interrupt)
 
 
+def guard_runtime() -> None:
+    """Enter `_runtime_guard` for the rest of the running invocation (once;
+    every command that runs Lua loads its policy through `load_policy`)."""
+    root = click.get_current_context().find_root()
+    if not root.meta.get(_GUARD_KEY):
+        root.meta[_GUARD_KEY] = True
+        root.with_resource(_runtime_guard())
+
+
 class KumopyGroup(click.Group):
     """The `kumopy` group: every failure inside a command becomes a
     `CliError` (one line on stderr); `--debug` adds the tracebacks."""
 
     def invoke(self, ctx: click.Context) -> Any:
-        with _restore_logging(), _runtime_guard():
+        # (_runtime_guard is entered by load_policy: a command that runs no
+        # Lua does not import the runtime)
+        with _restore_logging():
             return self._invoke(ctx)
 
     def _invoke(self, ctx: click.Context) -> Any:

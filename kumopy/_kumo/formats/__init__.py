@@ -41,7 +41,6 @@ from ._common import UNMETERED, FormatError, Meter
 from ._json import encode_json, load_json, parse_json
 from ._json_comments import _strip_comments, strip_json_comments
 from ._toml import TOML_DATETIME_KEY, encode_toml, load_toml, parse_toml
-from ._yaml import encode_yaml, load_yaml, parse_yaml
 
 __all__ = [
     "TOML_DATETIME_KEY",
@@ -60,3 +59,28 @@ __all__ = [
     "parse_yaml",
     "strip_json_comments",
 ]
+
+# YAML imports PyYAML, which most policies never need: its module is
+# imported on the first YAML call (start-up of every command).
+
+
+def parse_yaml(text: str, *, source: str | None = None, meter: Meter = UNMETERED) -> object:
+    """``kumo.serde.yaml_parse`` (see ``_yaml.parse_yaml``)."""
+    from . import _yaml
+
+    return _yaml.parse_yaml(text, source=source, meter=meter)
+
+
+def load_yaml(path: str) -> object:
+    """``kumo.serde.yaml_load`` (see ``_yaml.load_yaml``)."""
+    from . import _yaml
+
+    return _yaml.load_yaml(path)
+
+
+def encode_yaml(value: object) -> str:
+    """``kumo.serde.yaml_encode`` (see ``_yaml.encode_yaml``)."""
+    from . import _yaml
+
+    return _yaml.encode_yaml(value)
+
