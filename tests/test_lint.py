@@ -215,6 +215,30 @@ end)
     assert r.exit_code == EXIT_OK and "regex_set_map" not in r.stderr
 
 
+def test_validate_calls_the_rewrite_handler_once(tmp_path: Path) -> None:
+    # the maps are linted from what the probe call built and looked up:
+    # a handler with side effects is not called a second time for the lint
+    policy = tmp_path / "init.lua"
+    policy.write_text("""
+local kumo = require 'kumo'
+local rules
+kumo.on('smtp_client_rewrite_delivery_status', function(response)
+  print('handler called with ' .. response)
+  rules = rules or kumo.regex_set_map.new({ ['over ?quota'] = 552, ['(?i)mailbox over quota'] = 554 })
+  return rules[response]
+end)
+""")
+    r = _invoke(["validate", str(policy)])
+    assert r.exit_code == EXIT_OK, r.stderr
+    assert r.stderr.count("handler called with") == 1, r.stderr
+    assert "handler called with 451 4.0.0 kumopy validate probe" in r.stderr
+    [warning] = [x for x in r.stderr.splitlines() if "overlap" in x]
+    assert warning.startswith("kumopy: warning: regex_set_map built at")
+    # --no-probe: no call, so a lazily built map is not there to lint
+    r = _invoke(["validate", str(policy), "--no-probe"])
+    assert "handler called" not in r.stderr and "overlap" not in r.stderr
+
+
 def test_validate_other_maps_get_only_general_checks(tmp_path: Path) -> None:
     policy = tmp_path / "init.lua"
     policy.write_text("""

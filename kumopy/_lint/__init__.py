@@ -3,6 +3,20 @@
 
 from __future__ import annotations
 
-from ._rules import Finding, lint_rules, load_rules, probe_policy_maps
+from ._rules import (
+    Finding,
+    MapObservation,
+    lint_policy_maps,
+    lint_rules,
+    load_rules,
+    probe_policy_maps,
+)
 
-__all__ = ["Finding", "lint_rules", "load_rules", "probe_policy_maps"]
+__all__ = [
+    "Finding",
+    "MapObservation",
+    "lint_policy_maps",
+    "lint_rules",
+    "load_rules",
+    "probe_policy_maps",
+]

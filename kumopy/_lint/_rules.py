@@ -59,7 +59,14 @@ from .._regex.syntax import (
 )
 from .._smtp import ConversionError, to_u16
 
-__all__ = ["Finding", "lint_rules", "load_rules", "probe_policy_maps"]
+__all__ = [
+    "Finding",
+    "MapObservation",
+    "lint_policy_maps",
+    "lint_rules",
+    "load_rules",
+    "probe_policy_maps",
+]
 
 #: the response `probe_policy_maps` offers to the rewrite handler
 PROBE = "451 4.0.0 kumopy lint probe"
@@ -461,29 +468,63 @@ def _same(a: Any, b: Any) -> bool:
         return a is b
 
 
+class MapObservation:
+    """Which regex_set_maps a policy builds while some of its code runs, and
+    which of them its rewrite handler looks the response `probe` up in
+    (maps are often built lazily, on the first call).  `kumopy validate`
+    watches its own probe call with one, so the handler runs once."""
+
+    def __init__(self, probe: str) -> None:
+        self.probe = probe
+        #: (where it was built, the map), kept alive for the lint
+        self.built: list[tuple[str, Any]] = []
+        #: ids of the maps the response was looked up in
+        self.used: set[int] = set()
+
+    @contextmanager
+    def watching(self) -> Iterator[None]:
+        from .._kumo.regex_set_map import observe_builds, observe_lookups
+
+        def on_build(m: Any, where: str) -> None:
+            self.built.append((where, m))
+
+        def on_lookup(m: Any, index: int | None, subject: bytes | str) -> None:
+            text = subject.decode("utf-8", "replace") if isinstance(subject, bytes) else subject
+            if text == self.probe:
+                self.used.add(id(m))
+
+        with observe_builds(on_build), observe_lookups(on_lookup):
+            yield
+
+
+def lint_policy_maps(policy: Any, observation: MapObservation) -> list[tuple[str, list[Finding]]]:
+    """Lint every regex_set_map the policy has built (those built while
+    `observation` watched included).  Maps the handler looked the probe
+    response up in get every check; other maps only the checks that do not
+    assume response -> code rules.  Returns (where the map was built,
+    findings) pairs."""
+    from .._kumo.regex_set_map import BUILT_SERVICE
+
+    everything = [(where, ref()) for where, ref in policy.service(BUILT_SERVICE, list)]
+    seen: set[int] = set()
+    out: list[tuple[str, list[Finding]]] = []
+    for where, m in [*((w, x) for w, x in everything if x is not None), *observation.built]:
+        if id(m) in seen:
+            continue
+        seen.add(id(m))
+        out.append((where, lint_rules(m.items(), rewrite=id(m) in observation.used)))
+    return out
+
+
 def probe_policy_maps(policy: Any) -> list[tuple[str, list[Finding]]]:
     """Lint every regex_set_map the policy builds while loading, validating
     and handling one probe call of smtp_client_rewrite_delivery_status
-    (maps are often built lazily, on the first call).  Maps the handler
-    looks the probe response up in get every check; other maps only the
-    checks that do not assume response -> code rules.  Returns
-    (where the map was built, findings) pairs."""
+    (the response `PROBE`); see `lint_policy_maps`."""
     from .._errors import PolicyError
-    from .._kumo.regex_set_map import LuaRegexSetMap, observe_builds, observe_lookups
 
-    built: list[tuple[str, LuaRegexSetMap]] = []
-    used: set[int] = set()  # maps the rewrite handler looked a response up in
-
-    def on_build(m: LuaRegexSetMap, where: str) -> None:
-        built.append((where, m))
-
-    def on_lookup(m: LuaRegexSetMap, index: int | None, subject: bytes | str) -> None:
-        text = subject.decode("utf-8", "replace") if isinstance(subject, bytes) else subject
-        if text == PROBE:
-            used.add(id(m))
-
+    observation = MapObservation(PROBE)
     out: list[tuple[str, list[Finding]]] = []
-    with observe_builds(on_build), observe_lookups(on_lookup):
+    with observation.watching():
         if policy.handlers("smtp_client_rewrite_delivery_status"):
             try:
                 policy.rewrite_delivery_status(PROBE, "example.com", raise_errors=True)
@@ -493,13 +534,4 @@ def probe_policy_maps(policy: Any) -> list[tuple[str, list[Finding]]]:
                     "error", "handler-failed", (),
                     f"smtp_client_rewrite_delivery_status failed on the probe response "
                     f"{PROBE!r}: {e}")]))
-    from .._kumo.regex_set_map import BUILT_SERVICE
-
-    everything = [(where, ref()) for where, ref in policy.service(BUILT_SERVICE, list)]
-    seen: set[int] = set()
-    for where, m in [*((w, x) for w, x in everything if x is not None), *built]:
-        if id(m) in seen:
-            continue
-        seen.add(id(m))
-        out.append((where, lint_rules(m.items(), rewrite=id(m) in used)))
-    return out
+    return out + lint_policy_maps(policy, observation)

@@ -155,8 +155,12 @@ def validate(policy: str, as_json: bool, fail_on_warning: bool, no_probe: bool) 
 
     Exit status: 0 valid, 1 not valid (or the policy does not load).
     """
-    from .._lint import probe_policy_maps
-    from .._validate import run_probes
+    from .._lint import MapObservation, lint_policy_maps
+    from .._validate import PROBE_RESPONSE, run_probes
+
+    # the maps the policy builds, watched during the probe call, are linted
+    # afterwards without calling the handler a second time
+    maps = MapObservation(PROBE_RESPONSE)
 
     try:
         with prints_to_stderr():
@@ -169,7 +173,7 @@ def validate(policy: str, as_json: bool, fail_on_warning: bool, no_probe: bool) 
             if report.ok and not no_probe:
                 # a probe failure is reported once, as an error: kumopy's own
                 # log line about it (memoize's) would only repeat it
-                with quiet_kumopy_records():
+                with quiet_kumopy_records(), maps.watching():
                     run_probes(loaded, report)
     except PolicyError as e:
         if as_json:
@@ -180,7 +184,7 @@ def validate(policy: str, as_json: bool, fail_on_warning: bool, no_probe: bool) 
     # kumod --validate accepts these maps, so findings are warnings here.
     if report.ok and not no_probe:
         with prints_to_stderr():
-            for where, findings in probe_policy_maps(loaded):
+            for where, findings in lint_policy_maps(loaded, maps):
                 report.warnings.extend(
                     f"regex_set_map built at {where}: {f.describe()}" if f.patterns
                     else f.describe()
