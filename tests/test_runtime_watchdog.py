@@ -231,3 +231,22 @@ def test_os_exit_in_a_lua_test_fails_that_test_only(pytester: pytest.Pytester):
     result.assert_outcomes(passed=1, failed=1)
     assert "os.exit(0) called" in result.stdout.str()
     assert "exit_test.lua:3" in result.stdout.str()
+
+
+
+def test_a_stop_that_reaches_lua_as_a_python_exception_is_the_stop(load):
+    # the watchdog's exception can arrive after a kumo function returned,
+    # while lupa converts its result, and reach Lua as a Python exception
+    # (seen with kumo.encode.hex_encode of 200 MB under a budget of about a
+    # second): it is the budget stop at the policy's line, never the raw
+    # "BudgetInterrupt" text; Ctrl-C's KeyboardInterrupt likewise
+    p = load(POLICY)
+    state = p._state
+    traceback = "stack traceback:\n\tinit.lua:3: in function <init.lua:2>"
+    with pytest.raises(BudgetExceeded) as stopped:
+        state._raise_failure(("BudgetInterrupt", traceback, "error", _watchdog.BudgetInterrupt()))
+    assert "BudgetInterrupt" not in str(stopped.value)
+    assert (stopped.value.file, stopped.value.line) == ("init.lua", 3)
+    with pytest.raises(PolicyInterrupted):
+        state._raise_failure(("KeyboardInterrupt", traceback, "error", KeyboardInterrupt()))
+    assert p.call("ok") == "still usable"

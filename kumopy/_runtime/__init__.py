@@ -512,6 +512,11 @@ class LuaState(Conversions, PythonEntries):
                 "not enough memory: the Lua state reached its memory limit", traceback=traceback
             )
         value = extra[0] if extra else None
+        if isinstance(value, BudgetInterrupt | KeyboardInterrupt):
+            # the watchdog's (or Ctrl-C's) exception arrived while lupa was
+            # converting a value, outside any kumo function: still the stop
+            kind = "budget" if isinstance(value, BudgetInterrupt) else "interrupt"
+            raise self._stop_error(kind, traceback, ())
         shown = self.expand_paths(text(message))
         if isinstance(value, BaseException):
             # a Python exception lupa raised into Lua (calling a userdata,

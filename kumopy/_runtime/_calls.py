@@ -79,10 +79,12 @@ class PythonEntries:
                     for observer in observers:
                         observer(name, converted)
                 result = impl(state, *args)
+                # (measuring a large result takes time: the watchdog's stop
+                # may arrive here too)
+                if limit is None or state.fits(result):
+                    return result
             except BaseException as e:  # also pyo3's PanicException (Rust libraries)
                 return state._entry_failed(e, what)
-            if limit is None or state.fits(result):
-                return result
             return _MEMORY_REPLY
 
         entry.__name__ = what

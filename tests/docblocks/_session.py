@@ -84,6 +84,10 @@ class PageSession:
         env["TMPDIR"] = str(self.workdir)
         env["COLUMNS"] = "100"
         env.pop("KUMOMTA_POLICY_EXTRAS", None)
+        # a reader's terminal, not a CI job: pytest prints whole failure
+        # messages in the short summary when it sees CI or BUILD_NUMBER
+        env.pop("CI", None)
+        env.pop("BUILD_NUMBER", None)
         return env
 
     # -- blocks ------------------------------------------------------------
