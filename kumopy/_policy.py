@@ -24,7 +24,7 @@ import logging
 import os
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -72,6 +72,8 @@ __all__ = [
 LOGGER = logging.getLogger("kumopy")
 _REWRITE_EVENT = "smtp_client_rewrite_delivery_status"
 _REWRITE_EVENT_B = _REWRITE_EVENT.encode()
+#: records `_rewrite_batch` offers in one crossing into Lua
+BATCH = 256
 __tracebackhide__ = hide_frames_of_policy_errors  # pytest: keep Lua errors' reports short
 T = TypeVar("T")
 
@@ -214,6 +216,8 @@ class Policy:
             configure_test_resolver(self, dns_zones)
         #: (state, handler) of `_rewrite_code`'s prepared call path
         self._prepared: tuple[LuaState, Handler | None] | None = None
+        #: the state `_rewrite_batch` is running records in
+        self.batch_state: LuaState | None = None
         self._state = self._new_state()
 
     @classmethod
@@ -721,6 +725,19 @@ class Policy:
                 return to_u16(result.value) if result.handled else None
             except ConversionError as e:
                 raise PolicyError(str(e), event=event) from None
+        state, handler = self._rewrite_handler()
+        if handler is None:
+            return None
+        state.current_event = event  # (for the watchdog's reports)
+        state.current_handler = handler
+        try:
+            values = state.invoke_event(_REWRITE_EVENT_B, handler.function, line, *args)
+        except (PolicyError, PolicyInterrupted) as e:
+            return self._rewrite_result(state, handler, e)
+        return self._rewrite_result(state, handler, values)
+
+    def _rewrite_handler(self) -> tuple[LuaState, Handler | None]:
+        """The Lua state `_rewrite_code` runs in and its prepared handler."""
         state = self._state
         if state is None:
             state = self._current_state()
@@ -728,20 +745,22 @@ class Policy:
         if prepared is None or prepared[0] is not state or prepared[1] is None:
             registry = state.handlers
             assert registry is not None
-            handlers = registry.get(event)
+            handlers = registry.get(_REWRITE_EVENT)
             prepared = self._prepared = (state, handlers[0] if handlers else None)
-        handler = prepared[1]
-        if handler is None:
-            return None
-        state.current_event = event  # (for the watchdog's reports)
-        state.current_handler = handler
+        return prepared
+
+    def _rewrite_result(self, state: LuaState, handler: Handler, outcome: Any) -> int | None:
+        """The code for one call's outcome (its values, or the exception
+        the call raised), with kumod's conversion checks.  Raises
+        `PolicyError`."""
+        event = _REWRITE_EVENT
         try:
-            try:
-                values = state.invoke_event(_REWRITE_EVENT_B, handler.function, line, *args)
-            except PolicyError as e:
-                e.event = event
-                e.handler = handler.location
-                raise
+            if isinstance(outcome, BaseException):
+                if isinstance(outcome, PolicyError):
+                    outcome.event = event
+                    outcome.handler = handler.location
+                raise outcome
+            values = outcome
             if not values:
                 return None
             value = values[0]
@@ -765,6 +784,54 @@ class Policy:
             return to_u16(value)
         except ConversionError as e:
             raise PolicyError(str(e), event=event) from None
+
+    def _rewrite_batch(
+        self, lines: Sequence[bytes], args: Sequence[tuple[bytes | None, ...]]
+    ) -> list[int | None | PolicyError] | None:
+        """`_rewrite_code` for many records, BATCH at a time in one
+        crossing into Lua (each call still an outermost call of its own,
+        with its budget): the code or the PolicyError of each record, in
+        order.  None when this policy's options need one dispatch per call.
+        While it runs, `batch_state.batch_at` is the index of the record
+        being run (for observers)."""
+        if self.fresh_state_per_event or self.check_globals:
+            return None
+        results: list[int | None | PolicyError] = []
+        i, n = 0, len(lines)
+        while i < n:
+            state, handler = self._rewrite_handler()
+            if handler is None:
+                results.extend([None] * (n - i))
+                break
+            self.batch_state = state
+            state.current_event = _REWRITE_EVENT
+            state.current_handler = handler
+            if not state.batchable:  # pragma: no cover - (only nested or isolated states)
+                state.batch_at = i
+                try:
+                    results.append(self._rewrite_code(lines[i], args[i]))
+                except PolicyError as e:
+                    results.append(e)
+                i += 1
+                continue
+            end = min(n, i + BATCH)
+            flat: list[Any] = []
+            for k in range(i, end):
+                flat.append(lines[k])
+                flat.extend(args[k])
+            state.batch_at = i - 1
+            codes, outcome = state.invoke_event_batch(
+                _REWRITE_EVENT_B, handler.function, flat, end - i
+            )
+            results.extend([None if c < 0 else c for c in codes])
+            i += len(codes)
+            if i < end:
+                try:
+                    results.append(self._rewrite_result(state, handler, outcome))
+                except PolicyError as e:
+                    results.append(e)
+                i += 1
+        return results
 
     def _rewrite_failed(self, error: str) -> None:
         message = rewrite_failure_message(error)
