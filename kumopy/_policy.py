@@ -819,10 +819,31 @@ class Policy:
             for k in range(i, end):
                 flat.append(lines[k])
                 flat.extend(args[k])
+            if state.max_memory is not None and not state.fits(tuple(flat)):
+                # too much to push at once: one checked call per record
+                for k in range(i, end):
+                    self.batch_state, _ = self._rewrite_handler()
+                    self.batch_state.batch_at = k
+                    try:
+                        results.append(self._rewrite_code(lines[k], args[k]))
+                    except PolicyError as e:
+                        results.append(e)
+                i = end
+                continue
             state.batch_at = i - 1
-            codes, outcome = state.invoke_event_batch(
-                _REWRITE_EVENT_B, handler.function, flat, end - i
-            )
+            try:
+                codes, outcome = state.invoke_event_batch(
+                    _REWRITE_EVENT_B, handler.function, flat, end - i
+                )
+            except PolicyError as e:
+                last = max(state.batch_at, i)
+                try:
+                    self._rewrite_result(state, handler, e)
+                except PolicyError:
+                    pass
+                results.extend([e] * (last + 1 - i))
+                i = last + 1
+                continue
             results.extend([None if c < 0 else c for c in codes])
             i += len(codes)
             if i < end:

@@ -162,6 +162,21 @@ def test_a_state_past_its_memory_limit_as_record_by_record(load: Any) -> None:
     assert any(isinstance(r, tuple) and r[1] == "PolicyMemoryError" for r in expected)
 
 
+def test_long_lines_that_would_not_fit_at_once_run_one_by_one(load: Any) -> None:
+    """Arguments the state could not take in one crossing are offered one
+    checked call at a time, with the same results (and the same refusal of
+    a line that does not fit at all)."""
+    body = "seen = (seen or 0) + 1 if #r > 100000 then return 550 end return 400 + seen"
+    lines = [b"451 " + bytes([65 + k % 26]) * 150_000 for k in range(12)]
+    lines[3] = b"451 short"
+    lines[7] = b"451 " + b"x" * 3_000_000
+    args = [ARGS] * len(lines)
+    expected = _one_by_one(_policy(load, body, max_memory=2_500_000), lines, args)
+    assert _batch(_policy(load, body, max_memory=2_500_000), lines, args) == expected
+    assert expected[0] == 550 and isinstance(expected[3], int) and expected[3] > 400
+    assert isinstance(expected[7], tuple) and expected[7][1] == "PolicyMemoryError"
+
+
 def test_options_that_need_a_dispatch_per_call_decline_the_batch(load: Any) -> None:
     policy = _policy(load, "return 500", fresh_state_per_event=True)
     assert policy._rewrite_batch([b"451 x"], [ARGS]) is None

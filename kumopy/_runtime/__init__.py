@@ -520,7 +520,10 @@ class LuaState(Conversions, PythonEntries):
         of the first m records (a code, or -1 for none: the calls that
         ended plainly) and, when m < n, record m's outcome: the values
         tuple invoke_event would have returned, or the exception it would
-        have raised (the records after it are not run)."""
+        have raised (the records after it are not run).  Raises
+        PolicyError when the results are lost (the loop itself out of
+        memory, or the watchdog's interrupt arriving outside a call): every
+        record up to `batch_at` is then failed by it."""
         self._depth = 1
         self.call_thread = _get_ident()
         self._batch_stop = None
@@ -531,13 +534,15 @@ class LuaState(Conversions, PythonEntries):
             finally:
                 self._end_call()
         except _LuaMemoryError:
-            result = (max(self.batch_at, 0),)
+            # (the loop's own bookkeeping failed: the results of the
+            # records run so far are lost with it)
             ctl[1] = None
-            self._batch_stop = PolicyMemoryError(
+            raise PolicyMemoryError(
                 "not enough memory: the Lua state reached its memory limit"
-            )
+            ) from None
         except BudgetInterrupt:
-            return (), self._stop_error("budget", "", ())
+            ctl[1] = None
+            raise self._stop_error("budget", "", ()) from None
         if result.__class__ is not tuple:
             result = (result,)
         m = result[0]
