@@ -114,7 +114,7 @@ def test_a_failed_call_drops_the_state_within_a_batch(load: Any) -> None:
 
 
 def test_batches_of_more_than_one_crossing(load: Any) -> None:
-    from kumopy._policy import BATCH
+    from kumopy._rewrite_calls import BATCH
 
     policy = _policy(load, "n = (n or 0) + 1 return 400 + n % 100")
     n = 2 * BATCH + 7
