@@ -46,6 +46,7 @@ BODIES = {
              "and routing == 'r.example' then return 500 end"),
     "event name": "if _KUMO_CURRENT_EVENT == 'smtp_client_rewrite_delivery_status' "
                   "then return 501 end",
+    "event renamed": "_KUMO_CURRENT_EVENT = 'other' return 502",
 }
 
 EVENT = "smtp_client_rewrite_delivery_status"
@@ -100,6 +101,14 @@ def test_every_outcome_in_one_batch_as_record_by_record(load: Any) -> None:
     expected = _one_by_one(_policy(load, body), lines, args)
     assert _batch(_policy(load, body), lines, args) == expected
     assert any(isinstance(r, tuple) for r in expected) and 599 in expected
+
+
+def test_every_record_sees_the_event_name(load: Any) -> None:
+    """kumod sets _KUMO_CURRENT_EVENT for every event: a handler that
+    changes it does not change what the next record sees."""
+    policy = _policy(load, "local seen = _KUMO_CURRENT_EVENT _KUMO_CURRENT_EVENT = 'other' "
+                           f"if seen == '{EVENT}' then return 501 end return 502")
+    assert policy._rewrite_batch([b"451 x"] * 3, [ARGS] * 3) == [501, 501, 501]
 
 
 def test_a_failed_call_drops_the_state_within_a_batch(load: Any) -> None:

@@ -680,8 +680,8 @@ end
 function api.run_batch(arm, event, f, ctl, n, ...)
   local a = table_pack(...)
   local out = {}
-  rawset(_G, "_KUMO_CURRENT_EVENT", event)
   for k = 1, n do
+    rawset(_G, "_KUMO_CURRENT_EVENT", event) -- (a handler may change it)
     local limit = arm()
     if limit == false then
       deadline = nil
