@@ -54,6 +54,7 @@ from ._kumo import catalogue
 from ._kumo import constructors as _constructors
 from ._kumo.config import ServerConfig
 from ._kumo.modules import install as _install_modules
+from ._rewrite_calls import RewriteCalls
 from ._runtime import LuaState, encode
 from ._smtp import ConversionError, QueueName, Response, rewrite_failure_message, to_u16
 from ._text import is_utf8
@@ -70,8 +71,6 @@ __all__ = [
 
 
 LOGGER = logging.getLogger("kumopy")
-_REWRITE_EVENT = "smtp_client_rewrite_delivery_status"
-_REWRITE_EVENT_B = _REWRITE_EVENT.encode()
 __tracebackhide__ = hide_frames_of_policy_errors  # pytest: keep Lua errors' reports short
 T = TypeVar("T")
 
@@ -120,7 +119,7 @@ def _normalise(path: str) -> str:
     return os.path.normpath(path)
 
 
-class Policy:
+class Policy(RewriteCalls):
     """A KumoMTA policy loaded into kumopy (one simulated kumod process)."""
 
     def __init__(
@@ -706,65 +705,6 @@ class Policy:
             self._rewrite_failed(str(e))
             return resp
         return resp if code is None else resp.with_code(code)
-
-    def _rewrite_code(self, line: bytes, args: tuple[bytes | None, ...]) -> int | None:
-        """The code `smtp_client_rewrite_delivery_status` returns for a
-        non-250 response (its single line as UTF-8 bytes; `args` the event's
-        other four arguments as Lua strings or nil), None to keep it: what
-        `_offer_response` decides with `raise_errors`, on a call path
-        prepared once per Lua state (log replay runs it for every record).
-        `last_call` is not updated.  Raises `PolicyError`."""
-        event = _REWRITE_EVENT
-        if self.fresh_state_per_event or self.check_globals:
-            try:
-                result = self.dispatch(event, line, *args)
-                return to_u16(result.value) if result.handled else None
-            except ConversionError as e:
-                raise PolicyError(str(e), event=event) from None
-        state = self._state
-        if state is None:
-            state = self._current_state()
-        prepared = self._prepared
-        if prepared is None or prepared[0] is not state or prepared[1] is None:
-            registry = state.handlers
-            assert registry is not None
-            handlers = registry.get(event)
-            prepared = self._prepared = (state, handlers[0] if handlers else None)
-        handler = prepared[1]
-        if handler is None:
-            return None
-        state.current_event = event  # (for the watchdog's reports)
-        state.current_handler = handler
-        try:
-            try:
-                values = state.invoke_event(_REWRITE_EVENT_B, handler.function, line, *args)
-            except PolicyError as e:
-                e.event = event
-                e.handler = handler.location
-                raise
-            if not values:
-                return None
-            value = values[0]
-            if len(values) > 1 or not (value is None or value.__class__ is int):
-                to_python = state.to_python
-                try:
-                    value = tuple([to_python(v) for v in values])[0]
-                except KumoError as e:
-                    raise PolicyError(
-                        f"cannot convert the value returned by the handler: {e}",
-                        event=event,
-                        file=handler.source,
-                        line=handler.line,
-                    ) from None
-        except (PolicyError, PolicyInterrupted):
-            # kumod drops a state whose event raised instead of reusing it
-            if self._state is state:
-                self._state = None
-            raise
-        try:
-            return to_u16(value)
-        except ConversionError as e:
-            raise PolicyError(str(e), event=event) from None
 
     def _rewrite_failed(self, error: str) -> None:
         message = rewrite_failure_message(error)

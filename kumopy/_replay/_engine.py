@@ -147,6 +147,42 @@ class Worker:
             return None, str(e), self._hit
         return code, None, self._hit
 
+    def _offer_all(
+        self, eligible: list[tuple[int, bytes, object, str, QueueName, str, int]]
+    ) -> list[_CacheEntry] | None:
+        """What the handler makes of every eligible record, the calls made
+        BATCH at a time in one crossing into Lua (`Policy._rewrite_batch`);
+        None when that path does not apply (the caller then calls once per
+        record)."""
+        lines: list[bytes] = []
+        args_of: list[tuple[bytes | None, ...]] = []
+        known = self._args
+        for item in eligible:
+            line, queue = item[3], item[4]
+            if not line.isascii() and not is_utf8(line):  # pragma: no cover - JSON is UTF-8
+                return None
+            lines.append(line.encode())
+            args = known.get(queue)
+            if args is None:
+                args = tuple(None if a is None else encode(a) for a in queue.rewrite_event_args())
+                if len(known) < 10_000:
+                    known[queue] = args
+            args_of.append(args)
+        hits: list[str | None] = [None] * len(lines)
+        policy = self.policy
+
+        def observe(m: LuaRegexSetMap, index: int | None, subject: bytes | str) -> None:
+            state = policy.batch_state
+            if index is not None and state is not None:
+                hits[state.batch_at] = m.patterns[index]
+
+        with observe_lookups(observe):
+            results = policy._rewrite_batch(lines, args_of)
+        if results is None:
+            return None
+        return [(None, str(r), hits[at]) if isinstance(r, PolicyError) else (r, None, hits[at])
+                for at, r in enumerate(results)]
+
     def run(self, batch: Batch) -> Part:
         part = batch.part
         loads = orjson.loads  # ~3x json.loads on log records; same errors class
@@ -193,13 +229,17 @@ class Worker:
             take((number, raw, record, found.line, found.queue, found.domain,
                   found.response.code))
         part.eligible += len(eligible)
+        batched = self._offer_all(eligible) if cache is None else None
         with observe_lookups(self._observe):
-            for number, raw, record, line, queue, domain, code in eligible:
-                if cache is not None:
+            for at, (number, raw, record, line, queue, domain, code) in enumerate(eligible):
+                if batched is not None:
+                    entry = batched[at]
+                elif cache is not None:
                     key = (line, queue)
-                    entry = cache.get(key)
-                    if entry is None:
-                        entry = cache[key] = call(line, queue)
+                    cached = cache.get(key)
+                    if cached is None:
+                        cached = cache[key] = call(line, queue)
+                    entry = cached
                 else:
                     entry = call(line, queue)
                 new, error, pattern = entry

@@ -34,7 +34,7 @@ from .._errors import (
 )
 from . import _chunks, _lpattern, _patterns, _popen, _tailcalls, _watchdog
 from ._calls import ERR, PythonEntries
-from ._convert import HEADROOM, MAX_DEPTH, SMALL, Conversions, decode, encode
+from ._convert import HEADROOM, MAX_DEPTH, SMALL, Conversions, _refusal, decode, encode
 from ._isolation import CallThread
 from ._report import (
     SHORTENED,
@@ -141,6 +141,10 @@ class LuaState(Conversions, PythonEntries):
         # (perf_counter, thread_time) read together by invoke_event
         self._clock_wall = -1e9
         self._clock_cpu = 0.0
+        #: (invoke_event_batch) the record being run, counted from the
+        #: caller's start - 1; why the record after the last one did not run
+        self.batch_at = -1
+        self._batch_stop: BaseException | None = None
         self._depth = 0
         self._files: dict[str, None] = {}
         #: the stack reader of the running `wants_stack` kumo function
@@ -218,6 +222,8 @@ class LuaState(Conversions, PythonEntries):
         self._invoke = self.api[b"invoke"]
         self._run = self.api[b"run"]
         self._run_event = self.api[b"run_event"]
+        self._run_batch = self.api[b"run_batch"]
+        self._batch_ctl = rt.table()
         self._shape = self.api[b"shape"]
         self._mark_array = self.api[b"mark_array"]
         self._make_array_with_holes = self.api[b"make_array_with_holes"]
@@ -496,6 +502,100 @@ class LuaState(Conversions, PythonEntries):
                 raise self._stop_error(text(stopped), "", ())
             return result[2 : 2 + n]  # type: ignore[no-any-return]
         self._raise_failure(result[2:])
+
+    @property
+    def batchable(self) -> bool:
+        """Whether invoke_event_batch may run now (an outermost call in
+        this thread, in a state still in use)."""
+        return not (self._depth or self.isolate or self.abandoned)
+
+    def invoke_event_batch(
+        self, event: bytes, fn: Any, flat: list[Any], n: int
+    ) -> tuple[tuple[int, ...], Any]:
+        """invoke_event for n records in one crossing into Lua (log replay):
+        `flat` holds each record's five arguments in turn; `fn` must return
+        a u16 code or nil.  Each call is an outermost call of its own (its
+        own budget, armed as invoke_event arms it, and memory check), and
+        `batch_at` counts the records as they start.  Returns the results
+        of the first m records (a code, or -1 for none: the calls that
+        ended plainly) and, when m < n, record m's outcome: the values
+        tuple invoke_event would have returned, or the exception it would
+        have raised (the records after it are not run).  Raises
+        PolicyError when the results are lost (the loop itself out of
+        memory, or the watchdog's interrupt arriving outside a call): every
+        record up to `batch_at` is then failed by it."""
+        self._depth = 1
+        self.call_thread = _get_ident()
+        self._batch_stop = None
+        ctl = self._batch_ctl
+        try:
+            try:
+                result: Any = self._run_batch(self._arm_record, event, fn, ctl, n, *flat)
+            finally:
+                self._end_call()
+        except _LuaMemoryError:
+            # (the loop's own bookkeeping failed: the results of the
+            # records run so far are lost with it)
+            ctl[1] = None
+            raise PolicyMemoryError(
+                "not enough memory: the Lua state reached its memory limit"
+            ) from None
+        except BudgetInterrupt:
+            ctl[1] = None
+            raise self._stop_error("budget", "", ()) from None
+        if result.__class__ is not tuple:
+            result = (result,)
+        m = result[0]
+        codes: tuple[int, ...] = result[1 : 1 + m]
+        if m >= n:
+            return codes, None
+        pending = ctl[1]
+        ctl[1] = None
+        if not pending:
+            stop = self._batch_stop
+            self._batch_stop = None
+            return codes, stop if stop is not None else _refusal()
+        fields = tuple([pending[i] for i in range(1, pending[b"n"] + 1)])
+        try:
+            c = fields[1]
+            if c >= 0:
+                stopped = fields[0]
+                if stopped:
+                    raise self._stop_error(text(stopped), "", ())
+                return codes, fields[2 : 2 + c]
+            self._raise_failure(fields[2:])
+        except (PolicyError, PolicyInterrupted) as e:
+            return codes, e
+
+    def _arm_record(self) -> float | None | bool:
+        """(Lua, before each record of a batch) Start the next record: its
+        deadline as invoke_event computes it (None: no budget), or False
+        when it must not run (the state past its memory limit, or a stop
+        that arrived here; kept in _batch_stop)."""
+        try:
+            if self.async_sent:
+                self._cancel_interrupt()
+            self.batch_at += 1
+            if self.max_memory is not None and self.over_limit():
+                self._batch_stop = _refusal()
+                return False
+            budget = self.budget_seconds
+            if budget is None:
+                return None
+            now = time.perf_counter()
+            slack = now - self._clock_wall
+            if slack > _CLOCK_REUSE or slack * 100 > budget:
+                self._clock_wall = now
+                self._clock_cpu = _thread_time()
+                slack = 0.0
+            deadline = self.deadline = self._clock_cpu + slack + budget
+            return deadline
+        except BudgetInterrupt:
+            self._batch_stop = self._stop_error("budget", "", ())
+            return False
+        except BaseException as e:  # (Ctrl-C: raised once the batch is back)
+            self._batch_stop = e
+            return False
 
     def _raise_failure(self, fields: tuple[Any, ...]) -> NoReturn:
         """Raise the exception for a failure reported by the trampoline as

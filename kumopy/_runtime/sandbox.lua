@@ -645,10 +645,67 @@ function api.run_event(limit, event, f, ...)
   return finish(raw_xpcall(f, on_error, ...))
 end
 
+-- run_event for a batch of records (kumopy replay): f is called once per
+-- record, with record k's five arguments at ...[5k-4 .. 5k], each call on
+-- its own: `arm()` (the host) starts record k and gives its deadline (false:
+-- record k must not run, the host says why).  A call that returns nothing,
+-- nil or an integer 0..65535, with no stop and no finalizer due, is done
+-- here: -1 (kept) or the code goes in `out`.  Any other ending (an error, a
+-- stop, another value) is left as run_event would have returned it, packed
+-- in ctl[1], and the batch ends there.  Returns m, the m records' results.
+local math_type, table_pack, table_unpack = math.type, table.pack, table.unpack
+
+local function settle(ctl, out, k, ok, ...)
+  if ok and due_n == 0 and stop == nil then
+    local n = select("#", ...)
+    if n == 0 then
+      out[k] = -1
+      return true
+    elseif n == 1 then
+      local v = ...
+      if v == nil then
+        out[k] = -1
+        return true
+      end
+      if math_type(v) == "integer" and v >= 0 and v <= 65535 then
+        out[k] = v
+        return true
+      end
+    end
+  end
+  ctl[1] = table_pack(finish(ok, ...))
+  return false
+end
+
+function api.run_batch(arm, event, f, ctl, n, ...)
+  local a = table_pack(...)
+  local out = {}
+  for k = 1, n do
+    rawset(_G, "_KUMO_CURRENT_EVENT", event) -- (a handler may change it)
+    local limit = arm()
+    if limit == false then
+      deadline = nil
+      ctl[1] = false
+      return k - 1, table_unpack(out, 1, k - 1)
+    end
+    stop = nil
+    stop_info = nil
+    stop_tb = nil
+    deadline = limit
+    local j = 5 * k
+    if not settle(ctl, out, k, raw_xpcall(f, on_error, a[j - 4], a[j - 3], a[j - 2], a[j - 1], a[j])) then
+      return k - 1, table_unpack(out, 1, k - 1)
+    end
+  end
+  deadline = nil
+  return n, table_unpack(out, 1, n)
+end
+
 -- (entered from the host, not from a policy's call)
 HIDDEN[api.invoke] = true
 HIDDEN[api.run] = true
 HIDDEN[api.run_event] = true
+HIDDEN[api.run_batch] = true
 
 -- _KUMO_CURRENT_EVENT, set in a protected call (lupa's own assignment is
 -- not: running out of memory there would abort the process)
