@@ -54,7 +54,7 @@ from ._kumo import catalogue
 from ._kumo import constructors as _constructors
 from ._kumo.config import ServerConfig
 from ._kumo.modules import install as _install_modules
-from ._rewrite_calls import RewriteCalls
+from ._rewrite_calls import RewriteCalls, handler_values
 from ._runtime import LuaState, encode
 from ._smtp import ConversionError, QueueName, Response, rewrite_failure_message, to_u16
 from ._text import is_utf8
@@ -499,16 +499,7 @@ class Policy(RewriteCalls):
                 e.event = event
                 raise
             if values or not multiple:
-                to_python = state.to_python
-                try:
-                    converted = tuple([to_python(v) for v in values])
-                except KumoError as e:
-                    raise PolicyError(
-                        f"cannot convert the value returned by the handler: {e}",
-                        event=event,
-                        file=handler.source,
-                        line=handler.line,
-                    ) from None
+                converted = handler_values(state, values, event, handler)
                 self.last_call = CallResult(event, args, True, converted, handler)
                 return self.last_call
         self.last_call = CallResult(event, args, False)

@@ -24,6 +24,23 @@ _REWRITE_EVENT_B = _REWRITE_EVENT.encode()
 BATCH = 256
 
 
+def handler_values(
+    state: LuaState, values: Sequence[Any], event: str, handler: Handler
+) -> tuple[Any, ...]:
+    """The Python values of what `handler` returned for `event`; a value
+    kumopy cannot convert is the handler's error, at its definition."""
+    to_python = state.to_python
+    try:
+        return tuple([to_python(v) for v in values])
+    except KumoError as e:
+        raise PolicyError(
+            f"cannot convert the value returned by the handler: {e}",
+            event=event,
+            file=handler.source,
+            line=handler.line,
+        ) from None
+
+
 class RewriteCalls:
     """The prepared paths of smtp_client_rewrite_delivery_status."""
 
@@ -99,16 +116,7 @@ class RewriteCalls:
                 return None
             value = values[0]
             if len(values) > 1 or not (value is None or value.__class__ is int):
-                to_python = state.to_python
-                try:
-                    value = tuple([to_python(v) for v in values])[0]
-                except KumoError as e:
-                    raise PolicyError(
-                        f"cannot convert the value returned by the handler: {e}",
-                        event=event,
-                        file=handler.source,
-                        line=handler.line,
-                    ) from None
+                value = handler_values(state, values, event, handler)[0]
         except (PolicyError, PolicyInterrupted):
             # kumod drops a state whose event raised instead of reusing it
             if self._state is state:

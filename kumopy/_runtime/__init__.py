@@ -469,19 +469,7 @@ class LuaState(Conversions, PythonEntries):
             self.ready_to_call(args)
         budget = self.budget_seconds
         if budget is not None:
-            # Reading the thread's CPU clock is a system call (~1 us, as
-            # much as a short handler): reuse a reading taken less than
-            # _CLOCK_REUSE ago by wall clock (and less than 1% of the
-            # budget).  The thread cannot have used more CPU than the wall
-            # time since, so counting that time as spent keeps the deadline
-            # exact or that little late, never early.
-            now = time.perf_counter()
-            slack = now - self._clock_wall
-            if slack > _CLOCK_REUSE or slack * 100 > budget:
-                self._clock_wall = now
-                self._clock_cpu = _thread_time()
-                slack = 0.0
-            self.deadline = self._clock_cpu + slack + budget
+            self.deadline = self._deadline_in(budget)
         self._depth = 1
         self.call_thread = _get_ident()
         try:
@@ -567,6 +555,22 @@ class LuaState(Conversions, PythonEntries):
         except (PolicyError, PolicyInterrupted) as e:
             return codes, e
 
+    def _deadline_in(self, budget: float) -> float:
+        """The thread-CPU-clock deadline `budget` seconds from now.
+
+        Reading the thread's CPU clock is a system call (~1 us, as much as a
+        short handler): a reading taken less than _CLOCK_REUSE ago by wall
+        clock (and less than 1% of the budget) is reused.  The thread cannot
+        have used more CPU than the wall time since, so counting that time as
+        spent keeps the deadline exact or that little late, never early."""
+        now = time.perf_counter()
+        slack = now - self._clock_wall
+        if slack > _CLOCK_REUSE or slack * 100 > budget:
+            self._clock_wall = now
+            self._clock_cpu = _thread_time()
+            slack = 0.0
+        return self._clock_cpu + slack + budget
+
     def _arm_record(self) -> float | None | bool:
         """(Lua, before each record of a batch) Start the next record: its
         deadline as invoke_event computes it (None: no budget), or False
@@ -582,13 +586,7 @@ class LuaState(Conversions, PythonEntries):
             budget = self.budget_seconds
             if budget is None:
                 return None
-            now = time.perf_counter()
-            slack = now - self._clock_wall
-            if slack > _CLOCK_REUSE or slack * 100 > budget:
-                self._clock_wall = now
-                self._clock_cpu = _thread_time()
-                slack = 0.0
-            deadline = self.deadline = self._clock_cpu + slack + budget
+            deadline = self.deadline = self._deadline_in(budget)
             return deadline
         except BudgetInterrupt:
             self._batch_stop = self._stop_error("budget", "", ())
