@@ -48,3 +48,24 @@ def test_lines_write_and_errors(load, tmp_path: Path) -> None:
     assert out.read_text() == "hello 7\n"
     with pytest.raises(PolicyError, match=r"init.lua:\d+: bad argument #2 to 'popen' \(invalid mode\)"):
         p.dispatch("bad")
+
+
+def test_errors_name_the_policy_line_of_the_method_or_iterator(load) -> None:
+    p = load(
+        "kumo.on('method', function()\n"
+        "  local f = io.popen('true')\n"
+        "  f:close()\n"
+        "  f:read('a')\n"
+        "end)\n"
+        "kumo.on('iterator', function()\n"
+        "  local f = io.popen('printf x')\n"
+        "  local next_line = f:lines()\n"
+        "  f:close()\n"
+        "  next_line()\n"
+        "end)\n"
+    )
+    for event, line in (("method", 4), ("iterator", 10)):
+        with pytest.raises(PolicyError) as info:
+            p.dispatch(event)
+        assert info.value.line == line, str(info.value)
+        assert "closed file" in str(info.value)

@@ -465,30 +465,30 @@ io.popen = function(prog, mode)
 end
 
 local popen_methods = {}
+
+-- the values of a popen_call, or its failure raised at the policy's call
+-- (called in tail position, so level 2 is the policy line that called the
+-- method or the lines iterator)
+local function popen_values(r)
+  if not r[1] then
+    if r[3] then
+      -- the budget ran out while waiting on the command: as fatal as the hook
+      raise_stop("budget")
+    end
+    error(r[2], 2)
+  end
+  return unpack(r, 2, r.n)
+end
+
 for _, name in ipairs({ "read", "write", "close", "flush", "setvbuf", "seek" }) do
   popen_methods[name] = function(f, ...)
-    local r = pack(popen_call(f, name, ...))
-    if not r[1] then
-      if r[3] then
-        -- the budget ran out while waiting on the command: as fatal as the hook
-        raise_stop("budget")
-      end
-      error(r[2], 2)
-    end
-    return unpack(r, 2, r.n)
+    return popen_values(pack(popen_call(f, name, ...)))
   end
 end
 popen_methods.lines = function(f, ...)
   local formats = pack(...)
   return function()
-    local r = pack(popen_call(f, "read", unpack(formats, 1, formats.n)))
-    if not r[1] then
-      if r[3] then
-        raise_stop("budget")
-      end
-      error(r[2], 2)
-    end
-    return unpack(r, 2, r.n)
+    return popen_values(pack(popen_call(f, "read", unpack(formats, 1, formats.n))))
   end
 end
 
