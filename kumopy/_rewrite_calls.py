@@ -128,14 +128,18 @@ class RewriteCalls:
             raise PolicyError(str(e), event=event) from None
 
     def _rewrite_batch(
-        self, lines: Sequence[bytes], args: Sequence[tuple[bytes | None, ...]]
+        self, lines: Sequence[bytes], args: Sequence[tuple[bytes | None, ...]],
+        hits: list[tuple[Any, int] | None] | None = None,
     ) -> list[int | None | PolicyError] | None:
         """`_rewrite_code` for many records, BATCH at a time in one
         crossing into Lua (each call still an outermost call of its own,
         with its budget): the code or the PolicyError of each record, in
         order.  None when this policy's options need one dispatch per call.
         While it runs, `batch_state.batch_at` is the index of the record
-        being run (for observers)."""
+        being run (for observers).  With `hits` (one entry per line), the
+        records run in batches set theirs as `invoke_event_batch` does
+        (pure lookups are then remembered in Lua; the records run one at a
+        time are left to the caller's observer)."""
         if self.fresh_state_per_event or self.check_globals:
             return None
         results: list[int | None | PolicyError] = []
@@ -173,9 +177,10 @@ class RewriteCalls:
                 i = end
                 continue
             state.batch_at = i - 1
+            found: list[Any] | None = None if hits is None else [None] * (end - i)
             try:
                 codes, outcome = state.invoke_event_batch(
-                    _REWRITE_EVENT_B, handler.function, flat, end - i
+                    _REWRITE_EVENT_B, handler.function, flat, end - i, found
                 )
             except PolicyError as e:
                 last = max(state.batch_at, i)
@@ -186,6 +191,10 @@ class RewriteCalls:
                 results.extend([e] * (last + 1 - i))
                 i = last + 1
                 continue
+            if found is not None and hits is not None:
+                for k, hit in enumerate(found):
+                    if hit is not None:
+                        hits[i + k] = hit
             results.extend([None if c < 0 else c for c in codes])
             i += len(codes)
             if i < end:

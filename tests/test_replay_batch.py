@@ -246,7 +246,7 @@ def test_replay_reports_the_same_with_and_without_batches(
     batched = run()
     from kumopy import Policy
 
-    monkeypatch.setattr(Policy, "_rewrite_batch", lambda self, lines, args: None)
+    monkeypatch.setattr(Policy, "_rewrite_batch", lambda self, lines, args, hits=None: None)
     single = run()
     assert batched == single
     assert batched[2] and any("exploded" in p.message for p in batched[2])

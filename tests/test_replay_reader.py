@@ -13,26 +13,23 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kumopy._replay import _reader
-from kumopy._replay._reader import LogReadError, LongLine, iter_pieces
+from kumopy._replay._reader import Block, LogReadError, LongLine, iter_blocks
 
 
 def _expected(data: bytes, max_line: int) -> list[bytes | LongLine]:
     out: list[bytes | LongLine] = []
-    for line in data.splitlines(keepends=True):  # (only LF in these tests)
-        body = line.rstrip(b"\n")
-        out.append(LongLine(len(body)) if len(body) > max_line else line)
+    for line in data.splitlines():  # (only LF in these tests)
+        out.append(LongLine(len(line)) if len(line) > max_line else line)
     return out
 
 
-def _flatten(pieces: list[bytes | LongLine]) -> list[bytes | LongLine]:
+def _flatten(pieces: list[Block | LongLine]) -> list[bytes | LongLine]:
     out: list[bytes | LongLine] = []
     for p in pieces:
         if isinstance(p, LongLine):
             out.append(p)
         else:
-            out.extend(x + b"\n" for x in p.split(b"\n")[:-1])
-            if not p.endswith(b"\n"):
-                out.append(p.rsplit(b"\n", 1)[-1])
+            out.extend(p.lines)
     return out
 
 
@@ -52,23 +49,23 @@ def test_pieces_are_the_lines(monkeypatch: pytest.MonkeyPatch, seed: int, compre
     if not data:
         return
     raw = zstandard.ZstdCompressor().compress(data) if compress else data
-    pieces = list(iter_pieces(io.BytesIO(raw), max_line=max_line))
+    pieces = list(iter_blocks(io.BytesIO(raw), max_line=max_line))
     assert _flatten(pieces) == _expected(data, max_line)
     for p in pieces:
-        if isinstance(p, bytes):  # never a piece holding a line over the maximum
-            assert max(len(x) for x in p.split(b"\n")) <= max_line
+        if isinstance(p, Block):  # never a block holding a line over the maximum
+            assert p.lines and max(len(x) for x in p.lines) <= max_line
 
 
 def test_decompression_is_bounded_per_step(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_reader, "OUT_SIZE", 1 << 16)
     bomb = zstandard.ZstdCompressor().compress(b"x\n" * (8 << 20))  # 16 MiB, ~2 KB
-    sizes = [len(p) for p in iter_pieces(io.BytesIO(bomb)) if isinstance(p, bytes)]
-    assert sum(sizes) == 16 << 20 and max(sizes) <= 1 << 16
+    sizes = [len(p.lines) for p in iter_blocks(io.BytesIO(bomb)) if isinstance(p, Block)]
+    assert sum(sizes) == 8 << 20 and max(sizes) <= (1 << 16) // 2 + 1
 
 
 def test_a_line_without_end_stops_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(_reader, "MAX_SKIP", 1000)
-    pieces = iter_pieces(io.BytesIO(b"ok\n" + b"z" * 5000), max_line=10)
-    assert next(pieces) == b"ok\n"
+    pieces = iter_blocks(io.BytesIO(b"ok\n" + b"z" * 5000), max_line=10)
+    assert next(pieces).lines == [b"ok"]
     with pytest.raises(LogReadError, match="more than 1,000 bytes without a line end"):
         next(pieces)

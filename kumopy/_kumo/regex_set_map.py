@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Any
 from .._errors import KumoError
 from .._regex import RegexSetError, RegexSetMap
 from .._regex.setmap import utf8_error
-from .._runtime import lua_type
+from .._runtime import encode, lua_type
 from .._runtime.userdata import Userdata
 from ._args import ArgConversionError, lua_number_text, lua_type_name
 
@@ -97,7 +97,12 @@ class LuaRegexSetMap(RegexSetMap, Userdata):
     lua_type_name = "RegexSetMap"
     memoizable = True
 
+    pure_index = True
+
     def lua_index(self, state: LuaState, key: Any) -> Any:
+        return self.lua_lookup(state, key)[0]
+
+    def lua_lookup(self, state: LuaState, key: Any) -> tuple[Any, int | None]:
         subject: bytes | str
         if key.__class__ is bytes:
             if not key.isascii():
@@ -113,12 +118,17 @@ class LuaRegexSetMap(RegexSetMap, Userdata):
         observer = _lookup_observer
         if observer is not None:
             observer(self, index, subject)
+        # (position: index + 1; Lua remembers the answer to a string key)
         if index is None:
-            return None
+            return None, 0
         value = self._values[index]
         if value is None or value.__class__ in (int, float, bool):
-            return value
-        return state.cache_value_to_lua(value)
+            return value, index + 1
+        if value.__class__ is str:
+            return encode(value), index + 1
+        # (a table is a new userdata on every lookup, as kumod's is: never
+        # remembered, which a negative position says)
+        return state.cache_value_to_lua(value), -(index + 1)
 
     def lua_newindex(self, state: LuaState, key: Any, value: Any) -> None:
         raise KumoError("attempt to assign to a RegexSetMap: it is read-only")

@@ -19,7 +19,7 @@ import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 import orjson
 
@@ -172,14 +172,21 @@ class Worker:
         policy = self.policy
 
         def observe(m: LuaRegexSetMap, index: int | None, subject: bytes | str) -> None:
+            # (the records run one at a time; those run in batches are
+            # told by their hits below, which Lua keeps in order)
             state = policy.batch_state
             if index is not None and state is not None:
                 hits[state.batch_at] = m.patterns[index]
 
+        found: list[tuple[Any, int] | None] = [None] * len(lines)
         with observe_lookups(observe):
-            results = policy._rewrite_batch(lines, args_of)
+            results = policy._rewrite_batch(lines, args_of, found)
         if results is None:
             return None
+        for at, hit in enumerate(found):
+            if hit is not None:
+                m, position = hit
+                hits[at] = m.patterns[position - 1]
         return [(None, str(r), hits[at]) if isinstance(r, PolicyError) else (r, None, hits[at])
                 for at, r in enumerate(results)]
 
@@ -189,7 +196,7 @@ class Worker:
         cache = self.cache
         found_lines = batch.candidates
         if found_lines is None:
-            found_lines, _ = candidates(batch, self.spec.check_json)
+            found_lines = candidates(batch, self.spec.check_json)
         call = self._call
         by_domain = part.by_domain
         by_rule = part.by_rule

@@ -31,8 +31,9 @@ __all__ = [
     "LogReadError",
     "LongLine",
     "ZSTD_MAGIC",
+    "Block",
+    "iter_blocks",
     "iter_lines",
-    "iter_pieces",
     "open_log",
 ]
 
@@ -150,25 +151,6 @@ def _raw_chunks(f: IO[bytes], on_read: Callable[[int], None] | None) -> Iterator
         data = read()
 
 
-def _split_long(data: bytes, max_line: int) -> Iterator[bytes | LongLine]:
-    """`data` (whole lines) with every line longer than `max_line` replaced
-    by a LongLine (only called when such a line can be there)."""
-    start = pos = 0
-    n = len(data)
-    while pos < n:
-        end = data.find(b"\n", pos)
-        if end < 0:
-            end = n
-        if end - pos > max_line:
-            if pos > start:
-                yield data[start:pos]
-            yield LongLine(end - pos)
-            start = end + 1
-        pos = end + 1
-    if start < n:
-        yield data[start:] if start else data
-
-
 def _check_skip(size: int) -> None:
     if size > MAX_SKIP:
         raise LogReadError(
@@ -177,16 +159,41 @@ def _check_skip(size: int) -> None:
         )
 
 
-def iter_pieces(
+class Block(NamedTuple):
+    """Complete lines of a file (without their LFs), and the decompressed
+    bytes they were cut from (which may also hold the start of the next
+    line): a search of `data` tells whether any line holds a string."""
+
+    lines: list[bytes]
+    data: bytes
+
+
+def _blocks_of(lines: list[bytes], data: bytes, max_line: int) -> Iterator[Block | LongLine]:
+    """`lines` with every line longer than `max_line` taken out as a
+    LongLine (only called when such a line is there)."""
+    start = 0
+    for i, line in enumerate(lines):
+        if len(line) > max_line:
+            if i > start:
+                yield Block(lines[start:i], data)
+            yield LongLine(len(line))
+            start = i + 1
+    if start < len(lines):
+        yield Block(lines[start:] if start else lines, data)
+
+
+def iter_blocks(
     f: IO[bytes],
     *,
     max_line: int = MAX_LINE,
     on_read: Callable[[int], None] | None = None,
-) -> Iterator[bytes | LongLine]:
-    """The file's (decompressed) lines, in pieces: `bytes` of whole lines
-    (each ending with LF, except a last line without one), and a
-    `LongLine` for each line longer than `max_line` bytes.  `on_read(n)`
-    is told of every n bytes read from the file.
+) -> Iterator[Block | LongLine]:
+    """The file's (decompressed) lines, a block per step of reading: each
+    line without its LF (a last line without one included), and a
+    `LongLine` in place of each line longer than `max_line` bytes.
+    `on_read(n)` is told of every n bytes read from the file.  The data
+    is cut into lines once, where it is decompressed (no copies in
+    between).
 
     Raises `LogReadError` when the compressed data is damaged or cut short,
     or when a line has no end within `MAX_SKIP` bytes, after yielding
@@ -203,26 +210,21 @@ def iter_pieces(
             yield LongLine(skipping + cut)
             skipping = 0
             chunk = chunk[cut + 1:]
-        cut = chunk.rfind(b"\n")
-        if cut < 0:
-            carry += chunk
-            if len(carry) > max_line:
-                skipping, carry = len(carry), b""
-                _check_skip(skipping)
-            continue
-        head = carry + chunk[: cut + 1] if carry else chunk[: cut + 1]
-        carry = chunk[cut + 1:]
-        if len(head) > max_line + 1:
-            yield from _split_long(head, max_line)
-        else:
-            yield head
+        data = carry + chunk if carry else chunk
+        lines = data.split(b"\n")
+        carry = lines.pop()  # (the start of the next line, or b"")
+        if lines:
+            if max(map(len, lines)) > max_line:
+                yield from _blocks_of(lines, data, max_line)
+            else:
+                yield Block(lines, data)
         if len(carry) > max_line:
             skipping, carry = len(carry), b""
             _check_skip(skipping)
     if skipping:
         yield LongLine(skipping)
     elif carry:
-        yield carry
+        yield Block([carry], carry)
 
 
 def iter_lines(path: str, *, max_line: int = MAX_LINE) -> Iterator[bytes | LongLine]:
@@ -230,11 +232,8 @@ def iter_lines(path: str, *, max_line: int = MAX_LINE) -> Iterator[bytes | LongL
     one; same errors as `iter_pieces` (and for a file that cannot be
     opened)."""
     with open_log(path) as f:
-        for piece in iter_pieces(f, max_line=max_line):
-            if isinstance(piece, LongLine):
-                yield piece
-                continue
-            lines = piece.split(b"\n")
-            if lines and not lines[-1]:
-                lines.pop()
-            yield from lines
+        for block in iter_blocks(f, max_line=max_line):
+            if isinstance(block, LongLine):
+                yield block
+            else:
+                yield from block.lines

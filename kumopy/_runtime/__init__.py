@@ -498,7 +498,8 @@ class LuaState(Conversions, PythonEntries):
         return not (self._depth or self.isolate or self.abandoned)
 
     def invoke_event_batch(
-        self, event: bytes, fn: Any, flat: list[Any], n: int
+        self, event: bytes, fn: Any, flat: list[Any], n: int,
+        hits: list[tuple[Any, int]] | None = None,
     ) -> tuple[tuple[int, ...], Any]:
         """invoke_event for n records in one crossing into Lua (log replay):
         `flat` holds each record's five arguments in turn; `fn` must return
@@ -511,11 +512,24 @@ class LuaState(Conversions, PythonEntries):
         have raised (the records after it are not run).  Raises
         PolicyError when the results are lost (the loop itself out of
         memory, or the watchdog's interrupt arriving outside a call): every
-        record up to `batch_at` is then failed by it."""
+        record up to `batch_at` is then failed by it.
+
+        With `hits` (a list of n entries), the answers of pure lookups
+        (`Userdata.pure_index`: regex_set_map) are remembered in Lua for the
+        batches that follow, and hits[k] becomes (map, position) of record
+        k's last lookup that found something (in place of an observer of
+        every lookup, which would defeat the remembering)."""
         self._depth = 1
         self.call_thread = _get_ident()
         self._batch_stop = None
         ctl = self._batch_ctl
+        if hits is not None and ctl[3] is not True:
+            ctl[3] = True
+            # nothing is remembered once the state uses half its memory
+            limit = self.max_memory
+            ctl[4] = False if limit is None else limit >> 11
+        elif hits is None and ctl[3] is True:
+            ctl[3] = False
         try:
             try:
                 result: Any = self._run_batch(self._arm_record, event, fn, ctl, n, *flat)
@@ -533,6 +547,11 @@ class LuaState(Conversions, PythonEntries):
             raise self._stop_error("budget", "", ()) from None
         if result.__class__ is not tuple:
             result = (result,)
+        if hits is not None:
+            found = ctl[2]
+            count = found[b"n"]
+            for j in range(1, count + 1, 3):
+                hits[found[j] - 1] = (found[j + 1], found[j + 2])
         m = result[0]
         codes: tuple[int, ...] = result[1 : 1 + m]
         if m >= n:

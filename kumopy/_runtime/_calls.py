@@ -202,16 +202,23 @@ class PythonEntries:
         limit = self.max_memory
         if limit is not None and self.rt.get_memory_used() > limit and self.over_limit():
             return _MEMORY_REPLY
+        position = None
         try:
             if isinstance(obj, Userdata):
-                result = obj.lua_index(self, key)  # type: ignore[arg-type]
+                if obj.pure_index:
+                    # (the position lets Lua remember the answer in a batch)
+                    result, position = obj.lua_lookup(self, key)  # type: ignore[arg-type]
+                else:
+                    result = obj.lua_index(self, key)  # type: ignore[arg-type]
             else:
                 raise KumoError("attempt to index a userdata value")
         except BaseException as e:
             return self._entry_failed(e, "userdata index")
-        if limit is None or result.__class__ is not bytes or self.fits(result):
+        if limit is not None and result.__class__ is bytes and not self.fits(result):
+            return _MEMORY_REPLY
+        if position is None:
             return result
-        return _MEMORY_REPLY
+        return result, None, position
 
     def _ud_newindex(self, obj: Any, key: Any, value: Any) -> Any:
         if self.over_limit():

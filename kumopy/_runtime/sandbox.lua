@@ -568,6 +568,52 @@ local function failure(info)
   return -1, clip(msg), info.tb, "error", e
 end
 
+-- Lookups that are pure functions of their key (regex_set_map: the host
+-- returns the chosen pattern's position as a third value, 0 for none) are
+-- remembered while a batch of records runs (kumopy replay), so a response
+-- seen before is answered here without crossing into Python: by userdata,
+-- its keys (about LOOKUP_CAP bytes of them, then forgotten together) and
+-- its values.
+-- Each record's last matching lookup is noted in the batch's hits (record,
+-- map, position), whether answered here or by the host.  Nothing is
+-- remembered once the state uses more than lookup_room (half its limit).
+local LOOKUPS = setmetatable_lua({}, { __mode = "k" })
+local LOOKUP_VALUES = setmetatable_lua({}, { __mode = "k" })
+local LOOKUP_CAP = 8 * 1024 * 1024
+local batch_k = nil -- the record the running batch is at (nil: no batch)
+local batch_hits = nil
+local lookup_room = nil -- KiB the state may use and still remember (nil: any)
+
+local function batch_hit(o, i)
+  local h = batch_hits
+  local n = h.n + 3
+  h[n - 2] = batch_k
+  h[n - 1] = o
+  h[n] = i
+  h.n = n
+end
+
+local function remember(o, k, v, i)
+  if i ~= 0 then
+    batch_hit(o, i < 0 and -i or i)
+  end
+  if i < 0 or type(k) ~= "string"
+      or (lookup_room and raw_collectgarbage("count") > lookup_room) then
+    return
+  end
+  local keys = LOOKUPS[o]
+  if keys == nil or keys[0] >= LOOKUP_CAP then
+    keys = { [0] = 0 }
+    LOOKUPS[o] = keys
+    LOOKUP_VALUES[o] = LOOKUP_VALUES[o] or {}
+  end
+  keys[k] = i
+  keys[0] = keys[0] + #k + 40 -- (about what an entry costs)
+  if i > 0 then
+    LOOKUP_VALUES[o][i] = v
+  end
+end
+
 -- xpcall's results as n, values... (n >= 0) or a failure, without building
 -- a table: this runs for every event.
 local function report(ok, ...)
@@ -625,6 +671,7 @@ end
 -- the call is stopped, nil for none), calls f, disarms, and returns the
 -- stop that ended it before the results.
 function api.run(limit, f, ...)
+  batch_k = nil
   stop = nil
   stop_info = nil
   stop_tb = nil
@@ -637,6 +684,7 @@ end
 -- host already computed, so one crossing does what a global assignment, a
 -- clock read and run() did.
 function api.run_event(limit, event, f, ...)
+  batch_k = nil
   rawset(_G, "_KUMO_CURRENT_EVENT", event)
   stop = nil
   stop_info = nil
@@ -677,14 +725,23 @@ local function settle(ctl, out, k, ok, ...)
   return false
 end
 
+-- ctl[3]: whether lookups may be remembered (false while the host
+-- observes every lookup), and ctl[4] the room for them (KiB, or false);
+-- the batch's hits (record, map, position, ...) are left in ctl[2].
 function api.run_batch(arm, event, f, ctl, n, ...)
   local a = table_pack(...)
   local out = {}
+  local hits = { n = 0 }
+  ctl[2] = hits
+  batch_hits = hits
+  lookup_room = ctl[4] or nil
+  local remembering = ctl[3]
   for k = 1, n do
     rawset(_G, "_KUMO_CURRENT_EVENT", event) -- (a handler may change it)
     local limit = arm()
     if limit == false then
       deadline = nil
+      batch_k = nil
       ctl[1] = false
       return k - 1, table_unpack(out, 1, k - 1)
     end
@@ -693,10 +750,15 @@ function api.run_batch(arm, event, f, ctl, n, ...)
     stop_tb = nil
     deadline = limit
     local j = 5 * k
+    if remembering then
+      batch_k = k
+    end
     if not settle(ctl, out, k, raw_xpcall(f, on_error, a[j - 4], a[j - 3], a[j - 2], a[j - 1], a[j])) then
+      batch_k = nil
       return k - 1, table_unpack(out, 1, k - 1)
     end
   end
+  batch_k = nil
   deadline = nil
   return n, table_unpack(out, 1, n)
 end
@@ -922,9 +984,24 @@ function api.extend_userdata(sample, index_fn, newindex_fn, len_fn, pairs_fn, to
   end
   -- (the hot path of every regex_set_map lookup: check() inlined)
   mt.__index = function(o, k)
-    local v, e = index_fn(o, k)
+    if batch_k ~= nil then
+      local keys = LOOKUPS[o]
+      if keys ~= nil then
+        local i = keys[k]
+        if i ~= nil then
+          if i > 0 then
+            batch_hit(o, i)
+          end
+          return LOOKUP_VALUES[o][i]
+        end
+      end
+    end
+    local v, e, i = index_fn(o, k)
     if rawequal(v, ERR) then
       error(e, 2)
+    end
+    if i ~= nil and batch_k ~= nil then
+      remember(o, k, v, i)
     end
     return v
   end

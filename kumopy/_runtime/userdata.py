@@ -28,8 +28,22 @@ class Userdata:
     #: the name Lua error messages use for this type
     lua_type_name = "userdata"
 
+    #: True when `lua_index` is a pure function of the key (the same key
+    #: always gives the same value, nothing else happens): it is then
+    #: reached through `lua_lookup`, and Lua may answer a key it has seen
+    #: without asking again (only while kumopy replay runs a batch)
+    pure_index = False
+
     def lua_index(self, state: LuaState, key: Any) -> Any:
         raise KumoError(f"attempt to index a {self.lua_type_name} value")
+
+    def lua_lookup(self, state: LuaState, key: Any) -> tuple[Any, int | None]:
+        """(For `pure_index` types) `lua_index`'s value and a position
+        telling what decided it: an integer > 0, 0 for nothing, negative
+        (minus the position) for an answer that must not be remembered
+        (a new userdata each time, say), None when there is nothing to
+        tell.  Lua remembers only the answers to string keys."""
+        return self.lua_index(state, key), None
 
     def lua_newindex(self, state: LuaState, key: Any, value: Any) -> None:
         raise KumoError(f"attempt to assign to a field of a {self.lua_type_name} value")
