@@ -17,7 +17,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kumopy._replay._decode import decode
-from kumopy._replay._records import NotEligible, examine, quick
+from kumopy._replay._records import OFFERED_INTERNAL, NotEligible, examine, quick
+
+OFFERED = OFFERED_INTERNAL[0]
 
 BASE: dict[str, Any] = {
     "type": "TransientFailure",
@@ -46,7 +48,9 @@ ODD = [None, True, False, 0, -1, 1.5, 452.0, 70000, 2**70, "", "x", [], ["a@b.ex
        {"class": True, "subject": 2, "detail": 2}, {"class": 300, "subject": 2, "detail": 2},
        "Bounce", "Delivery", "ESMTP", "Maildir", "KumoMTA internal: boom",
        "text (kumomta: status was rewritten from 452 -> 552)", "two\r\nlines", "tr\u00e9s",
-       250, 452, "ref #1"]
+       250, 452, "ref #1",
+       "KumoMTA internal: DATA is 8bit, destination does not support 8BITMIME.",
+       "KumoMTA internal: failed to connect (timed out)", "KumoMTA internal: no answer"]
 
 FIELDS = [("type",), ("recipient",), ("queue",), ("delivery_protocol",), ("id",),
           ("response",), ("response", "code"), ("response", "content"),
@@ -90,6 +94,8 @@ def test_fast_paths_agree_with_examine(seed: int) -> None:
     raw = json.dumps(record, separators=(",", ":"), ensure_ascii=rng.random() < 0.5).encode()
     expected = _examined(record)  # (also fills the queue-name cache the fast paths read)
     for answer in (quick(orjson.loads(raw)), decode(raw)):
+        if isinstance(answer, str):  # (decode: a reason it is not offered)
+            answer = f"not offered: {answer}"
         if answer is not None:
             assert answer == expected, (raw, answer, expected)
 
@@ -99,6 +105,16 @@ def test_fast_paths_answer_the_common_record() -> None:
     expected = ("452 4.2.2 Mailbox full", examine(BASE).queue, "example.com", 452)
     assert quick(orjson.loads(raw)) == expected
     assert decode(raw) == expected
+
+
+def test_decode_tells_kumods_own_responses_apart() -> None:
+    record = copy.deepcopy(BASE)
+    record["response"]["content"] = "KumoMTA internal: failed to resolve"
+    assert decode(json.dumps(record).encode()) == "internal"
+    # the 8-bit refusals reach the event: examine decides
+    record["response"]["content"] = OFFERED
+    assert decode(json.dumps(record).encode()) is None
+    assert _examined(record)[0] == f"452 4.2.2 {OFFERED}"
 
 
 # byte-level damage: msgspec must refuse what orjson refuses

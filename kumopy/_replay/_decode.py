@@ -22,7 +22,7 @@ from typing import Any
 import msgspec
 
 from .._smtp import EnhancedStatusCode, QueueName
-from ._records import INTERNAL_PREFIX, LONG_CONTENT, QUEUES
+from ._records import INTERNAL_PREFIX, LONG_CONTENT, OFFERED_INTERNAL, QUEUES
 
 __all__ = ["decode"]
 
@@ -70,10 +70,11 @@ def _enhanced_text(e: _Enhanced) -> str | None:
     return text
 
 
-def decode(raw: bytes) -> tuple[str, QueueName, str, int] | None:
+def decode(raw: bytes) -> tuple[str, QueueName, str, int] | str | None:
     """(line, queue, domain, code) of an eligible record of the common
-    shape (see `_records.quick`), or None: the caller then takes the
-    general path."""
+    shape (see `_records.quick`); "internal" for a record of that shape
+    that `examine` would not offer because kumod itself wrote its
+    response; or None: the caller then takes the general path."""
     if not raw.isascii():
         return None
     try:
@@ -91,6 +92,18 @@ def decode(raw: bytes) -> tuple[str, QueueName, str, int] | None:
         return None
     code = response.code
     content = response.content
+    if content.startswith(INTERNAL_PREFIX):
+        # examine's tests, in its order, up to its "internal"
+        enhanced = response.enhanced_code
+        if (
+            0 <= code <= 0xFFFF
+            and content[-1:] != ")"
+            and code != 250
+            and not content.startswith(OFFERED_INTERNAL)
+            and (enhanced is None or _enhanced_text(enhanced) is not None)
+        ):
+            return "internal"
+        return None
     if (
         not 0 <= code <= 0xFFFF
         or code == 250

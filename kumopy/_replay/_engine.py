@@ -208,8 +208,12 @@ class Worker:
         # instead of being pushed out by each record's JSON: ~20% faster).
         eligible: list[tuple[int, bytes, object, str, QueueName, str, int]] = []
         take = eligible.append
+        not_offered = part.not_offered
         for number, raw in found_lines:
             fast = fast_decode(raw) if fast_decode is not None else None
+            if fast.__class__ is str:  # (not offered, and why)
+                not_offered[fast] += 1  # type: ignore[index]
+                continue
             record = None
             if fast is None:
                 try:
@@ -220,7 +224,7 @@ class Worker:
                     continue
                 fast = quick(record)
             if fast is not None:
-                take((number, raw, record, *fast))
+                take((number, raw, record, *fast))  # type: ignore[arg-type]
                 continue
             try:
                 found = examine(record)
