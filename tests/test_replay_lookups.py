@@ -13,7 +13,6 @@ import pytest
 from kumopy import PolicyError
 from kumopy._kumo.regex_set_map import LuaRegexSetMap
 
-EVENT = "smtp_client_rewrite_delivery_status"
 ARGS = (b"d.example", b"t", b"c", b"r.example")
 
 POLICY = """
@@ -25,7 +24,7 @@ local rules = kumo.memoize(function()
     ['^421 .*table'] = { code = 421 },
   })
 end, { name = 'rules', ttl = '5 minutes', capacity = 1 })
-kumo.on('%s', function(r)
+kumo.on('smtp_client_rewrite_delivery_status', function(r)
   local m = rules()
   local v = m[r]
   if type(v) == 'userdata' then
@@ -34,7 +33,7 @@ kumo.on('%s', function(r)
   end
   return v
 end)
-""" % EVENT
+"""
 
 
 @pytest.fixture
