@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -140,3 +141,47 @@ def test_batches_number_lines_across_blocks_and_long_lines(
         or (x.startswith(b'{"type":"Delivery"') and NOTE.encode() in x))]
     assert got == expected
     assert read == 200 and malformed == 1
+
+
+def _batch_view(batch: Batch) -> tuple[Any, ...]:
+    p = batch.part
+    return (batch.file, batch.first, batch.candidates, p.read, p.malformed, p.problems,
+            dict(p.not_offered))
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_shares_cut_the_same_batches_and_take_each_once(
+        seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every process reads the whole file and keeps batches k % of ==
+    index: together the shares are exactly the batches of one reader,
+    whatever the file holds (long lines, blank or broken lines, a zstd
+    stream cut short) and however the reads fall."""
+    import zstandard
+
+    from kumopy._replay import _reader
+
+    rng = random.Random(seed)
+    monkeypatch.setattr(_reader, "READ_SIZE", rng.choice((61, 97, 500, 4096)))
+    monkeypatch.setattr(_reader, "OUT_SIZE", rng.choice((64, 300, 2048)))
+    monkeypatch.setattr(_scan, "BATCH_BYTES", rng.choice((100, 400, 3000)))
+    lines = _clean_batch(rng, rng.randint(1, 300))
+    for _ in range(rng.randint(0, 6)):
+        lines.insert(rng.randrange(len(lines) + 1), rng.choice(
+            [b"", b"junk", b'{"type":"Bounce","x":"' + b"y" * 700 + b'"}', ODD[2], ODD[4]]))
+    data = b"\n".join(lines) + rng.choice((b"\n", b""))
+    path = tmp_path / "log"
+    if rng.random() < 0.5:
+        packed = zstandard.ZstdCompressor().compress(data)
+        if rng.random() < 0.5:
+            packed = packed[: len(packed) * 2 // 3]  # kumod still writing it
+        path.write_bytes(packed)
+    else:
+        path.write_bytes(data)
+    whole = [_batch_view(b) for b in _scan.batches(str(path), max_line=500)]
+    for of in (2, 3):
+        shares = [[_batch_view(b) for b in _scan.batches(str(path), max_line=500,
+                                                          share=_scan.Share(i, of))]
+                  for i in range(of)]
+        merged = [shares[k % of][k // of] for k in range(len(whole))]
+        assert merged == whole
+        assert sum(len(s) for s in shares) == len(whole)

@@ -35,7 +35,7 @@ from ._parallel import Workers
 from ._reader import MAX_LINE
 from ._records import NotEligible, examine, quick
 from ._report import Part, Problem, Report
-from ._scan import Batch, batches, candidates
+from ._scan import Batch, Share, batches, candidates
 
 __all__ = ["Problem", "Report", "ReplaySpec", "default_jobs", "replay"]
 
@@ -192,6 +192,7 @@ class Worker:
 
     def run(self, batch: Batch) -> Part:
         part = batch.part
+        part.file = batch.file
         loads = orjson.loads  # ~3x json.loads on log records; same errors class
         cache = self.cache
         found_lines = batch.candidates
@@ -303,6 +304,22 @@ def _json_error(e: ValueError) -> str:
     return str(e)
 
 
+def shared_parts(worker: Worker, paths: Sequence[str], index: int, of: int,
+                 on_read: Callable[[int], None] | None = None,
+                 skip: int = 0) -> Iterator[Part]:
+    """The parts of the batches of `paths` that are share `index` of `of`
+    (see `Share`), the first `skip` of them left out (already run)."""
+    spec = worker.spec
+    share = Share(index, of)
+    for path in paths:
+        for batch in batches(path, check_json=spec.check_json, max_line=spec.max_line,
+                             on_read=on_read, share=share):
+            if skip:
+                skip -= 1
+                continue
+            yield worker.run(batch)
+
+
 def run_file(worker: Worker, path: str) -> list[Part]:
     """A whole log file (read and decompressed here too)."""
     spec = worker.spec
@@ -384,17 +401,23 @@ def replay(
                 for part in parts:
                     take(path, part)
     else:
-        # The first batch runs here; forked workers then start from this
-        # process's policy (its memoized maps already built, as a kumod
-        # process that has been running), instead of each loading it and
-        # compiling the same rules again.  This process reads the files,
-        # picks the candidates (the workers get only those) and runs
-        # batches itself while the jobs - 1 workers are busy.
-        first = next(all_batches, None)
-        if first is not None:
-            take(first.file, worker.run(first))
+        # Fewer files than jobs (one large file, say): every process reads
+        # and decompresses all of them and takes every jobs-th batch
+        # (`Share`), so that nothing but the results crosses between
+        # processes and no process does the others' reading and picking.
+        # This process runs its first batch before the workers are forked:
+        # they start from its policy, the memoized maps already built (as
+        # a kumod process that has been running).
+        own = Share(0, jobs)
+        mine = (batch for path in paths
+                for batch in batches(path, check_json=spec.check_json,
+                                     max_line=spec.max_line, on_read=on_read, share=own))
+        first = next(mine, None)
+        first_part = None if first is None else worker.run(first)
+        parts = (worker.run(batch) for batch in mine)
         with Workers(worker, spec, jobs - 1) as pool:
-            for name, part in pool.batches(all_batches, worker.run):
-                take(name, part)
+            chained = itertools.chain([] if first_part is None else [first_part], parts)
+            for part in pool.shared(list(paths), chained):
+                take(part.file, part)
     report.seconds = time.perf_counter() - started
     return report

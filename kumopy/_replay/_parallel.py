@@ -53,12 +53,30 @@ def _serve(conn: Connection, spec: ReplaySpec) -> None:
         kind, payload = pickle.loads(message)
         if kind == "stop":
             return
+        if kind == "share":
+            _serve_share(conn, worker, *payload)
+            continue
         try:
             result: Any = worker.run(payload) if kind == "batch" else run_file(worker, payload)
             reply = pickle.dumps(("ok", result), protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException as e:  # reported to the parent, which stops the run
             reply = pickle.dumps(("error", "".join(traceback.format_exception(e))))
         conn.send_bytes(reply)
+
+
+def _serve_share(conn: Connection, worker: Worker, paths: list[str], index: int, of: int) -> None:
+    """Replay this worker's share of the batches of `paths`, sending each
+    part as it is done (the pipe's buffer holds the worker back when the
+    parent falls behind), then ("end", None)."""
+    from ._engine import shared_parts
+
+    try:
+        for part in shared_parts(worker, paths, index, of):
+            conn.send_bytes(pickle.dumps(("part", part), protocol=pickle.HIGHEST_PROTOCOL))
+        reply = pickle.dumps(("end", None))
+    except BaseException as e:  # reported to the parent, which stops the run
+        reply = pickle.dumps(("error", "".join(traceback.format_exception(e))))
+    conn.send_bytes(reply)
 
 
 class Workers:
@@ -70,6 +88,7 @@ class Workers:
         ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
         self._conns: list[Connection] = []
         self._procs: list[Any] = []
+        self._sharing = False
         _INHERITED = worker if "fork" in methods else None
         try:
             for _ in range(jobs):
@@ -90,6 +109,11 @@ class Workers:
         self.close()
 
     def close(self) -> None:
+        if self._sharing:
+            # (a run given up while workers stream their shares: they
+            # read no more messages, and their results are not wanted)
+            for proc in self._procs:
+                proc.kill()
         for conn in self._conns:
             try:
                 conn.send_bytes(pickle.dumps(("stop", None)))
@@ -160,6 +184,49 @@ class Workers:
             if isinstance(what, int):
                 what = self._recv(what)
             yield name, what
+
+    # -- one stream, read by every process, batches shared round-robin ---------
+
+    def shared(self, paths: list[str], mine: Iterator[Part]) -> Iterator[Part]:
+        """The parts of every batch of `paths`, in order, this process
+        taking batches 0, N, 2N... (`mine`, its share: N is the workers
+        plus one) and worker i batches i, N + i, ...: each process reads
+        and decompresses the files itself, and only the parts (counts and
+        rewritten records) cross the pipes."""
+        jobs = len(self._conns) + 1
+        for i in range(jobs - 1):
+            self._send(i, "share", (paths, i + 1, jobs))
+        ended = [False] * (jobs - 1)
+        k = 0
+        self._sharing = True  # (until every worker has ended: see close)
+        while True:
+            owner = k % jobs
+            part: Part | None
+            if owner == 0:
+                part = next(mine, None)
+            else:
+                status, value = self._recv_raw(owner - 1)
+                if status == "end":
+                    ended[owner - 1] = True
+                part = value if status == "part" else None
+            if part is None:
+                break  # (batch k does not exist: nor does any after it)
+            yield part
+            k += 1
+        for i in range(jobs - 1):  # the others' end
+            while not ended[i]:
+                status, _ = self._recv_raw(i)
+                ended[i] = status == "end"
+        self._sharing = False
+
+    def _recv_raw(self, i: int) -> tuple[str, Any]:
+        try:
+            status, value = pickle.loads(self._conns[i].recv_bytes())
+        except (EOFError, OSError):
+            raise self._died(i) from None
+        if status == "error":
+            raise ReplayError(f"replay worker {i + 1} failed:\n{value}")
+        return status, value
 
     # -- whole files, to whichever process is free ------------------------------
 

@@ -32,6 +32,7 @@ __all__ = [
     "LongLine",
     "ZSTD_MAGIC",
     "Block",
+    "Counted",
     "iter_blocks",
     "iter_lines",
     "open_log",
@@ -161,25 +162,37 @@ def _check_skip(size: int) -> None:
 
 class Block(NamedTuple):
     """Complete lines of a file (without their LFs), and the decompressed
-    bytes they were cut from (which may also hold the start of the next
-    line): a search of `data` tells whether any line holds a string."""
+    bytes they were cut from (the end of lines[0] on; the start of the next
+    line too): a search of `data` and of lines[0] tells whether any line
+    holds a string.  `size`: the bytes of the step (as `Counted.size`)."""
 
     lines: list[bytes]
     data: bytes
+    size: int
 
 
-def _blocks_of(lines: list[bytes], data: bytes, max_line: int) -> Iterator[Block | LongLine]:
+def _blocks_of(lines: list[bytes], data: bytes, size: int,
+               max_line: int) -> Iterator[Block | LongLine]:
     """`lines` with every line longer than `max_line` taken out as a
     LongLine (only called when such a line is there)."""
     start = 0
     for i, line in enumerate(lines):
         if len(line) > max_line:
             if i > start:
-                yield Block(lines[start:i], data)
+                yield Block(lines[start:i], data, size)
             yield LongLine(len(line))
             start = i + 1
     if start < len(lines):
-        yield Block(lines[start:] if start else lines, data)
+        yield Block(lines[start:] if start else lines, data, size)
+
+
+class Counted(NamedTuple):
+    """Complete lines that were only counted (see `iter_blocks`)."""
+
+    lines: int
+    #: the bytes they were counted in (as `len(Block.data)`: the start of
+    #: the next line too), so that every process cuts the same batches
+    size: int
 
 
 def iter_blocks(
@@ -187,13 +200,15 @@ def iter_blocks(
     *,
     max_line: int = MAX_LINE,
     on_read: Callable[[int], None] | None = None,
-) -> Iterator[Block | LongLine]:
+    wanted: Callable[[], bool] | None = None,
+) -> Iterator[Block | Counted | LongLine]:
     """The file's (decompressed) lines, a block per step of reading: each
     line without its LF (a last line without one included), and a
     `LongLine` in place of each line longer than `max_line` bytes.
     `on_read(n)` is told of every n bytes read from the file.  The data
     is cut into lines once, where it is decompressed (no copies in
-    between).
+    between).  When `wanted()` says False before a step, the step's
+    lines are only counted (a `Counted`, where no line can be too long).
 
     Raises `LogReadError` when the compressed data is damaged or cut short,
     or when a line has no end within `MAX_SKIP` bytes, after yielding
@@ -210,21 +225,34 @@ def iter_blocks(
             yield LongLine(skipping + cut)
             skipping = 0
             chunk = chunk[cut + 1:]
-        data = carry + chunk if carry else chunk
-        lines = data.split(b"\n")
+        size = len(carry) + len(chunk)
+        if wanted is not None and size <= max_line and not wanted():
+            # (no line in it can be too long: count the lines, no more)
+            cut = chunk.rfind(b"\n") + 1
+            if cut:
+                carry = chunk[cut:] if cut < len(chunk) else b""
+                yield Counted(chunk.count(b"\n", 0, cut), size)
+            else:
+                carry += chunk
+            continue
+        # (the line begun in the last step is completed alone: the chunk
+        # itself is not copied)
+        lines = chunk.split(b"\n")
+        if carry:
+            lines[0] = carry + lines[0]
         carry = lines.pop()  # (the start of the next line, or b"")
         if lines:
             if max(map(len, lines)) > max_line:
-                yield from _blocks_of(lines, data, max_line)
+                yield from _blocks_of(lines, chunk, size, max_line)
             else:
-                yield Block(lines, data)
+                yield Block(lines, chunk, size)
         if len(carry) > max_line:
             skipping, carry = len(carry), b""
             _check_skip(skipping)
     if skipping:
         yield LongLine(skipping)
     elif carry:
-        yield Block([carry], carry)
+        yield Block([carry], carry, len(carry))
 
 
 def iter_lines(path: str, *, max_line: int = MAX_LINE) -> Iterator[bytes | LongLine]:

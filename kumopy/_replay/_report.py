@@ -68,6 +68,8 @@ class Counts:
 class Part(Counts):
     """The result of one batch (plain data: it crosses processes)."""
 
+    #: the log file the batch was read from
+    file: str = ""
     out: list[str] = field(default_factory=list)
     problems: list[tuple[int, str, str]] = field(default_factory=list)  # line, kind, message
 

@@ -17,10 +17,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import repeat
 
-from ._reader import MAX_LINE, LogReadError, LongLine, iter_blocks, open_log
+from ._reader import MAX_LINE, Counted, LogReadError, LongLine, iter_blocks, open_log
 from ._report import Part
 
-__all__ = ["BATCH_BYTES", "Batch", "batches", "candidates", "split"]
+__all__ = ["BATCH_BYTES", "Batch", "Share", "batches", "candidates", "split"]
 
 #: decompressed bytes of log per batch (about 500 records): small batches
 #: keep every worker busy (large ones stall on the pipes)
@@ -28,6 +28,29 @@ BATCH_BYTES = 512 << 10
 
 _NOTE = b"(kumomta: status was rewritten from "
 _TYPE = b'{"type":"'
+
+
+@dataclass
+class Share:
+    """One process's share of batches that every process reads (one log
+    file replayed by several jobs): batch k, counted from 0 across the
+    files in order, is this process's when k % `of` == `index`.  Every
+    process cuts the same batches (the cut depends only on the data), so
+    each batch is some process's, and only one's."""
+
+    index: int
+    of: int
+    #: batches cut so far (this process's and the others')
+    seq: int = 0
+
+    def next_is_mine(self) -> bool:
+        return self.seq % self.of == self.index
+
+    def take(self) -> bool:
+        """Whether the next batch is this process's (and count it)."""
+        mine = self.seq % self.of == self.index
+        self.seq += 1
+        return mine
 
 
 @dataclass
@@ -54,19 +77,28 @@ def batches(
     check_json: bool = False,
     max_line: int = MAX_LINE,
     on_read: Callable[[int], None] | None = None,
+    share: Share | None = None,
 ) -> Iterator[Batch]:
     """The lines of one log file in batches of about BATCH_BYTES, their
     candidates picked (`Batch.candidates`; the lines themselves are
     dropped).  A line longer than `max_line`, and a file that cannot be
-    read (any further), are counted as malformed lines."""
+    read (any further), are counted as malformed lines.  With `share`,
+    only this process's batches are yielded (the others are read and
+    counted, their lines neither picked nor counted into a part)."""
     number = 0  # lines handed out so far
     pending: list[bytes] = []
+    counted = 0  # lines of another process's batch, counted only
     size = 0
     noted = False
     part = Part()
+    wanted = None if share is None else share.next_is_mine
 
-    def flush() -> Batch:
-        nonlocal number, pending, size, noted, part
+    def flush() -> Batch | None:
+        nonlocal number, pending, counted, size, noted, part
+        if share is not None and not share.take():
+            number += len(pending) + counted
+            pending, counted, size, noted, part = [], 0, 0, False, Part()
+            return None
         batch = Batch(path, number + 1, pending, part, noted=noted)
         batch.candidates = candidates(batch, check_json)
         batch.lines = []
@@ -76,10 +108,16 @@ def batches(
 
     try:
         with open_log(path) as f:
-            for block in iter_blocks(f, max_line=max_line, on_read=on_read):
+            for block in iter_blocks(f, max_line=max_line, on_read=on_read, wanted=wanted):
+                if block.__class__ is Counted:
+                    counted += block.lines
+                    size += block.size
+                    if size >= BATCH_BYTES:
+                        flush()  # (another process's)
+                    continue
                 if isinstance(block, LongLine):
-                    if pending:
-                        yield flush()
+                    if (pending or counted) and (batch := flush()) is not None:
+                        yield batch
                     number += 1
                     part.read += 1
                     part.malformed += 1
@@ -91,21 +129,25 @@ def batches(
                     pending.extend(block.lines)
                 else:
                     pending = block.lines
-                size += len(block.data)
-                noted = noted or _NOTE in block.data
-                if size >= BATCH_BYTES:
-                    yield flush()
+                size += block.size
+                noted = noted or _NOTE in block.data or _NOTE in block.lines[0]
+                if size >= BATCH_BYTES and (batch := flush()) is not None:
+                    yield batch
     except LogReadError as e:
         if e.line >= 0:  # the file did not open
             part.malformed += 1
             part.problems.append((e.line, "malformed", e.detail))
         else:
+            problem = (number + len(pending) + counted + 1, "malformed",
+                       f"{e} after line {number + len(pending) + counted}")
             last = flush()
-            last.part.malformed += 1
-            last.part.problems.append((number + 1, "malformed", f"{e} after line {number}"))
-            yield last
+            if last is not None:
+                last.part.malformed += 1
+                last.part.problems.append(problem)
+                yield last
             return
-    yield flush()
+    if (batch := flush()) is not None:
+        yield batch
 
 
 def candidates(batch: Batch, check_json: bool) -> list[tuple[int, bytes]]:
