@@ -213,7 +213,7 @@ class Worker:
         for number, raw in found_lines:
             fast = fast_decode(raw) if fast_decode is not None else None
             if fast.__class__ is str:  # (not offered, and why)
-                not_offered[fast] += 1  # type: ignore[index]
+                not_offered[fast] += 1
                 continue
             record = None
             if fast is None:
@@ -225,7 +225,7 @@ class Worker:
                     continue
                 fast = quick(record)
             if fast is not None:
-                take((number, raw, record, *fast))  # type: ignore[arg-type]
+                take((number, raw, record, *fast))
                 continue
             try:
                 found = examine(record)
@@ -414,9 +414,9 @@ def replay(
                                      max_line=spec.max_line, on_read=on_read, share=own))
         first = next(mine, None)
         first_part = None if first is None else worker.run(first)
-        parts = (worker.run(batch) for batch in mine)
+        rest = (worker.run(batch) for batch in mine)
         with Workers(worker, spec, jobs - 1) as pool:
-            chained = itertools.chain([] if first_part is None else [first_part], parts)
+            chained = itertools.chain([] if first_part is None else [first_part], rest)
             for part in pool.shared(list(paths), chained):
                 take(part.file, part)
     report.seconds = time.perf_counter() - started

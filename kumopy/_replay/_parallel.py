@@ -2,8 +2,9 @@
 
 Each worker is a process with its own `Policy` (Lua states cannot cross
 processes), fed through its own pipe: no pool threads in the parent, whose
-own work (reading and picking candidates) then does not fight them for the
-GIL.  Forked workers start from the parent's policy (maps a memoized loader
+own share of the work then does not fight them for the GIL.  Workers take
+whole files (`files`) or, with fewer files than jobs, every N-th batch of
+a stream each process reads itself (`shared`).  Forked workers start from the parent's policy (maps a memoized loader
 built are not compiled again, as in a kumod process that has been running);
 spawned ones (no fork on the platform) load it from the spec.
 
@@ -17,22 +18,16 @@ from __future__ import annotations
 import multiprocessing
 import pickle
 import traceback
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 from ._report import Part
-from ._scan import Batch
 
 if TYPE_CHECKING:
     from ._engine import ReplaySpec, Worker
 
 __all__ = ["ReplayError", "Workers"]
-
-#: tasks in flight per worker (a batch being processed and one waiting)
-_AHEAD = 2
-
 
 class ReplayError(Exception):
     """The replay itself failed (a worker process died or broke)."""
@@ -57,7 +52,7 @@ def _serve(conn: Connection, spec: ReplaySpec) -> None:
             _serve_share(conn, worker, *payload)
             continue
         try:
-            result: Any = worker.run(payload) if kind == "batch" else run_file(worker, payload)
+            result: Any = run_file(worker, payload)
             reply = pickle.dumps(("ok", result), protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException as e:  # reported to the parent, which stops the run
             reply = pickle.dumps(("error", "".join(traceback.format_exception(e))))
@@ -149,41 +144,6 @@ class Workers:
         code = proc.exitcode
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
         return ReplayError(f"replay worker {i + 1} died ({how})")
-
-    # -- batches of one stream ------------------------------------------------
-
-    def batches(self, stream: Iterable[Batch],
-                here: Callable[[Batch], Part]) -> Iterator[tuple[str, Part]]:
-        """(file, part) of each batch, in stream order.  A batch goes to the
-        worker with the fewest in flight, or, when every worker has _AHEAD,
-        is run `here` (this process reads and picks the candidates, and
-        does the rest of the work when the workers are busy: N jobs are N
-        busy processes, not N + 1)."""
-        jobs = len(self._conns)
-        inflight = [0] * jobs
-        pending: deque[tuple[str, int | Part]] = deque()  # (file, worker or result)
-        for batch in stream:
-            i = min(range(jobs), key=inflight.__getitem__)
-            if inflight[i] < _AHEAD:
-                self._send(i, "batch", batch)
-                inflight[i] += 1
-                pending.append((batch.file, i))
-            else:
-                pending.append((batch.file, here(batch)))
-            while pending:  # what is done, in order, without waiting
-                name, what = pending[0]
-                if isinstance(what, int):
-                    if not self._conns[what].poll():
-                        break
-                    inflight[what] -= 1
-                    what = self._recv(what)
-                pending.popleft()
-                yield name, what
-        while pending:
-            name, what = pending.popleft()
-            if isinstance(what, int):
-                what = self._recv(what)
-            yield name, what
 
     # -- one stream, read by every process, batches shared round-robin ---------
 

@@ -261,7 +261,7 @@ def iter_lines(path: str, *, max_line: int = MAX_LINE) -> Iterator[bytes | LongL
     opened)."""
     with open_log(path) as f:
         for block in iter_blocks(f, max_line=max_line):
-            if isinstance(block, LongLine):
-                yield block
-            else:
+            if isinstance(block, Block):
                 yield from block.lines
+            elif isinstance(block, LongLine):
+                yield block

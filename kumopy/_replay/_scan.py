@@ -109,7 +109,7 @@ def batches(
     try:
         with open_log(path) as f:
             for block in iter_blocks(f, max_line=max_line, on_read=on_read, wanted=wanted):
-                if block.__class__ is Counted:
+                if isinstance(block, Counted):
                     counted += block.lines
                     size += block.size
                     if size >= BATCH_BYTES:
