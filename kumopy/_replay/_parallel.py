@@ -4,9 +4,10 @@ Each worker is a process with its own `Policy` (Lua states cannot cross
 processes), fed through its own pipe: no pool threads in the parent, whose
 own share of the work then does not fight them for the GIL.  Workers take
 whole files (`files`) or, with fewer files than jobs, every N-th batch of
-a stream each process reads itself (`shared`).  Forked workers start from the parent's policy (maps a memoized loader
-built are not compiled again, as in a kumod process that has been running);
-spawned ones (no fork on the platform) load it from the spec.
+a stream each process reads itself (`shared`).  Forked workers start from
+the parent's policy (maps a memoized loader built are not compiled again,
+as in a kumod process that has been running); spawned ones (no fork on
+the platform) load it from the spec.
 
 Results come back in task order, so the output never depends on the number
 of jobs.  A worker that dies (killed, out of memory) is reported as a
