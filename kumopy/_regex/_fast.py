@@ -11,6 +11,8 @@ from kumopy._regex._hir import (
     H_EMPTY,
     LOOK_END,
     LOOK_START,
+    HAlt,
+    HCap,
     HCat,
     HClass,
     HEmpty,
@@ -51,10 +53,14 @@ from kumopy._regex._to_hir import parse_to_hir
 # unescaped `]`) and the results are combined as the general route combines
 # them.  The only assertion needing a rewrite is `\b`: RE2's ASCII `\b`,
 # exact on ASCII subjects, and dropped from the loose form, as
-# `eliminate_looks` and `drop_looks` do.  Anything else (groups,
-# alternations, other flags, unusual escapes, nested repetitions, any
-# error, sizes over the limit) takes the general route, which alone
-# reports errors.  tests/test_regex_set_map.py checks that both routes
+# `eliminate_looks` and `drop_looks` do.  A group (capturing or `(?:`,
+# repeated or not) is one more kind of token, translated whole by the
+# general route, when it holds no assertion, no empty expression, no flag
+# and no nested bracket (its captures are renumbered where the HIR of the
+# whole pattern is wanted), except in a pattern with `\b`.  Anything else
+# (top-level alternations, other flags, unusual escapes, nested
+# repetitions, any error, sizes over the limit) takes the general route,
+# which alone reports errors.  tests/test_regex_set_map.py checks that both routes
 # agree.
 # --------------------------------------------------------------------------
 
@@ -72,6 +78,9 @@ class _Atom(NamedTuple):
     rev: Cost
     re2: str
     loose: str
+    #: the capture groups the token opens (numbered from 1 in `node`)
+    captures: int = 0
+    group: bool = False  # a parenthesized group
 
 
 _EMPTY_ATOM = _Atom(H_EMPTY, "", None, (1, 0, False), (1, 0, False), "", "")
@@ -107,13 +116,16 @@ def _make_atom(ci: bool, key: str) -> _Atom | None:
         h = parse_to_hir("(?i)" + key if ci else key)
     except Exception:  # an error (or any surprise): the general route decides
         return None
-    if isinstance(h, HEmpty):
-        return _EMPTY_ATOM
+    if isinstance(h, HEmpty):  # (a group repeated {0}: the general route)
+        return _EMPTY_ATOM if key[0] != "(" else None
     look: str | None = None
     if isinstance(h, HLook):
         if h.kind not in _FAST_LOOKS:
             return None
         look = h.kind
+    elif key[0] == "(":  # a group (repeated or not) without assertions
+        if not _plain(h):
+            return None
     elif isinstance(h, HRep):
         if not isinstance(h.sub, (HLit, HClass)) or _is_fail(h.sub):
             return None
@@ -134,7 +146,60 @@ def _make_atom(ci: bool, key: str) -> _Atom | None:
         _NfaCost(True).cost(h),
         "".join(out),
         loose,
+        _group_scan(key, 0)[1] if key[0] == "(" else 0,
+        key[0] == "(",
     )
+
+
+def _plain(h: Hir) -> bool:
+    """No assertion, no empty expression and no class that never matches
+    anywhere in `h` (what the general route rewrites or simplifies: a
+    group of anything else translates on its own as inside the pattern)."""
+    t = type(h)
+    if t is HLit:
+        return True
+    if t is HClass:
+        return not _is_fail(h)
+    if t is HRep or t is HCap:
+        return _plain(h.sub)  # type: ignore[attr-defined]
+    if t is HCat or t is HAlt:
+        return all(_plain(x) for x in h.items)  # type: ignore[attr-defined]
+    return False
+
+
+def _group_scan(p: str, i: int) -> tuple[int, int]:
+    """The index after the `)` closing the group opened at p[i], or -1
+    when the group holds what the fast path leaves to the general route
+    (flags, named groups, nested brackets, an unclosed group); and the
+    capture groups it opens."""
+    depth = 0
+    captures = 0
+    n = len(p)
+    k = i
+    while k < n:
+        c = p[k]
+        if c == "\\":
+            k += 2
+            continue
+        if c == "[":
+            m = _CLASS_TOKEN.match(p, k)
+            if m is None:
+                return -1, captures
+            k = m.end()
+            continue
+        if c == "(":
+            if p.startswith("(?", k):
+                if not p.startswith("(?:", k):
+                    return -1, captures
+            else:
+                captures += 1
+            depth += 1
+        elif c == ")":
+            depth -= 1
+            if depth == 0:
+                return k + 1, captures
+        k += 1
+    return -1, captures
 
 
 def _atom(ci: bool, key: str) -> _Atom | None:
@@ -198,7 +263,11 @@ def _scan(pattern: str) -> tuple[_Atom | str, ...] | None:
                 ci = False
                 i += 5
                 continue
-            else:  # groups, alternations, a repetition of nothing or of a
+            elif c == "(" and (not p.startswith("(?", i) or p.startswith("(?:", i)):
+                j = _group_scan(p, i)[0]  # (translated whole, as one token)
+                if j < 0:
+                    return None
+            else:  # alternations, flags, a repetition of nothing or of a
                 return None  # repetition
         else:
             m = _LIT_RUN.match(p, i)
@@ -238,10 +307,24 @@ def _scan(pattern: str) -> tuple[_Atom | str, ...] | None:
     return tuple(seq)
 
 
+def _shifted(h: Hir, by: int) -> Hir:
+    """`h` (a group translated alone: its captures numbered from 1) with
+    `by` added to its capture numbers (the groups opened before it)."""
+    t = type(h)
+    if t is HCap:
+        return HCap(h.index + by, h.name, _shifted(h.sub, by))  # type: ignore[attr-defined]
+    if t is HRep:
+        return HRep(_shifted(h.sub, by), h.min, h.max, h.greedy)  # type: ignore[attr-defined]
+    if t is HCat or t is HAlt:
+        return t(tuple(_shifted(x, by) for x in h.items))  # type: ignore[attr-defined]
+    return h
+
+
 def _fast_hir(seq: Sequence[_Atom | str]) -> Hir:
     """The HIR of a scanned pattern (what `rust_concat` makes of it)."""
     nodes: list[Hir] = []
     text: list[str] = []
+    opened = 0  # capture groups so far
     for x in seq:
         if isinstance(x, str):
             text.append(x)
@@ -251,7 +334,11 @@ def _fast_hir(seq: Sequence[_Atom | str]) -> Hir:
             if text:
                 nodes.append(HLit("".join(text)))
                 text = []
-            nodes.append(x.node)
+            node = x.node
+            if x.captures:
+                node = _shifted(node, opened) if opened else node
+                opened += x.captures
+            nodes.append(node)
     if text:
         nodes.append(HLit("".join(text)))
     if not nodes:
@@ -267,8 +354,8 @@ def _translate_fast(pattern: str) -> Translation | None:
         except UnicodeEncodeError:
             return None
     seq = _fast_scan(pattern)
-    if seq is None:
-        return None
+    if seq is None or (len(seq) == 1 and isinstance(seq[0], _Atom) and seq[0].group):
+        return None  # (a lone group is emitted without its parentheses)
     # The NFA cost of a concatenation (`_NfaCost._concat`) in each direction:
     # the parts' states and heap, plus an alternate for each part that
     # follows (in that direction) a part ending in a union.  Literal text
@@ -317,6 +404,8 @@ def _translate_fast(pattern: str) -> Translation | None:
     rev = (rs + lits + 1) * _STATE_BYTES + rh + (A if ru else 0)
     if fwd > RUST_NFA_SIZE_LIMIT or rev > RUST_NFA_SIZE_LIMIT:
         return None  # the general route raises
+    if word and any(isinstance(x, _Atom) and x.group for x in seq):
+        return None  # (the loose form may leave a lone group: see above)
     loose: str | None = None
     hir: Hir | None = None
     if word:
