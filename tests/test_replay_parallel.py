@@ -86,3 +86,24 @@ def test_default_jobs_is_one_for_a_small_log(setup: Any, tmp_path: Path) -> None
     big.write_bytes(b"\n" * (3 * JOB_BYTES))
     assert default_jobs([str(big)]) == min(cores(), 3)
     assert default_jobs(["s3://bucket/a", "s3://bucket/b"]) == min(cores(), 2)
+
+
+def test_a_worker_that_fails_in_a_shared_file_stops_the_run(
+        setup: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """One file, two jobs (each process takes every other batch): a worker's
+    failure ends the run with one error naming it, without waiting for the
+    rest of its share."""
+    from kumopy._replay import _engine
+
+    spec, paths = setup
+    parent = os.getpid()
+    real = _engine.Worker.run
+
+    def run(self: Any, batch: Any) -> Any:
+        if os.getpid() != parent:
+            raise RuntimeError("worker broke")
+        return real(self, batch)
+
+    monkeypatch.setattr(_engine.Worker, "run", run)
+    with pytest.raises(ReplayError, match=r"(?s)replay worker 1 failed.*worker broke"):
+        replay(spec, paths[:1], jobs=2)
