@@ -242,7 +242,8 @@ def iter_blocks(
             lines[0] = carry + lines[0]
         carry = lines.pop()  # (the start of the next line, or b"")
         if lines:
-            if max(map(len, lines)) > max_line:
+            # (no line of a step of at most max_line bytes can be longer)
+            if size > max_line and max(map(len, lines)) > max_line:
                 yield from _blocks_of(lines, chunk, size, max_line)
             else:
                 yield Block(lines, chunk, size)
