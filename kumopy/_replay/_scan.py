@@ -9,6 +9,11 @@ kumod's rewrite note, for Delivery records of a response rewritten to
 250), the way the benchmark's floor picks them.  Any other batch (blank
 or padded lines, another field order, lines that are not JSON objects,
 `--check-json`) goes through `split`, which looks into every line.
+
+Where it ends depends only on the data (a batch ends at the first step of
+reading that brings it to BATCH_BYTES, or at an over-long line), so
+processes that read the same file cut the same batches: with a `Share`,
+one of them takes every N-th and only counts the lines of the others.
 """
 
 from __future__ import annotations
