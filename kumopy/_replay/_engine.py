@@ -374,13 +374,12 @@ def replay(
         report.jobs = replay_files_on_cluster(spec, paths, cluster, take, done)
         report.seconds = time.perf_counter() - started
         return report
-    all_batches = (batch for path in paths
-                   for batch in batches(path, check_json=spec.check_json,
-                                        max_line=spec.max_line, on_read=on_read))
     worker = Worker(spec, policy)
     if jobs <= 1:
-        for batch in all_batches:
-            take(batch.file, worker.run(batch))
+        for path in paths:
+            for batch in batches(path, check_json=spec.check_json,
+                                 max_line=spec.max_line, on_read=on_read):
+                take(batch.file, worker.run(batch))
     elif len(paths) >= jobs:
         # Several segments (kumod writes many): each process takes whole
         # files, reading and decompressing them itself, so nothing but the

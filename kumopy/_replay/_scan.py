@@ -69,9 +69,8 @@ class Batch:
     first: int
     lines: list[bytes]
     part: Part
-    #: the lines that can be eligible, once `candidates` ran (the parent
-    #: picks them before handing a batch to a worker: only ~1/6 of a log's
-    #: bytes then cross the pipe)
+    #: the lines that can be eligible, once `candidates` ran (`batches`
+    #: picks them as it cuts the batch, and drops the other lines)
     candidates: list[tuple[int, bytes]] | None = None
     noted: bool | None = None
 
@@ -100,15 +99,13 @@ def batches(
 
     def flush() -> Batch | None:
         nonlocal number, pending, counted, size, noted, part
-        if share is not None and not share.take():
-            number += len(pending) + counted
-            pending, counted, size, noted, part = [], 0, 0, False, Part()
-            return None
-        batch = Batch(path, number + 1, pending, part, noted=noted)
-        batch.candidates = candidates(batch, check_json)
-        batch.lines = []
-        number += len(pending)
-        pending, size, noted, part = [], 0, False, Part()
+        batch = None
+        if share is None or share.take():  # (another process's: only counted)
+            batch = Batch(path, number + 1, pending, part, noted=noted)
+            batch.candidates = candidates(batch, check_json)
+            batch.lines = []
+        number += len(pending) + counted
+        pending, counted, size, noted, part = [], 0, 0, False, Part()
         return batch
 
     try:
