@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import random
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from kumopy._replay import _scan
-from kumopy._replay._report import Part
+from kumopy._replay._report import Numbering, Part
 from kumopy._replay._scan import Batch, candidates, split
 
 NOTE = "(kumomta: status was rewritten from 450 -> 250)"
@@ -119,57 +118,16 @@ def test_a_record_with_type_elsewhere_is_still_a_candidate() -> None:
     assert part.read == 3
 
 
-def test_batches_number_lines_across_blocks_and_long_lines(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from kumopy._replay import _reader
-
-    monkeypatch.setattr(_reader, "READ_SIZE", 97)  # blocks end mid-line
-    monkeypatch.setattr(_scan, "BATCH_BYTES", 300)
-    rng = random.Random(5)
-    lines = _clean_batch(rng, 200)
-    lines[120] = b'{"type":"Bounce","x":"' + b"y" * 500 + b'"}'  # over max_line
-    path = tmp_path / "log"
-    path.write_bytes(b"\n".join(lines))  # (no final LF)
-    got = []
-    read = malformed = 0
-    for batch in _scan.batches(str(path), max_line=400):
-        got.extend(batch.candidates or [])
-        read += batch.part.read
-        malformed += batch.part.malformed
-    expected = [(i + 1, x) for i, x in enumerate(lines) if i != 120 and (
-        x.startswith((b'{"type":"TransientFailure"', b'{"type":"Bounce"'))
-        or (x.startswith(b'{"type":"Delivery"') and NOTE.encode() in x))]
-    assert got == expected
-    assert read == 200 and malformed == 1
-
-
-def _batch_view(batch: Batch) -> tuple[Any, ...]:
-    p = batch.part
-    return (batch.file, batch.first, batch.candidates, p.read, p.malformed, p.problems,
-            dict(p.not_offered))
-
-
-@pytest.mark.parametrize("seed", range(12))
-def test_shares_cut_the_same_batches_and_take_each_once(
-        seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Every process reads the whole file and keeps batches k % of ==
-    index: together the shares are exactly the batches of one reader,
-    whatever the file holds (long lines, blank or broken lines, a zstd
-    stream cut short) and however the reads fall."""
+def _messy_file(rng: random.Random, path: Path) -> bytes:
+    """A log with long, blank and broken lines, as plain or zstd (maybe
+    cut short); returns the data that was written (before compression)."""
     import zstandard
 
-    from kumopy._replay import _reader
-
-    rng = random.Random(seed)
-    monkeypatch.setattr(_reader, "READ_SIZE", rng.choice((61, 97, 500, 4096)))
-    monkeypatch.setattr(_reader, "OUT_SIZE", rng.choice((64, 300, 2048)))
-    monkeypatch.setattr(_scan, "BATCH_BYTES", rng.choice((100, 400, 3000)))
     lines = _clean_batch(rng, rng.randint(1, 300))
     for _ in range(rng.randint(0, 6)):
         lines.insert(rng.randrange(len(lines) + 1), rng.choice(
             [b"", b"junk", b'{"type":"Bounce","x":"' + b"y" * 700 + b'"}', ODD[2], ODD[4]]))
     data = b"\n".join(lines) + rng.choice((b"\n", b""))
-    path = tmp_path / "log"
     if rng.random() < 0.5:
         packed = zstandard.ZstdCompressor().compress(data)
         if rng.random() < 0.5:
@@ -177,11 +135,69 @@ def test_shares_cut_the_same_batches_and_take_each_once(
         path.write_bytes(packed)
     else:
         path.write_bytes(data)
-    whole = [_batch_view(b) for b in _scan.batches(str(path), max_line=500)]
-    for of in (2, 3):
-        shares = [[_batch_view(b) for b in _scan.batches(str(path), max_line=500,
-                                                          share=_scan.Share(i, of))]
-                  for i in range(of)]
-        merged = [shares[k % of][k // of] for k in range(len(whole))]
-        assert merged == whole
-        assert sum(len(s) for s in shares) == len(whole)
+    return data
+
+
+@pytest.mark.parametrize("seed", range(16))
+def test_pieces_hold_the_lines_of_the_file_in_order(
+        seed: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Whatever the sizes of reads, steps and pieces: the pieces' lines,
+    with a line the reader found too long in its place, are the file's
+    lines up to where it could be read; a piece's bytes (what another
+    process gets) cut into the same lines; no line with kumod's rewrite
+    note is in a piece said to hold none; only the first item begins."""
+    from kumopy._replay import _reader
+
+    rng = random.Random(seed)
+    monkeypatch.setattr(_reader, "READ_SIZE", rng.choice((61, 97, 500, 4096)))
+    monkeypatch.setattr(_reader, "OUT_SIZE", rng.choice((64, 300, 2048)))
+    monkeypatch.setattr(_scan, "BATCH_BYTES", rng.choice((100, 400, 3000)))
+    path = tmp_path / "log"
+    data = _messy_file(rng, path)
+    expected = _lines(data)
+    got: list[bytes | int] = []
+    items = list(_scan.pieces(str(path), max_line=500))
+    failures = 0
+    for k, item in enumerate(items):
+        assert item.begins == (k == 0)
+        if isinstance(item, Part):
+            assert item.span in (0, 1) and item.malformed == 1
+            if item.failure:
+                failures += 1
+                assert k == len(items) - 1 and "zstd" in item.failure
+            else:  # a line that grew too long across steps
+                got.append(int(item.problems[0][2].split("(")[1].split(" ")[0].replace(",", "")))
+            continue
+        lines, noted = item.lines()
+        assert _scan.lines_of(item.data()) == lines
+        assert item.size == sum(len(x) + 1 for x in lines)
+        if not noted:
+            assert not any(NOTE.encode() in x for x in lines)
+        got.extend(lines)
+    # (a line read whole, or the length of one the reader skipped)
+    if failures:  # (up to where the data could be read)
+        expected = expected[:len(got)]
+    assert len(got) == len(expected)
+    for g, e in zip(got, expected, strict=True):
+        assert g == (len(e) if isinstance(g, int) else e)
+        assert not isinstance(g, int) or g > 500
+
+
+def test_numbering_places_each_part_after_the_lines_before_it() -> None:
+    """Parts are numbered from their own first line; placed in order they
+    get the file's numbers, and a file that begins starts again at 1."""
+    numbering = Numbering()
+    first = Part(file="a", span=3, begins=True, problems=[(2, "malformed", "x")],
+                 out=[{"line": 3}])
+    second = Part(file="a", span=4, problems=[(1, "error", "y"), (4, "malformed", "z")],
+                  out=[{"line": 2}])
+    broken = Part(file="a", malformed=1, failure="damaged zstd data (z)")
+    again = Part(file="a", span=2, begins=True, problems=[(2, "malformed", "w")])
+    placed = [numbering.place(p) for p in (first, second, broken, again)]
+    assert [p.problems for p in placed] == [
+        [(2, "malformed", "x")],
+        [(4, "error", "y"), (7, "malformed", "z")],
+        [(8, "malformed", "damaged zstd data (z) after line 7")],
+        [(2, "malformed", "w")],
+    ]
+    assert first.out == [{"line": 3}] and second.out == [{"line": 5}]

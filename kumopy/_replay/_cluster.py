@@ -67,7 +67,7 @@ def replay_files_on_cluster(
     spec: ReplaySpec,
     paths: Sequence[str],
     address: str,
-    take: Callable[[str, Part], None],
+    take: Callable[[Part], None],
     on_done: Callable[[str], None] | None = None,
 ) -> int:
     """Replay `paths` as tasks on the cluster at `address`, handing each
@@ -88,7 +88,7 @@ def replay_files_on_cluster(
             if on_done is not None:
                 on_done(path)
             for part in parts:
-                take(path, part)
+                take(part)
         return workers
     finally:
         client.close()

@@ -1,14 +1,16 @@
 """The replay engine: read log files, offer the eligible records to a
 policy in one or more worker processes, and add up what happened.
 
-A log is cut into batches of whole lines (`_scan`), read in bounded steps
-(`_reader`); the lines that can be TransientFailure or Bounce records are
-picked from their bytes without parsing the others.  A `Worker` (one
+A log is read in bounded steps (`_reader`) and cut into pieces of whole
+lines (`_scan`), each replayed as a batch; the lines that can be
+TransientFailure or Bounce records are picked from their bytes without
+parsing the others.  A `Worker` (one
 `Policy`) decodes each candidate (`_decode`, or orjson and `_records` for
 anything unusual) and calls the handler on a prepared path
 (`Policy._rewrite_code`).  With several jobs the workers are processes
 (`_parallel`), or Dask tasks (`_cluster`); results are taken in input
-order, so `--out` is the same whatever runs them.
+order (`Numbering` gives their lines the file's numbers), so `--out` is
+the same whatever runs them.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from ._decode import decode
 from ._parallel import Workers
 from ._reader import MAX_LINE
 from ._records import NotEligible, examine, quick
-from ._report import Part, Problem, Report
-from ._scan import Batch, Share, batches, candidates
+from ._report import Numbering, Part, Problem, Report
+from ._scan import Batch, Piece, candidates, lines_of, may_note, pieces, too_long
 
 __all__ = ["Problem", "Report", "ReplaySpec", "default_jobs", "replay"]
 
@@ -46,6 +48,11 @@ _EVENT = "smtp_client_rewrite_delivery_status"
 #: process costs a fork and, for whole files, building the policy's maps
 #: again, more than it saves on a small log
 JOB_BYTES = 4 << 20
+#: up to this many jobs the main process reads every file and spreads the
+#: pieces; beyond, its decompression (about 2.5 GB/s on one core, against
+#: about 130 MB/s of log a worker replays) could not keep them all busy,
+#: and given as many files as jobs the workers take whole files
+SPREAD_JOBS = 8
 
 
 def cores() -> int:
@@ -282,7 +289,7 @@ class Worker:
                 found = examine(loads(raw) if record is None else record)
                 response = found.response
                 part.by_code[f"{response.code} -> {new}"] += 1
-                part.out.append(json.dumps({
+                part.out.append({
                     "file": batch.file,
                     "line": number,
                     "id": found.id,
@@ -293,8 +300,44 @@ class Worker:
                     "original_code": response.code,
                     "code": new,
                     "pattern": pattern,
-                }, ensure_ascii=False))
+                })
         problems.sort(key=lambda p: p[0])  # the reader's and ours, in line order
+        return part
+
+    def run_piece(self, piece: Piece) -> Part:
+        lines, noted = piece.lines()
+        return self.run_lines(piece.file, lines, piece.size, noted, piece.begins)
+
+    def run_data(self, file: str, data: bytes, begins: bool) -> Part:
+        """A piece read by another process: its `data()`."""
+        return self.run_lines(file, lines_of(data), len(data), may_note(data), begins)
+
+    def run_lines(self, file: str, lines: list[bytes], size: int, noted: bool,
+                  begins: bool) -> Part:
+        """The part of a piece's lines (numbered from 1), one batch or,
+        around lines longer than the maximum, several."""
+        max_line = self.spec.max_line
+        # (no line of a piece of at most max_line bytes can be longer)
+        if size <= max_line or max(map(len, lines)) <= max_line:
+            part = self.run(Batch(file, 1, lines, Part(), noted=noted))
+        else:
+            part = Part()
+            start = 0
+            for i, line in enumerate(lines + [b""]):
+                if len(line) <= max_line and i < len(lines):
+                    continue
+                if i > start:
+                    part.merge(self.run(Batch(file, start + 1, lines[start:i], Part(),
+                                              noted=noted)))
+                if i < len(lines):
+                    part.read += 1
+                    part.malformed += 1
+                    part.problems.append((i + 1, "malformed", too_long(len(line), max_line)))
+                start = i + 1
+            part.problems.sort(key=lambda p: p[0])
+        part.file = file
+        part.span = len(lines)
+        part.begins = begins
         return part
 
 
@@ -304,27 +347,11 @@ def _json_error(e: ValueError) -> str:
     return str(e)
 
 
-def shared_parts(worker: Worker, paths: Sequence[str], index: int, of: int,
-                 on_read: Callable[[int], None] | None = None,
-                 skip: int = 0) -> Iterator[Part]:
-    """The parts of the batches of `paths` that are share `index` of `of`
-    (see `Share`), the first `skip` of them left out (already run)."""
-    spec = worker.spec
-    share = Share(index, of)
-    for path in paths:
-        for batch in batches(path, check_json=spec.check_json, max_line=spec.max_line,
-                             on_read=on_read, share=share):
-            if skip:
-                skip -= 1
-                continue
-            yield worker.run(batch)
-
-
 def run_file(worker: Worker, path: str) -> list[Part]:
     """A whole log file (read and decompressed here too)."""
     spec = worker.spec
-    return [worker.run(batch)
-            for batch in batches(path, check_json=spec.check_json, max_line=spec.max_line)]
+    return [item if isinstance(item, Part) else worker.run_piece(item)
+            for item in pieces(path, max_line=spec.max_line)]
 
 
 # ---------------------------------------------------------------------------
@@ -357,13 +384,17 @@ def replay(
     report = Report(files=len(paths), jobs=jobs, cache=spec.cache, cluster=cluster)
     started = time.perf_counter()
 
-    def take(batch_file: str, part: Part) -> None:
+    numbering = Numbering()
+
+    def take(part: Part) -> None:
+        numbering.place(part)
         report.add(part)
         if out is not None and part.out:
-            out.write("\n".join(part.out) + "\n")
+            out.write("".join(json.dumps(record, ensure_ascii=False) + "\n"
+                              for record in part.out))
         if on_problem is not None:
             for line, kind, message in part.problems:
-                on_problem(Problem(batch_file, line, kind, message))
+                on_problem(Problem(part.file, line, kind, message))
         if on_records is not None:
             on_records(part.read)
 
@@ -375,48 +406,50 @@ def replay(
         report.seconds = time.perf_counter() - started
         return report
     worker = Worker(spec, policy)
+
+    def here(item: Piece | Part) -> Part:
+        return item if isinstance(item, Part) else worker.run_piece(item)
+
     if jobs <= 1:
         for path in paths:
-            for batch in batches(path, check_json=spec.check_json,
-                                 max_line=spec.max_line, on_read=on_read):
-                take(batch.file, worker.run(batch))
-    elif len(paths) >= jobs:
-        # Several segments (kumod writes many): each process takes whole
-        # files, reading and decompressing them itself, so nothing but the
-        # results crosses between processes; this one is one of the jobs.
-        # Its first batch runs before the workers are forked, so that they
+            for item in pieces(path, max_line=spec.max_line, on_read=on_read):
+                take(here(item))
+    elif len(paths) >= jobs > SPREAD_JOBS:
+        # Many cores, several segments (kumod writes many): each process
+        # takes whole files, reading and decompressing them itself, so
+        # nothing but the results crosses between processes and no one
+        # process has to decompress for all; this one is one of the jobs.
+        # Its first piece runs before the workers are forked, so that they
         # start from the maps its memoized loaders built.  Results are
         # taken in file order, so the output is the same as with one job.
-        def here(path: str) -> Iterator[Part]:
-            for batch in batches(path, check_json=spec.check_json, max_line=spec.max_line):
-                yield worker.run(batch)
+        def whole(path: str) -> Iterator[Part]:
+            return map(here, pieces(path, max_line=spec.max_line))
 
         done = (lambda path: on_read(_file_size(path))) if on_read is not None else None
-        rest = here(paths[0])
+        rest = whole(paths[0])
         first_part = next(rest, None)
         with Workers(worker, spec, jobs - 1) as pool:
             chained = itertools.chain([] if first_part is None else [first_part], rest)
-            for path, parts in pool.files(list(paths), here, chained, done):
+            for _, parts in pool.files(list(paths), whole, chained, done):
                 for part in parts:
-                    take(path, part)
+                    take(part)
     else:
-        # Fewer files than jobs (one large file, say): every process reads
-        # and decompresses all of them and takes every jobs-th batch
-        # (`Share`), so that nothing but the results crosses between
-        # processes and no process does the others' reading and picking.
-        # This process runs its first batch before the workers are forked:
-        # they start from its policy, the memoized maps already built (as
-        # a kumod process that has been running).
-        own = Share(0, jobs)
-        mine = (batch for path in paths
-                for batch in batches(path, check_json=spec.check_json,
-                                     max_line=spec.max_line, on_read=on_read, share=own))
-        first = next(mine, None)
-        first_part = None if first is None else worker.run(first)
-        rest = (worker.run(batch) for batch in mine)
-        with Workers(worker, spec, jobs - 1) as pool:
-            chained = itertools.chain([] if first_part is None else [first_part], rest)
-            for part in pool.shared(list(paths), chained):
-                take(part.file, part)
+        # Up to SPREAD_JOBS jobs, or fewer files than jobs (one large file,
+        # say): this process reads and decompresses every file (no
+        # process does it again, and no worker waits for the last file
+        # of another at the end) and hands each piece, not yet cut into
+        # lines, to a worker with room in its queue (through shared
+        # memory), replaying it here when none has; results are taken in
+        # input order.  Its first piece runs before the workers are
+        # forked: they start from its policy, the memoized maps already
+        # built (as a kumod process that has been running).
+        items = (item for path in paths
+                 for item in pieces(path, max_line=spec.max_line, on_read=on_read))
+        first = next(items, None)
+        if first is not None:
+            take(here(first))
+            with Workers(worker, spec, jobs - 1, pieces=True) as pool:
+                for part in pool.spread(items, here):
+                    take(part)
     report.seconds = time.perf_counter() - started
     return report

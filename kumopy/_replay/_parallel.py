@@ -3,11 +3,14 @@
 Each worker is a process with its own `Policy` (Lua states cannot cross
 processes), fed through its own pipe: no pool threads in the parent, whose
 own share of the work then does not fight them for the GIL.  Workers take
-whole files (`files`) or, with fewer files than jobs, every N-th batch of
-a stream each process reads itself (`shared`).  Forked workers start from
-the parent's policy (maps a memoized loader built are not compiled again,
-as in a kumod process that has been running); spawned ones (no fork on
-the platform) load it from the spec.
+whole files (`files`) or, with fewer files than jobs, the pieces the
+parent reads (`spread`): their bytes go through shared memory, a few
+slots per worker, and only a slot's place through the pipe, so that
+handing a piece over never waits for the worker.  Forked workers start
+from the parent's policy (maps a memoized loader built are not compiled
+again, as in a kumod process that has been running); spawned ones (no
+fork on the platform) load it from the spec, and get pieces through the
+pipe.
 
 Results come back in task order, so the output never depends on the number
 of jobs.  A worker that dies (killed, out of memory) is reported as a
@@ -16,14 +19,17 @@ of jobs.  A worker that dies (killed, out of memory) is reported as a
 
 from __future__ import annotations
 
+import mmap
 import multiprocessing
 import pickle
 import traceback
+from collections import deque
 from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
 from ._report import Part
+from ._scan import Piece
 
 if TYPE_CHECKING:
     from ._engine import ReplaySpec, Worker
@@ -35,12 +41,25 @@ class ReplayError(Exception):
 
 
 _INHERITED: Any = None  # the parent's Worker, seen by forked children
+_SLOTS: mmap.mmap | None = None  # the shared slots, seen by forked children
+
+#: bytes of a slot of shared memory: a piece is a step of reading (1 MiB)
+#: and the start of a line carried into it; a larger one goes through the
+#: pipe
+SLOT = 2 << 20
+#: pieces handed to a worker and not yet done (the one it runs, the ones
+#: that wait): its slots
+DEPTH = 3
+#: parts done and waiting for an earlier one (a worker stuck on a slow
+#: piece) before this process stops taking more pieces itself
+AHEAD = 64
 
 
 def _serve(conn: Connection, spec: ReplaySpec) -> None:
     from ._engine import Worker, run_file
 
     worker = _INHERITED if _INHERITED is not None else Worker(spec)
+    slots = _SLOTS
     while True:
         try:
             message = conn.recv_bytes()
@@ -49,43 +68,35 @@ def _serve(conn: Connection, spec: ReplaySpec) -> None:
         kind, payload = pickle.loads(message)
         if kind == "stop":
             return
-        if kind == "share":
-            _serve_share(conn, worker, *payload)
-            continue
         try:
-            result: Any = run_file(worker, payload)
+            result: Any
+            if kind == "piece":  # (file, begins, slot's offset, size) or (..., bytes)
+                file, begins, where, size = payload
+                data = where if slots is None or size < 0 else slots[where:where + size]
+                result = worker.run_data(file, data, begins)
+            else:
+                result = run_file(worker, payload)
             reply = pickle.dumps(("ok", result), protocol=pickle.HIGHEST_PROTOCOL)
         except BaseException as e:  # reported to the parent, which stops the run
             reply = pickle.dumps(("error", "".join(traceback.format_exception(e))))
         conn.send_bytes(reply)
 
 
-def _serve_share(conn: Connection, worker: Worker, paths: list[str], index: int, of: int) -> None:
-    """Replay this worker's share of the batches of `paths`, sending each
-    part as it is done (the pipe's buffer holds the worker back when the
-    parent falls behind), then ("end", None)."""
-    from ._engine import shared_parts
-
-    try:
-        for part in shared_parts(worker, paths, index, of):
-            conn.send_bytes(pickle.dumps(("part", part), protocol=pickle.HIGHEST_PROTOCOL))
-        reply = pickle.dumps(("end", None))
-    except BaseException as e:  # reported to the parent, which stops the run
-        reply = pickle.dumps(("error", "".join(traceback.format_exception(e))))
-    conn.send_bytes(reply)
-
-
 class Workers:
     """`jobs` worker processes started from `worker` (the parent's)."""
 
-    def __init__(self, worker: Worker, spec: ReplaySpec, jobs: int) -> None:
-        global _INHERITED
+    def __init__(self, worker: Worker, spec: ReplaySpec, jobs: int, *,
+                 pieces: bool = False) -> None:
+        """With `pieces`, the workers get shared slots for `spread`."""
+        global _INHERITED, _SLOTS
         methods = multiprocessing.get_all_start_methods()
-        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        forks = "fork" in methods
+        ctx = multiprocessing.get_context("fork" if forks else "spawn")
         self._conns: list[Connection] = []
         self._procs: list[Any] = []
-        self._sharing = False
-        _INHERITED = worker if "fork" in methods else None
+        self._slots = mmap.mmap(-1, jobs * DEPTH * SLOT) if pieces and forks else None
+        _INHERITED = worker if forks else None
+        _SLOTS = self._slots
         try:
             for _ in range(jobs):
                 mine, theirs = ctx.Pipe()
@@ -96,18 +107,18 @@ class Workers:
                 self._conns.append(mine)
                 self._procs.append(proc)
         finally:
-            _INHERITED = None
+            _INHERITED = _SLOTS = None
 
     def __enter__(self) -> Workers:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, kind: object, *exc: object) -> None:
+        self.close(abandon=kind is not None)
 
-    def close(self) -> None:
-        if self._sharing:
-            # (a run given up while workers stream their shares: they
-            # read no more messages, and their results are not wanted)
+    def close(self, abandon: bool = False) -> None:
+        """Stop the workers; `abandon`: the run was given up, their work
+        is not wanted (one may be stuck sending a part nobody reads)."""
+        if abandon:
             for proc in self._procs:
                 proc.kill()
         for conn in self._conns:
@@ -122,6 +133,8 @@ class Workers:
                 proc.join()
         for conn in self._conns:
             conn.close()
+        if self._slots is not None:
+            self._slots.close()
 
     def _send(self, i: int, kind: str, payload: Any) -> None:
         try:
@@ -146,48 +159,80 @@ class Workers:
         how = f"killed by signal {-code}" if code is not None and code < 0 else f"exit {code}"
         return ReplayError(f"replay worker {i + 1} died ({how})")
 
-    # -- one stream, read by every process, batches shared round-robin ---------
+    # -- the pieces this process reads, to whichever worker has room ----------
 
-    def shared(self, paths: list[str], mine: Iterator[Part]) -> Iterator[Part]:
-        """The parts of every batch of `paths`, in order, this process
-        taking batches 0, N, 2N... (`mine`, its share: N is the workers
-        plus one) and worker i batches i, N + i, ...: each process reads
-        and decompresses the files itself, and only the parts (counts and
-        rewritten records) cross the pipes."""
-        jobs = len(self._conns) + 1
-        for i in range(jobs - 1):
-            self._send(i, "share", (paths, i + 1, jobs))
-        ended = [False] * (jobs - 1)
-        k = 0
-        self._sharing = True  # (until every worker has ended: see close)
-        while True:
-            owner = k % jobs
-            part: Part | None
-            if owner == 0:
-                part = next(mine, None)
+    def spread(self, items: Iterator[Piece | Part],
+               here: Callable[[Piece | Part], Part]) -> Iterator[Part]:
+        """The part of every item, in order.  Each piece goes to the worker
+        with the fewest pieces in hand, when it has fewer than DEPTH, and
+        is otherwise replayed here (`here`, which also takes the parts the
+        reader made itself); this process collects what the workers have
+        done between its own pieces."""
+        workers = len(self._conns)
+        held: list[deque[tuple[int, int]]] = [deque() for _ in range(workers)]  # seq, slot
+        free = [list(range(DEPTH)) for _ in range(workers)]
+        done: dict[int, Part] = {}
+        seq = emitted = 0
+        for item in items:
+            self._collect(held, free, done, block=len(done) >= AHEAD)
+            while emitted in done:
+                yield done.pop(emitted)
+                emitted += 1
+            i = min(range(workers), key=lambda w: len(held[w]))
+            # (a piece that goes through the pipe goes to a worker that is
+            # waiting for one: one sending a large part meanwhile could
+            # not read it, and this process, stuck sending, not read the
+            # part)
+            if isinstance(item, Piece) and len(held[i]) < (
+                    DEPTH if self._fits(item) else 1):
+                slot = free[i].pop()
+                self._give(i, slot, item)
+                held[i].append((seq, slot))
             else:
-                status, value = self._recv_raw(owner - 1)
-                if status == "end":
-                    ended[owner - 1] = True
-                part = value if status == "part" else None
-            if part is None:
-                break  # (batch k does not exist: nor does any after it)
-            yield part
-            k += 1
-        for i in range(jobs - 1):  # the others' end
-            while not ended[i]:
-                status, _ = self._recv_raw(i)
-                ended[i] = status == "end"
-        self._sharing = False
+                done[seq] = here(item)
+            seq += 1
+            while emitted in done:
+                yield done.pop(emitted)
+                emitted += 1
+        while emitted < seq:
+            if emitted not in done:
+                self._collect(held, free, done, block=True)
+            while emitted in done:
+                yield done.pop(emitted)
+                emitted += 1
 
-    def _recv_raw(self, i: int) -> tuple[str, Any]:
-        try:
-            status, value = pickle.loads(self._conns[i].recv_bytes())
-        except (EOFError, OSError):
-            raise self._died(i) from None
-        if status == "error":
-            raise ReplayError(f"replay worker {i + 1} failed:\n{value}")
-        return status, value
+    def _fits(self, piece: Piece) -> bool:
+        return self._slots is not None and piece.size <= SLOT
+
+    def _give(self, i: int, slot: int, piece: Piece) -> None:
+        """Piece to worker i, through its `slot` when it fits."""
+        slots = self._slots
+        if slots is not None and piece.size <= SLOT:
+            at = start = (i * DEPTH + slot) * SLOT
+            for chunk in piece.chunks():
+                end = at + len(chunk)
+                slots[at:end] = chunk
+                at = end
+            self._send(i, "piece", (piece.file, piece.begins, start, piece.size))
+        else:
+            self._send(i, "piece", (piece.file, piece.begins, piece.data(), -1))
+
+    def _collect(self, held: list[deque[tuple[int, int]]], free: list[list[int]],
+                 done: dict[int, Part], *, block: bool) -> None:
+        """The parts the workers have done (waiting for one if `block`)."""
+        busy = [self._conns[i] for i in range(len(held)) if held[i]]
+        if not busy:
+            return
+        ready = wait(busy, timeout=None if block else 0)
+        for i, conn in enumerate(self._conns):
+            if conn not in ready:
+                continue
+            while True:  # (every part it has sent: a worker may be ahead)
+                seq, slot = held[i].popleft()
+                done[seq] = self._recv(i)
+                free[i].append(slot)
+                if not held[i] or not conn.poll():
+                    break
 
     # -- whole files, to whichever process is free ------------------------------
 

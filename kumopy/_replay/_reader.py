@@ -31,10 +31,9 @@ __all__ = [
     "LogReadError",
     "LongLine",
     "ZSTD_MAGIC",
-    "Block",
-    "Counted",
-    "iter_blocks",
+    "Step",
     "iter_lines",
+    "iter_steps",
     "open_log",
 ]
 
@@ -160,55 +159,43 @@ def _check_skip(size: int) -> None:
         )
 
 
-class Block(NamedTuple):
-    """Complete lines of a file (without their LFs), and the decompressed
-    bytes they were cut from (the end of lines[0] on; the start of the next
-    line too): a search of `data` and of lines[0] tells whether any line
-    holds a string.  `size`: the bytes of the step (as `Counted.size`)."""
+class Step(NamedTuple):
+    """Complete lines of a file, as one step of reading produced them:
+    `head + chunk[:end]`, every line ended by its LF.  `head` is the start
+    of the first line, carried over from earlier steps; `chunk[end:]` is
+    the start of a line that goes on in the next step.  Nothing is copied
+    to make a step (only the carried start of a line is)."""
 
-    lines: list[bytes]
-    data: bytes
-    size: int
+    head: bytes
+    chunk: bytes
+    end: int
 
+    @property
+    def size(self) -> int:
+        """The bytes of its lines, LFs included."""
+        return len(self.head) + self.end
 
-def _blocks_of(lines: list[bytes], data: bytes, size: int,
-               max_line: int) -> Iterator[Block | LongLine]:
-    """`lines` with every line longer than `max_line` taken out as a
-    LongLine (only called when such a line is there)."""
-    start = 0
-    for i, line in enumerate(lines):
-        if len(line) > max_line:
-            if i > start:
-                yield Block(lines[start:i], data, size)
-            yield LongLine(len(line))
-            start = i + 1
-    if start < len(lines):
-        yield Block(lines[start:] if start else lines, data, size)
-
-
-class Counted(NamedTuple):
-    """Complete lines that were only counted (see `iter_blocks`)."""
-
-    lines: int
-    #: the bytes they were counted in (as `len(Block.data)`: the start of
-    #: the next line too), so that every process cuts the same batches
-    size: int
+    def lines(self) -> list[bytes]:
+        """Its lines, without their LFs (cut once, from the chunk)."""
+        lines = self.chunk.split(b"\n")
+        lines.pop()  # (chunk[end:]: the next step's)
+        if self.head:
+            lines[0] = self.head + lines[0]
+        return lines
 
 
-def iter_blocks(
+def iter_steps(
     f: IO[bytes],
     *,
     max_line: int = MAX_LINE,
     on_read: Callable[[int], None] | None = None,
-    wanted: Callable[[], bool] | None = None,
-) -> Iterator[Block | Counted | LongLine]:
-    """The file's (decompressed) lines, a block per step of reading: each
-    line without its LF (a last line without one included), and a
-    `LongLine` in place of each line longer than `max_line` bytes.
-    `on_read(n)` is told of every n bytes read from the file.  The data
-    is cut into lines once, where it is decompressed (no copies in
-    between).  When `wanted()` says False before a step, the step's
-    lines are only counted (a `Counted`, where no line can be too long).
+) -> Iterator[Step | LongLine]:
+    """The file's (decompressed) lines, a `Step` of whole lines per step of
+    reading (a last line without LF is handed out with one), and a
+    `LongLine` in place of a line that grew longer than `max_line` bytes
+    across steps (a longer line within one step, which cannot be longer
+    than the step, is for the caller to find: see `Step.size`).
+    `on_read(n)` is told of every n bytes read from the file.
 
     Raises `LogReadError` when the compressed data is damaged or cut short,
     or when a line has no end within `MAX_SKIP` bytes, after yielding
@@ -225,44 +212,29 @@ def iter_blocks(
             yield LongLine(skipping + cut)
             skipping = 0
             chunk = chunk[cut + 1:]
-        size = len(carry) + len(chunk)
-        if wanted is not None and size <= max_line and not wanted():
-            # (no line in it can be too long: count the lines, no more)
-            cut = chunk.rfind(b"\n") + 1
-            if cut:
-                carry = chunk[cut:] if cut < len(chunk) else b""
-                yield Counted(chunk.count(b"\n", 0, cut), size)
-            else:
-                carry += chunk
-            continue
-        # (the line begun in the last step is completed alone: the chunk
-        # itself is not copied)
-        lines = chunk.split(b"\n")
-        if carry:
-            lines[0] = carry + lines[0]
-        carry = lines.pop()  # (the start of the next line, or b"")
-        if lines:
-            # (no line of a step of at most max_line bytes can be longer)
-            if size > max_line and max(map(len, lines)) > max_line:
-                yield from _blocks_of(lines, chunk, size, max_line)
-            else:
-                yield Block(lines, chunk, size)
+        end = chunk.rfind(b"\n") + 1
+        if end:
+            yield Step(carry, chunk, end)
+            carry = chunk[end:] if end < len(chunk) else b""
+        else:
+            carry += chunk
         if len(carry) > max_line:
             skipping, carry = len(carry), b""
             _check_skip(skipping)
     if skipping:
         yield LongLine(skipping)
     elif carry:
-        yield Block([carry], carry, len(carry))
+        yield Step(b"", carry + b"\n", len(carry) + 1)
 
 
 def iter_lines(path: str, *, max_line: int = MAX_LINE) -> Iterator[bytes | LongLine]:
     """The lines of a log file (without LF), a LongLine for each over-long
-    one; same errors as `iter_pieces` (and for a file that cannot be
+    one; same errors as `iter_steps` (and for a file that cannot be
     opened)."""
     with open_log(path) as f:
-        for block in iter_blocks(f, max_line=max_line):
-            if isinstance(block, Block):
-                yield from block.lines
-            elif isinstance(block, LongLine):
-                yield block
+        for step in iter_steps(f, max_line=max_line):
+            if isinstance(step, LongLine):
+                yield step
+                continue
+            for line in step.lines():
+                yield LongLine(len(line)) if len(line) > max_line else line

@@ -7,7 +7,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-__all__ = ["NOT_OFFERED", "Counts", "Part", "Problem", "Report"]
+__all__ = ["NOT_OFFERED", "Counts", "Numbering", "Part", "Problem", "Report"]
 
 #: reasons a record was not offered, in report order
 NOT_OFFERED = ("type", "no response", "250", "internal", "protocol", "line too long")
@@ -66,12 +66,50 @@ class Counts:
 
 @dataclass
 class Part(Counts):
-    """The result of one batch (plain data: it crosses processes)."""
+    """The result of one batch (plain data: it crosses processes).  Its
+    line numbers count from the batch's first line (1) until `Numbering`
+    places it in its file."""
 
     #: the log file the batch was read from
     file: str = ""
-    out: list[str] = field(default_factory=list)
+    #: the rewritten records, as --out writes them (with "line")
+    out: list[dict[str, Any]] = field(default_factory=list)
     problems: list[tuple[int, str, str]] = field(default_factory=list)  # line, kind, message
+    #: the lines of the file the batch stands for (blank and over-long
+    #: ones included)
+    span: int = 0
+    #: the first batch of its file
+    begins: bool = False
+    #: the file could not be read past this batch (why; see `Numbering`)
+    failure: str = ""
+
+    def merge(self, other: Part) -> None:
+        """Add `other`, numbered as this part (a batch of this part's
+        piece)."""
+        self.add(other)
+        self.problems.extend(other.problems)
+        self.out.extend(other.out)
+
+
+class Numbering:
+    """Places parts in their files, in input order: turns the line numbers
+    of each part (counted from its own first line) into the file's."""
+
+    def __init__(self) -> None:
+        self._base = 0  # lines of the file before the next part
+
+    def place(self, part: Part) -> Part:
+        if part.begins:
+            self._base = 0
+        base = self._base
+        if base:
+            part.problems = [(n + base, kind, text) for n, kind, text in part.problems]
+            for record in part.out:
+                record["line"] += base
+        self._base = end = base + part.span
+        if part.failure:
+            part.problems.append((end + 1, "malformed", f"{part.failure} after line {end}"))
+        return part
 
 
 @dataclass

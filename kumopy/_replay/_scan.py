@@ -1,5 +1,11 @@
-"""Cutting log files into batches of whole lines, and picking from a batch
+"""Cutting log files into pieces of whole lines, and picking from a batch
 the lines that can be eligible records without parsing the others.
+
+A `Piece` is about BATCH_BYTES of whole lines as the reader produced them,
+not yet cut into lines: the process that replays it cuts it (another
+process gets its bytes through shared memory), so the process that reads
+a file does no more than decompress it.  Line numbers count from each
+piece's first line; `Numbering` places them in the file.
 
 kumod writes every record on one line, `"type"` first:
 `{"type":"TransientFailure",...}`.  When every line of a batch has that
@@ -9,11 +15,6 @@ kumod's rewrite note, for Delivery records of a response rewritten to
 250), the way the benchmark's floor picks them.  Any other batch (blank
 or padded lines, another field order, lines that are not JSON objects,
 `--check-json`) goes through `split`, which looks into every line.
-
-Where it ends depends only on the data (a batch ends at the first step of
-reading that brings it to BATCH_BYTES, or at an over-long line), so
-processes that read the same file cut the same batches: with a `Share`,
-one of them takes every N-th and only counts the lines of the others.
 """
 
 from __future__ import annotations
@@ -21,14 +22,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from itertools import repeat
+from typing import Any, NamedTuple
 
-from ._reader import MAX_LINE, Counted, LogReadError, LongLine, iter_blocks, open_log
+from ._reader import MAX_LINE, LogReadError, LongLine, Step, iter_steps, open_log
 from ._report import Part
 
-__all__ = ["BATCH_BYTES", "Batch", "Share", "batches", "candidates", "split"]
+__all__ = ["BATCH_BYTES", "Batch", "Piece", "candidates", "lines_of", "may_note", "pieces", "split",
+           "too_long"]
 
-#: decompressed bytes of log per batch (about 500 records): small batches
-#: keep every worker busy (large ones stall on the pipes)
+#: decompressed bytes of log per piece at least (a step of reading is
+#: 1 MiB: about 1,500 records): small pieces keep every worker busy
 BATCH_BYTES = 512 << 10
 
 _NOTE = b"(kumomta: status was rewritten from "
@@ -36,120 +39,118 @@ _TYPE = b'{"type":"'
 
 
 @dataclass
-class Share:
-    """One process's share of batches that every process reads (one log
-    file replayed by several jobs): batch k, counted from 0 across the
-    files in order, is this process's when k % `of` == `index`.  Every
-    process cuts the same batches (the cut depends only on the data), so
-    each batch is some process's, and only one's."""
-
-    index: int
-    of: int
-    #: batches cut so far (this process's and the others')
-    seq: int = 0
-
-    def next_is_mine(self) -> bool:
-        return self.seq % self.of == self.index
-
-    def take(self) -> bool:
-        """Whether the next batch is this process's (and count it)."""
-        mine = self.seq % self.of == self.index
-        self.seq += 1
-        return mine
-
-
-@dataclass
 class Batch:
-    """Complete lines of one file, as read: `lines` are lines `first`,
-    `first + 1`, ... without their LFs.  `part` has what the reader itself
-    found (a damaged file, an over-long line).  `noted`: whether a line
-    may hold kumod's rewrite note (None: not known, look)."""
+    """Complete lines of one file: `lines` are lines `first`, `first + 1`,
+    ... (of their piece) without their LFs; `part` gets their counts.
+    `noted`: whether a line may hold kumod's rewrite note (None: not
+    known, look)."""
 
     file: str
     first: int
     lines: list[bytes]
     part: Part
-    #: the lines that can be eligible, once `candidates` ran (`batches`
-    #: picks them as it cuts the batch, and drops the other lines)
+    #: the lines that can be eligible, once `candidates` ran
     candidates: list[tuple[int, bytes]] | None = None
     noted: bool | None = None
 
 
-def batches(
+class Piece(NamedTuple):
+    """About BATCH_BYTES of whole lines of one file, as read (see `Step`):
+    its lines are `lines()`, or `lines_of(data())` in another process."""
+
+    file: str
+    steps: list[Step]
+    #: the bytes of its lines, LFs included
+    size: int
+    #: the first piece of its file
+    begins: bool
+
+    def lines(self) -> tuple[list[bytes], bool]:
+        """Its lines (without LFs), and whether one may hold kumod's
+        rewrite note (False: none does)."""
+        if len(self.steps) == 1:  # (the common case: no copy)
+            step = self.steps[0]
+            lines = step.lines()
+            return lines, _NOTE in step.chunk or _NOTE in lines[0]
+        data = self.data()
+        return lines_of(data), _NOTE in data
+
+    def chunks(self) -> Iterator[bytes | memoryview]:
+        """Its bytes, in a few pieces (none copied)."""
+        for step in self.steps:
+            if step.head:
+                yield step.head
+            yield memoryview(step.chunk)[:step.end]
+
+    def data(self) -> bytes:
+        return b"".join(self.chunks())
+
+
+def lines_of(data: bytes) -> list[bytes]:
+    """The lines of a piece's `data()`, without their LFs."""
+    lines = data.split(b"\n")
+    lines.pop()  # (after the last LF)
+    return lines
+
+
+def pieces(
     path: str,
     *,
-    check_json: bool = False,
     max_line: int = MAX_LINE,
     on_read: Callable[[int], None] | None = None,
-    share: Share | None = None,
-) -> Iterator[Batch]:
-    """The lines of one log file in batches of about BATCH_BYTES, their
-    candidates picked (`Batch.candidates`; the lines themselves are
-    dropped).  A line longer than `max_line`, and a file that cannot be
-    read (any further), are counted as malformed lines.  With `share`,
-    only this process's batches are yielded (the others are read and
-    counted, their lines neither picked nor counted into a part)."""
-    number = 0  # lines handed out so far
-    pending: list[bytes] = []
-    counted = 0  # lines of another process's batch, counted only
+) -> Iterator[Piece | Part]:
+    """The lines of one log file in pieces of about BATCH_BYTES, and in
+    their places, as parts already counted, what the reader found itself:
+    a line that grew longer than `max_line` (a malformed line), and a
+    file that cannot be read (any further; see `Part.failure`)."""
+    steps: list[Step] = []
     size = 0
-    noted = False
-    part = Part()
-    wanted = None if share is None else share.next_is_mine
+    begins = True
 
-    def flush() -> Batch | None:
-        nonlocal number, pending, counted, size, noted, part
-        batch = None
-        if share is None or share.take():  # (another process's: only counted)
-            batch = Batch(path, number + 1, pending, part, noted=noted)
-            batch.candidates = candidates(batch, check_json)
-            batch.lines = []
-        number += len(pending) + counted
-        pending, counted, size, noted, part = [], 0, 0, False, Part()
-        return batch
+    def flush() -> Piece:
+        nonlocal steps, size, begins
+        piece = Piece(path, steps, size, begins)
+        steps, size, begins = [], 0, False
+        return piece
+
+    def lone(**counts: Any) -> Part:
+        nonlocal begins
+        part = Part(file=path, begins=begins, malformed=1, **counts)
+        begins = False
+        return part
 
     try:
         with open_log(path) as f:
-            for block in iter_blocks(f, max_line=max_line, on_read=on_read, wanted=wanted):
-                if isinstance(block, Counted):
-                    counted += block.lines
-                    size += block.size
-                    if size >= BATCH_BYTES:
-                        flush()  # (another process's)
+            for step in iter_steps(f, max_line=max_line, on_read=on_read):
+                if isinstance(step, LongLine):
+                    if steps:
+                        yield flush()
+                    problem = (1, "malformed", too_long(step.size, max_line))
+                    yield lone(span=1, read=1, problems=[problem])
                     continue
-                if isinstance(block, LongLine):
-                    if (pending or counted) and (batch := flush()) is not None:
-                        yield batch
-                    number += 1
-                    part.read += 1
-                    part.malformed += 1
-                    part.problems.append((number, "malformed", (
-                        f"line longer than {max_line:,} bytes ({block.size:,} bytes): "
-                        "not replayed")))
-                    continue
-                if pending:
-                    pending.extend(block.lines)
-                else:
-                    pending = block.lines
-                size += block.size
-                noted = noted or _NOTE in block.data or _NOTE in block.lines[0]
-                if size >= BATCH_BYTES and (batch := flush()) is not None:
-                    yield batch
+                steps.append(step)
+                size += step.size
+                if size >= BATCH_BYTES:
+                    yield flush()
     except LogReadError as e:
         if e.line >= 0:  # the file did not open
-            part.malformed += 1
-            part.problems.append((e.line, "malformed", e.detail))
-        else:
-            problem = (number + len(pending) + counted + 1, "malformed",
-                       f"{e} after line {number + len(pending) + counted}")
-            last = flush()
-            if last is not None:
-                last.part.malformed += 1
-                last.part.problems.append(problem)
-                yield last
+            yield lone(problems=[(e.line, "malformed", e.detail)])
             return
-    if (batch := flush()) is not None:
-        yield batch
+        if steps:
+            yield flush()
+        yield lone(failure=str(e))
+        return
+    if steps:
+        yield flush()
+
+
+def may_note(data: bytes) -> bool:
+    """Whether a line of `data` may hold kumod's rewrite note."""
+    return _NOTE in data
+
+
+def too_long(size: int, max_line: int) -> str:
+    return f"line longer than {max_line:,} bytes ({size:,} bytes): not replayed"
 
 
 def candidates(batch: Batch, check_json: bool) -> list[tuple[int, bytes]]:
