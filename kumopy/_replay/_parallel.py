@@ -3,8 +3,8 @@
 Each worker is a process with its own `Policy` (Lua states cannot cross
 processes), fed through its own pipe: no pool threads in the parent, whose
 own share of the work then does not fight them for the GIL.  Workers take
-whole files (`files`) or, with fewer files than jobs, the pieces the
-parent reads (`spread`): their bytes go through shared memory, a few
+whole files (`files`, many cores and many files) or the pieces the
+parent reads (`spread`, see `_engine.SPREAD_JOBS`): their bytes go through shared memory, a few
 slots per worker, and only a slot's place through the pipe, so that
 handing a piece over never waits for the worker.  Forked workers start
 from the parent's policy (maps a memoized loader built are not compiled
@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ._engine import ReplaySpec, Worker
 
 __all__ = ["ReplayError", "Workers"]
+
 
 class ReplayError(Exception):
     """The replay itself failed (a worker process died or broke)."""
