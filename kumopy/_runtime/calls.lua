@@ -14,8 +14,10 @@
 -- They share the state of the running call (the stop under way, the
 -- deadline, the finalizers due, the batch's record), which the host's
 -- entry points read and reset on every call: it lives in this chunk's
--- locals, and the other chunks reach it through the functions they are
--- given in api.internals.
+-- locals, which the trampoline, the hook and the userdata's __index read
+-- directly (an upvalue costs less than a shared table's field or a call),
+-- and the other chunks reach it through the functions they are given in
+-- api.internals.
 --
 -- Run once per state after sandbox.lua, with the host table and `api`.
 
@@ -93,7 +95,8 @@ local function is_fatal(e)
   return stop ~= nil or e == MEMORY
 end
 
--- Re-raise a fatal error caught by one of the wrappers below.
+-- Re-raise a fatal error caught by one of the wrappers (standins.lua, the
+-- finalizers below, loaders.lua).
 local function refatal(e)
   if stop ~= nil then
     error(STOPS[stop], 0)

@@ -56,7 +56,7 @@ coroutine.wrap = function(...)
   return raw_wrap(function(...)
     arm_thread(nil)
     -- (not a tail call, and f called unnamed: the stack reads as the
-    -- coroutine's body called by resume, see "Levels")
+    -- coroutine's body called by resume, see "Levels" in sandbox.lua)
     return passed(pass(f)(...))
   end)
 end
