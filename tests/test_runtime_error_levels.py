@@ -86,6 +86,18 @@ LEVELED = {
         "return show(pcall(function()\n"
         "  local x <close> = setmetatable({}, {__close = function() F(L) end})\nend))"
     ),
+    # (kumopy's stand-ins live in several chunks of its runtime: these cross
+    # them, the levels counting none of their frames)
+    "finalizer": (
+        "local r\nlocal function make()\n"
+        "  setmetatable({}, {__gc = function() r = select(2, pcall(error, 'm', L)) end})\n"
+        "end\nmake() collectgarbage() collectgarbage()\nreturn show(r)"
+    ),
+    "print_metamethod_in_coroutine": (
+        "local co = coroutine.wrap(function()\n"
+        "  print(setmetatable({}, {__tostring = function() F(L) end}))\nend)\n"
+        "return show(pcall(co))"
+    ),
 }
 LEVELS = [0, 1, 2, 3, 4]
 

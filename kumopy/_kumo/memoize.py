@@ -269,9 +269,11 @@ class _Front:
 
     def wrap(self, slow: Any) -> Any:
         from .._runtime import _ERR
+        from .._runtime._chunks import RUNTIME_NAME
 
+        # (kumopy's own frames, as the runtime's chunks are)
         return self.state.rt.execute(_FRONT, slow, self.table, self.valid, _ERR,
-                                     name=b"=[kumopy]")
+                                     name=RUNTIME_NAME)
 
     def valid(self) -> Any:
         """Whether table[1] is what the cache would answer now (called by

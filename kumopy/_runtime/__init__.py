@@ -1,9 +1,9 @@
 """One Lua 5.4 state, set up the way kumod sets up its Lua states.
 
 A `LuaState` owns a lupa runtime (always `lupa.lua54`: KumoMTA embeds Lua
-5.4, and a bare `import lupa` would give Lua 5.5), runs the sandbox chunk
-(`sandbox.lua`) in it, builds the `kumo` module from the Python namespace
-modules, and converts values at the Lua/Python boundary.
+5.4, and a bare `import lupa` would give Lua 5.5), runs kumopy's Lua runtime
+(`sandbox.lua` and the chunks after it) in it, builds the `kumo` module from
+the Python namespace modules, and converts values at the Lua/Python boundary.
 
 Strings cross the boundary as bytes (the runtime has no encoding) and are
 decoded with `surrogateescape`, so 8-bit SMTP text never raises
@@ -18,7 +18,6 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
-from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
@@ -72,9 +71,9 @@ _thread_time = time.thread_time
 _LuaMemoryError = lua54.LuaMemoryError
 _ERR = ERR  # (the name kumo modules use)
 
-_SANDBOX_SOURCE = resources.files(__package__).joinpath("sandbox.lua").read_bytes()
-_LOADERS_SOURCE = resources.files(__package__).joinpath("loaders.lua").read_bytes()
-_PATTERNS_SOURCE = resources.files(__package__).joinpath("patterns.lua").read_bytes()
+_SANDBOX_SOURCE, *_RUNTIME_SOURCES, _PATTERNS_SOURCE = map(
+    _chunks.runtime_source, _chunks.RUNTIME_CHUNKS
+)
 
 # invoke_event reuses a reading of the thread's CPU clock for this long (s),
 # and for no more than 1% of the budget
@@ -201,15 +200,17 @@ class LuaState(Conversions, PythonEntries):
                 b"pattern_gsub": self._host_call(engines.gsub),
             }
         )
-        self.api = rt.execute(_SANDBOX_SOURCE, host, name=b"=[kumopy]")
-        rt.execute(_LOADERS_SOURCE, host, self.api, name=b"=[kumopy]")
+        own = _chunks.RUNTIME_NAME
+        self.api = rt.execute(_SANDBOX_SOURCE, host, name=own)
+        for source in _RUNTIME_SOURCES:
+            rt.execute(source, host, self.api, name=own)
         ctype = rt.execute(
             _PATTERNS_SOURCE,
             host,
             self.api[b"typearg"],
             self.api[b"getinfo"],
             self.api[b"internals"][b"hide"],
-            name=b"=[kumopy]",
+            name=own,
         )
         if not _lpattern.has_ctype():
             classes, lowered = ctype()

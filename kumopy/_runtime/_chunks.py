@@ -1,4 +1,11 @@
-"""Which binary chunks a Lua state may load, and reading the policy file.
+"""kumopy's own Lua chunks, which binary chunks a Lua state may load, and
+reading the policy file.
+
+kumopy's Lua runtime is the chunks `RUNTIME_CHUNKS` (kumopy/_runtime/*.lua),
+run in that order in every new state, all under the one chunk name
+`RUNTIME_NAME`: the runtime tells its own frames from the policy's by that
+name (sandbox.lua, "Levels"), and reports leave out the frames it names
+(`[kumopy]:` in a traceback, see _report and testing/_report).
 
 Lua 5.4 does not verify bytecode: loading a binary chunk with one byte
 changed can crash the process.  kumopy's loaders therefore accept Lua source
@@ -17,14 +24,40 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from importlib import resources
 
-__all__ = ["policy_source_problem", "is_trusted", "trust"]
+__all__ = [
+    "RUNTIME_CHUNKS",
+    "RUNTIME_NAME",
+    "is_trusted",
+    "policy_source_problem",
+    "runtime_source",
+    "trust",
+]
+
+#: sandbox.lua returns the host's `api` table; each chunk after it but the
+#: last is called with (host, api); patterns.lua with its own arguments
+RUNTIME_CHUNKS = (
+    "sandbox.lua",
+    "calls.lua",
+    "standins.lua",
+    "osio.lua",
+    "module.lua",
+    "loaders.lua",
+    "patterns.lua",
+)
+RUNTIME_NAME = b"=[kumopy]"
 
 #: how many string.dump results are remembered (most recent first)
 MAX_TRUSTED = 4096
 
 _lock = threading.Lock()
 _trusted: OrderedDict[bytes, None] = OrderedDict()
+
+
+def runtime_source(name: str) -> bytes:
+    """The source of one of the runtime's chunks."""
+    return resources.files(__package__).joinpath(name).read_bytes()
 
 
 def _digest(chunk: bytes) -> bytes:

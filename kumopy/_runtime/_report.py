@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from ._chunks import RUNTIME_NAME
+
 __all__ = [
     "SHORTENED",
     "budget_message",
@@ -36,13 +38,17 @@ SHORTENED = re.compile(r"\.\.\.([^\s:'\"]+):(?=\d+:)")
 _FRAME = re.compile(r"^\s*(?P<file>[^\s:(][^:\n]*):(?P<line>\d+):", re.MULTILINE)
 
 
+#: how a traceback names the frames of kumopy's runtime (all its chunks)
+_OWN = RUNTIME_NAME[1:].decode()
+
+
 def strip_own_frames(traceback: str) -> str:
     """Drop the frames of kumopy's own trampoline from a Lua traceback (and
     name Lua's error function as Lua does, behind kumopy's `error`)."""
     return "\n".join(
         _RAW_ERROR.sub("[C]: in function 'error'", line)
         for line in traceback.splitlines()
-        if "[kumopy]" not in line and "'raw_xpcall'" not in line and "'raw_pcall'" not in line
+        if _OWN not in line and "'raw_xpcall'" not in line and "'raw_pcall'" not in line
     )
 
 
@@ -52,7 +58,7 @@ _RAW_ERROR = re.compile(r"\[C\]: in \w+ 'raw_error'")
 def first_frame(traceback: str) -> tuple[str | None, int | None]:
     """The innermost policy frame of a Lua traceback."""
     for m in _FRAME.finditer(traceback):
-        if m.group("file") != "[kumopy]":
+        if m.group("file") != _OWN:
             return m.group("file"), int(m.group("line"))
     return None, None
 

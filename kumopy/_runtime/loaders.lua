@@ -8,8 +8,8 @@
 -- Lua stand-ins for C functions (see _tailcalls.py).  The path map applies
 -- to io.open, io.lines, loadfile, dofile and require.
 --
--- Run once per state after sandbox.lua, with the host table and the
--- sandbox's api; adds api.compile.
+-- Run once per state after module.lua (see sandbox.lua), with the host
+-- table and `api`; adds api.compile.
 
 local host, api = ...
 local lib = api.internals

@@ -8,9 +8,10 @@
 -- pattern has an RE2 form, else a Python transcription of the matcher that
 -- honours the budget).  The results and errors are Lua's in both cases.
 --
--- Run once per state after sandbox.lua, with the host table and the
--- sandbox's typearg(); returns the function that reads the C library's
--- character classes (the host needs them to build the same byte sets).
+-- Run once per state after loaders.lua (see sandbox.lua), with the host
+-- table and the runtime's typearg(), getinfo and hide(); returns the
+-- function that reads the C library's character classes (the host needs
+-- them to build the same byte sets).
 
 local host, typearg, getinfo, hide = ...
 local ERR = host.ERR
