@@ -72,8 +72,8 @@ def lua_type_name(value: Any) -> str:
 
 def lua_tonumber(text: bytes | str) -> int | float | None:
     """Lua 5.4's string -> number coercion (`luaO_str2num`): an integer, a
-    float or None, for any length of digits (kumopy/_smtp.py has the one
-    implementation)."""
+    float or None, for any length of digits (kumopy/_smtp/_lua_number.py has
+    the one implementation)."""
     return lua_str2number(text)
 
 

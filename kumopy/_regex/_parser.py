@@ -1,5 +1,11 @@
 """The parser: the grammar of regex-syntax 0.8 (default options), with its
-error messages."""
+error messages.
+
+`Parser` is built in layers, one module each: `_parse_cursor` (the
+position, moving over characters, whitespace and comments in `x` mode),
+`_parse_escape` (literals, escapes, Unicode and Perl classes, assertions),
+`_parse_class` (bracketed classes); this module has the top level
+(alternation, groups, flags, repetitions) and the nesting check."""
 
 from __future__ import annotations
 
@@ -7,34 +13,20 @@ from collections.abc import Sequence
 
 from kumopy._regex._ast import (
     AAlt,
-    AAssert,
     AClass,
     AConcat,
-    ADot,
     AEmpty,
     AFlags,
     AGroup,
-    ALit,
     ALits,
-    APerl,
     ARep,
     Ast,
-    AUnicode,
-    CAscii,
     COp,
-    CRange,
     CUnion,
 )
 from kumopy._regex._errors import (
-    E_BACKREF,
     E_CAPTURE_LIMIT,
-    E_CLASS_ESCAPE,
-    E_CLASS_RANGE,
-    E_CLASS_RANGE_LITERAL,
-    E_CLASS_UNCLOSED,
     E_DECIMAL_INVALID,
-    E_ESCAPE,
-    E_ESCAPE_EOF,
     E_FLAG,
     E_FLAG_DANGLING,
     E_FLAG_DUPLICATE,
@@ -42,9 +34,6 @@ from kumopy._regex._errors import (
     E_FLAG_NEGATION,
     E_GROUP_UNCLOSED,
     E_GROUP_UNOPENED,
-    E_HEX_DIGIT,
-    E_HEX_EMPTY,
-    E_HEX_INVALID,
     E_LOOKAROUND,
     E_NAME_DUPLICATE,
     E_NAME_EMPTY,
@@ -55,42 +44,22 @@ from kumopy._regex._errors import (
     E_REP_INVALID,
     E_REP_MISSING,
     E_REP_UNCLOSED,
-    E_UNICODE_CLASS,
-    E_WB_EOF,
-    E_WB_UNCLOSED,
-    E_WB_UNKNOWN,
     NEST_LIMIT,
     Pos,
-    RegexSyntaxError,
     Span,
 )
-from kumopy._regex._unicode import (
-    _ASCII_CLASSES,
-    _WHITESPACE,
-    _alphabetic,
-    _alphanumeric,
-)
+from kumopy._regex._parse_class import _ClassParser
+from kumopy._regex._unicode import _WHITESPACE, _alphabetic, _alphanumeric
 
 # --------------------------------------------------------------------------
 # Parser (the grammar of regex-syntax 0.8, default options: octal off,
 # nest limit 250, no empty minimum in counted repetitions)
 # --------------------------------------------------------------------------
 
-_META = frozenset("\\.+*?()|[]{}^$#&-~")
 # Characters with a meaning at the top level of a pattern (outside classes).
 _TOP_SPECIAL = frozenset("\\.+*?()|[{^$\n")
 _REPEAT_OPS = frozenset("?*+{")
-_SPECIAL_ESCAPES = {"a": "\x07", "f": "\x0c", "t": "\t", "n": "\n", "r": "\r", "v": "\x0b"}
-_HEX = frozenset("0123456789abcdefABCDEF")
 _FLAG_CHARS = frozenset("imsUuRx")
-
-
-def _is_escapeable(c: str) -> bool:
-    if c in _META:
-        return True
-    if not c.isascii():
-        return False
-    return not (c.isalnum() or c in "<>")
 
 
 class _GroupState:
@@ -105,23 +74,7 @@ class _GroupState:
         self.alt = alt
 
 
-class _ClassState:
-    __slots__ = ("union", "cls", "op", "lhs")
-
-    def __init__(
-        self,
-        union: CUnion | None = None,
-        cls: AClass | None = None,
-        op: str = "",
-        lhs: Ast | None = None,
-    ) -> None:
-        self.union = union
-        self.cls = cls
-        self.op = op
-        self.lhs = lhs
-
-
-class Parser:
+class Parser(_ClassParser):
     def __init__(self, pattern: str) -> None:
         self.p = pattern
         self.n = len(pattern)
@@ -132,101 +85,7 @@ class Parser:
         self.capture_index = 0
         self.capture_names: dict[str, Span] = {}
         self.groups: list[_GroupState] = []
-        self.classes: list[_ClassState] = []
-
-    # -- low level --------------------------------------------------------
-    def error(self, span: Span, message: str, aux: Span | None = None) -> RegexSyntaxError:
-        return RegexSyntaxError(self.p, message, span, aux)
-
-    def pos(self) -> Pos:
-        return Pos(self.i, self.line, self.col)
-
-    def set_pos(self, pos: Pos) -> None:
-        self.i, self.line, self.col = pos
-
-    def span(self) -> Span:
-        p = Pos(self.i, self.line, self.col)
-        return Span(p, p)
-
-    def span_char(self) -> Span:
-        start = Pos(self.i, self.line, self.col)
-        if self.p[self.i] == "\n":
-            end = Pos(self.i + 1, self.line + 1, 1)
-        else:
-            end = Pos(self.i + 1, self.line, self.col + 1)
-        return Span(start, end)
-
-    def eof(self) -> bool:
-        return self.i >= self.n
-
-    def char(self) -> str:
-        return self.p[self.i]
-
-    def bump(self) -> bool:
-        if self.i >= self.n:
-            return False
-        if self.p[self.i] == "\n":
-            self.line += 1
-            self.col = 1
-        else:
-            self.col += 1
-        self.i += 1
-        return self.i < self.n
-
-    def bump_if(self, prefix: str) -> bool:
-        if self.p.startswith(prefix, self.i):
-            for _ in prefix:
-                self.bump()
-            return True
-        return False
-
-    def bump_space(self) -> None:
-        if not self.ignore_ws:
-            return
-        while self.i < self.n:
-            c = self.p[self.i]
-            if c in _WHITESPACE:
-                self.bump()
-            elif c == "#":
-                self.bump()
-                while self.i < self.n:
-                    c = self.p[self.i]
-                    self.bump()
-                    if c == "\n":
-                        break
-            else:
-                break
-
-    def bump_and_bump_space(self) -> bool:
-        if not self.bump():
-            return False
-        self.bump_space()
-        return self.i < self.n
-
-    def peek(self) -> str | None:
-        if self.i + 1 < self.n:
-            return self.p[self.i + 1]
-        return None
-
-    def peek_space(self) -> str | None:
-        if not self.ignore_ws:
-            return self.peek()
-        if self.i >= self.n:
-            return None
-        start = self.i + 1
-        in_comment = False
-        for k in range(start, self.n):
-            c = self.p[k]
-            if c in _WHITESPACE:
-                continue
-            if not in_comment and c == "#":
-                in_comment = True
-            elif in_comment and c == "\n":
-                in_comment = False
-            else:
-                start = k
-                break
-        return self.p[start] if start < self.n else None
+        self.classes = []
 
     # -- top level ----------------------------------------------------------
     def parse(self) -> Ast:
@@ -504,315 +363,6 @@ class Parser:
         if last_negation is not None:
             raise self.error(last_negation, E_FLAG_DANGLING)
         return items
-
-    # -- primitives and escapes -------------------------------------------
-    def parse_primitive(self) -> Ast:
-        c = self.p[self.i]
-        if c == "\\":
-            return self.parse_escape()
-        sp = self.span_char()
-        self.bump()
-        if c == ".":
-            return ADot(sp)
-        if c == "^":
-            return AAssert(sp, "start_line")
-        if c == "$":
-            return AAssert(sp, "end_line")
-        return ALit(sp, c, "verbatim")
-
-    def parse_escape(self) -> Ast:
-        start = self.pos()
-        if not self.bump():
-            raise self.error(Span(start, self.pos()), E_ESCAPE_EOF)
-        c = self.char()
-        if "0" <= c <= "9":
-            raise self.error(Span(start, self.span_char().end), E_BACKREF)
-        if c in "xuU":
-            lit = self.parse_hex()
-            lit.span = Span(start, lit.span.end)
-            return lit
-        if c in "pP":
-            uc = self.parse_unicode_class()
-            uc.span = Span(start, uc.span.end)
-            return uc
-        if c in "dswDSW":
-            sp = self.span_char()
-            self.bump()
-            return APerl(Span(start, sp.end), c.lower(), c.isupper())
-        self.bump()
-        span = Span(start, self.pos())
-        if c in _META:
-            return ALit(span, c, "meta")
-        if _is_escapeable(c):
-            return ALit(span, c, "superfluous")
-        if c in _SPECIAL_ESCAPES:
-            return ALit(span, _SPECIAL_ESCAPES[c], "special")
-        if c == "A":
-            return AAssert(span, "start_text")
-        if c == "z":
-            return AAssert(span, "end_text")
-        if c == "b":
-            kind = "word"
-            if not self.eof() and self.char() == "{":
-                special = self.maybe_parse_special_word_boundary(start)
-                if special is not None:
-                    kind = special
-                    span = Span(start, self.pos())
-            return AAssert(span, kind)
-        if c == "B":
-            return AAssert(span, "not_word")
-        if c == "<":
-            return AAssert(span, "word_start")
-        if c == ">":
-            return AAssert(span, "word_end")
-        raise self.error(span, E_ESCAPE)
-
-    def maybe_parse_special_word_boundary(self, wb_start: Pos) -> str | None:
-        start = self.pos()
-        if not self.bump_and_bump_space():
-            raise self.error(Span(wb_start, self.pos()), E_WB_EOF)
-        start_contents = self.pos()
-
-        def valid(ch: str) -> bool:
-            return ch == "-" or ("a" <= ch <= "z") or ("A" <= ch <= "Z")
-
-        if not valid(self.char()):
-            self.set_pos(start)
-            return None
-        word = []
-        while not self.eof() and valid(self.char()):
-            word.append(self.char())
-            self.bump_and_bump_space()
-        if self.eof() or self.char() != "}":
-            raise self.error(Span(start, self.pos()), E_WB_UNCLOSED)
-        end = self.pos()
-        self.bump()
-        kind = {
-            "start": "word_start",
-            "end": "word_end",
-            "start-half": "word_start_half",
-            "end-half": "word_end_half",
-        }.get("".join(word))
-        if kind is None:
-            raise self.error(Span(start_contents, end), E_WB_UNKNOWN)
-        return kind
-
-    def parse_hex(self) -> ALit:
-        c = self.char()
-        digits = {"x": 2, "u": 4, "U": 8}[c]
-        if not self.bump_and_bump_space():
-            raise self.error(self.span(), E_ESCAPE_EOF)
-        if self.char() == "{":
-            return self.parse_hex_brace()
-        start = self.pos()
-        hexdigits = []
-        for k in range(digits):
-            if k > 0 and not self.bump_and_bump_space():
-                raise self.error(self.span(), E_ESCAPE_EOF)
-            if self.char() not in _HEX:
-                raise self.error(self.span_char(), E_HEX_DIGIT)
-            hexdigits.append(self.char())
-        self.bump_and_bump_space()
-        end = self.pos()
-        value = int("".join(hexdigits), 16)
-        if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
-            raise self.error(Span(start, end), E_HEX_INVALID)
-        return ALit(Span(start, end), chr(value), "hex_x" if digits == 2 else "hex")
-
-    def parse_hex_brace(self) -> ALit:
-        brace_pos = self.pos()
-        start = self.span_char().end
-        hexdigits = []
-        while self.bump_and_bump_space() and self.char() != "}":
-            if self.char() not in _HEX:
-                raise self.error(self.span_char(), E_HEX_DIGIT)
-            hexdigits.append(self.char())
-        if self.eof():
-            raise self.error(Span(brace_pos, self.pos()), E_ESCAPE_EOF)
-        end = self.pos()
-        self.bump_and_bump_space()
-        if not hexdigits:
-            raise self.error(Span(brace_pos, self.pos()), E_HEX_EMPTY)
-        value = int("".join(hexdigits), 16)
-        if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:
-            raise self.error(Span(start, end), E_HEX_INVALID)
-        return ALit(Span(start, self.pos()), chr(value), "hex")
-
-    def parse_unicode_class(self) -> AUnicode:
-        negated = self.char() == "P"
-        if not self.bump_and_bump_space():
-            raise self.error(self.span(), E_ESCAPE_EOF)
-        if self.char() == "{":
-            start = self.span_char().end
-            chars = []
-            while self.bump_and_bump_space() and self.char() != "}":
-                chars.append(self.char())
-            if self.eof():
-                raise self.error(self.span(), E_ESCAPE_EOF)
-            self.bump()
-            name = "".join(chars)
-            span = Span(start, self.pos())
-            for op in ("!=", ":", "="):
-                k = name.find(op)
-                if k >= 0:
-                    return AUnicode(span, negated, "value", name[:k], name[k + len(op) :], op)
-            return AUnicode(span, negated, "named", name)
-        start = self.pos()
-        c = self.char()
-        if c == "\\":
-            raise self.error(self.span_char(), E_UNICODE_CLASS)
-        self.bump_and_bump_space()
-        return AUnicode(Span(start, self.pos()), negated, "one", c)
-
-    # -- bracketed classes ----------------------------------------------------
-    def parse_set_class(self) -> AClass:
-        union = CUnion(self.span(), [])
-        while True:
-            self.bump_space()
-            if self.eof():
-                raise self.unclosed_class_error()
-            c = self.char()
-            if c == "[":
-                if self.classes:
-                    ascii_cls = self.maybe_parse_ascii_class()
-                    if ascii_cls is not None:
-                        union.push(ascii_cls)
-                        continue
-                union = self.push_class_open(union)
-            elif c == "]":
-                done = self.pop_class(union)
-                if isinstance(done, AClass):
-                    return done
-                union = done
-            elif c == "&" and self.peek() == "&":
-                self.bump_if("&&")
-                union = self.push_class_op("&&", union)
-            elif c == "-" and self.peek() == "-":
-                self.bump_if("--")
-                union = self.push_class_op("--", union)
-            elif c == "~" and self.peek() == "~":
-                self.bump_if("~~")
-                union = self.push_class_op("~~", union)
-            else:
-                union.push(self.parse_set_class_range())
-
-    def unclosed_class_error(self) -> RegexSyntaxError:
-        for state in reversed(self.classes):
-            if state.cls is not None:
-                return self.error(state.cls.span, E_CLASS_UNCLOSED)
-        raise AssertionError("no open character class")
-
-    def push_class_open(self, parent: CUnion) -> CUnion:
-        start = self.pos()
-        if not self.bump_and_bump_space():
-            raise self.error(Span(start, self.pos()), E_CLASS_UNCLOSED)
-        negated = False
-        if self.char() == "^":
-            negated = True
-            if not self.bump_and_bump_space():
-                raise self.error(Span(start, self.pos()), E_CLASS_UNCLOSED)
-        union = CUnion(self.span(), [])
-        while self.char() == "-":
-            union.push(ALit(self.span_char(), "-", "verbatim"))
-            if not self.bump_and_bump_space():
-                raise self.error(Span(start, start), E_CLASS_UNCLOSED)
-        if not union.items and self.char() == "]":
-            union.push(ALit(self.span_char(), "]", "verbatim"))
-            if not self.bump_and_bump_space():
-                raise self.error(Span(start, self.pos()), E_CLASS_UNCLOSED)
-        ustart = union.span.start
-        cls = AClass(Span(start, self.pos()), negated, CUnion(Span(ustart, ustart), []))
-        self.classes.append(_ClassState(union=parent, cls=cls))
-        return union
-
-    def pop_class_op(self, rhs: Ast) -> Ast:
-        if self.classes and self.classes[-1].cls is None:
-            state = self.classes.pop()
-            assert state.lhs is not None
-            return COp(Span(state.lhs.span.start, rhs.span.end), state.op, state.lhs, rhs)
-        return rhs
-
-    def push_class_op(self, kind: str, union: CUnion) -> CUnion:
-        new_lhs = self.pop_class_op(union.into_item())
-        self.classes.append(_ClassState(op=kind, lhs=new_lhs))
-        return CUnion(self.span(), [])
-
-    def pop_class(self, union: CUnion) -> CUnion | AClass:
-        prevset = self.pop_class_op(union.into_item())
-        state = self.classes.pop()
-        cls, parent = state.cls, state.union
-        assert cls is not None and parent is not None
-        self.bump()
-        cls.span = Span(cls.span.start, self.pos())
-        cls.set = prevset
-        if not self.classes:
-            return cls
-        parent.push(cls)
-        return parent
-
-    def parse_set_class_range(self) -> Ast:
-        prim1 = self.parse_set_class_item()
-        self.bump_space()
-        if self.eof():
-            raise self.unclosed_class_error()
-        if self.char() != "-" or self.peek_space() in ("]", "-"):
-            return self.into_class_set_item(prim1)
-        if not self.bump_and_bump_space():
-            raise self.unclosed_class_error()
-        prim2 = self.parse_set_class_item()
-        span = Span(prim1.span.start, prim2.span.end)
-        lo = self.into_class_literal(prim1)
-        hi = self.into_class_literal(prim2)
-        if lo.c > hi.c:
-            raise self.error(span, E_CLASS_RANGE)
-        return CRange(span, lo, hi)
-
-    def into_class_set_item(self, prim: Ast) -> Ast:
-        if isinstance(prim, (ALit, APerl, AUnicode)):
-            return prim
-        raise self.error(prim.span, E_CLASS_ESCAPE)
-
-    def into_class_literal(self, prim: Ast) -> ALit:
-        if isinstance(prim, ALit):
-            return prim
-        raise self.error(prim.span, E_CLASS_RANGE_LITERAL)
-
-    def parse_set_class_item(self) -> Ast:
-        if self.char() == "\\":
-            return self.parse_escape()
-        sp = self.span_char()
-        c = self.char()
-        self.bump()
-        return ALit(sp, c, "verbatim")
-
-    def maybe_parse_ascii_class(self) -> CAscii | None:
-        start = self.pos()
-        negated = False
-        if not self.bump() or self.char() != ":":
-            self.set_pos(start)
-            return None
-        if not self.bump():
-            self.set_pos(start)
-            return None
-        if self.char() == "^":
-            negated = True
-            if not self.bump():
-                self.set_pos(start)
-                return None
-        name_start = self.i
-        while self.char() != ":" and self.bump():
-            pass
-        if self.eof():
-            self.set_pos(start)
-            return None
-        name = self.p[name_start : self.i]
-        if not self.bump_if(":]"):
-            self.set_pos(start)
-            return None
-        if name not in _ASCII_CLASSES:
-            self.set_pos(start)
-            return None
-        return CAscii(Span(start, self.pos()), name, negated)
 
 
 def _decimal_or_raise(parser: Parser, value: int | tuple[Span, str]) -> int:

@@ -47,11 +47,12 @@ from __future__ import annotations
 
 # The implementation is split by concern, one module each: _errors (spans,
 # messages), _charset (code point sets), _unicode and _unicode_names
-# (Unicode data), _ast and _parser (syntax), _hir and _to_hir (the
-# intermediate form), _looks (assertion elimination), _re2, _fast and
-# _translate (RE2 translation), _verify (exact check), _nfa_size (the
-# crate's size limit).  This module re-exports every name it always had
-# (`X as X`: explicitly, for type checkers), one import per module.
+# (Unicode data), _ast, _parse_cursor, _parse_escape, _parse_class and
+# _parser (syntax), _hir and _to_hir (the intermediate form), _looks
+# (assertion elimination), _re2, _fast and _translate (RE2 translation),
+# _verify (exact check), _nfa_size (the crate's size limit).  This module
+# re-exports every name it always had (`X as X`: explicitly, for type
+# checkers), one import per module.
 # ruff: noqa: I001
 from kumopy._regex._ast import (
     AAlt as AAlt,
@@ -229,20 +230,24 @@ from kumopy._regex._nfa_size import (
     nfa_size as nfa_size,
     set_nfa_size as set_nfa_size,
 )
-from kumopy._regex._parser import (
-    _FLAG_CHARS as _FLAG_CHARS,
+from kumopy._regex._parse_escape import (
     _HEX as _HEX,
     _META as _META,
-    _REPEAT_OPS as _REPEAT_OPS,
     _SPECIAL_ESCAPES as _SPECIAL_ESCAPES,
+    _is_escapeable as _is_escapeable,
+)
+from kumopy._regex._parse_class import (
+    _ClassState as _ClassState,
+)
+from kumopy._regex._parser import (
+    _FLAG_CHARS as _FLAG_CHARS,
+    _REPEAT_OPS as _REPEAT_OPS,
     _TOP_SPECIAL as _TOP_SPECIAL,
     Parser as Parser,
     _check_nesting as _check_nesting,
-    _ClassState as _ClassState,
     _decimal_or_raise as _decimal_or_raise,
     _flag_state as _flag_state,
     _GroupState as _GroupState,
-    _is_escapeable as _is_escapeable,
 )
 from kumopy._regex._re2 import (
     _LOOK_SYNTAX as _LOOK_SYNTAX,
