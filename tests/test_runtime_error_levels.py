@@ -293,6 +293,12 @@ TRACEBACKS = {
         "local t\nfor i = 1, 2 do ('ab'):gsub('a', function() t = kumo.traceback(1) end) end\n"
         "return frames_text(t)"
     ),
+    # a finalizer is named as Lua names it (`__gc`, a metamethod), whoever
+    # runs it; collectgarbage runs the due ones
+    "finalizer": (
+        "local t\nsetmetatable({}, {__gc = function() t = kumo.traceback(1) end})\n"
+        "collectgarbage()\nreturn frames_text(t)"
+    ),
     # a helper that raises at the first frame outside itself, as
     # policy-extras' typing module does (error level from kumo.traceback)
     "error_at_level_from_traceback": (

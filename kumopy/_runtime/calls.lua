@@ -196,6 +196,8 @@ local function run_finalizers()
   in_finalizer = false
 end
 
+lib.finalizer_runners[run_finalizers] = true
+
 setmetatable = function(...)
   local t, mt = ...
   local n = select("#", ...)

@@ -205,6 +205,19 @@ end
 -- Lua state would have it (see "Levels"), as an array of {what, source,
 -- short_src, currentline, linedefined, lastlinedefined, name, namewhat,
 -- istailcall} tables; a stand-in reads as the C function it replaces.
+-- Finalizers: Lua names a function it calls as a finalizer `__gc`, a
+-- metamethod, whoever triggered it; kumopy runs them from calls.lua's
+-- runner (registered here) through pcall.
+local FINALIZER_RUNNERS = setmetatable_lua({}, { __mode = "k" })
+local raw_pcall = pcall
+
+-- (k: the level of the frame for the caller of this function)
+local function run_as_finalizer(k)
+  local caller = getinfo(k + 2, "f")
+  local runner = caller and caller.func == raw_pcall and getinfo(k + 3, "f")
+  return runner and FINALIZER_RUNNERS[runner.func] or false
+end
+
 local function frames(level)
   local out = {}
   local n, k = -1, 2 -- level 0 is the first visible frame above this one
@@ -223,6 +236,8 @@ local function frames(level)
           info.what, info.source, info.short_src = "C", "=[C]", "[C]"
           info.currentline, info.linedefined, info.lastlinedefined = -1, -1, -1
           info.istailcall = false
+        elseif info.name == nil and run_as_finalizer(k) then
+          info.name, info.namewhat = "__gc", "metamethod"
         end
         out[#out + 1] = info
       end
@@ -252,6 +267,8 @@ api.internals = {
   getmetatable_raw = getmetatable_raw,
   setmetatable_raw = setmetatable_raw,
   policy_frames = policy_frames,
+  -- calls.lua's runner of finalizers (see `frames`)
+  finalizer_runners = FINALIZER_RUNNERS,
   -- Lua's own functions, before the chunks after this one replace them
   setmetatable_lua = setmetatable_lua,
   raw_pcall = pcall,
