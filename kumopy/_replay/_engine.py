@@ -304,6 +304,10 @@ class Worker:
         problems.sort(key=lambda p: p[0])  # the reader's and ours, in line order
         return part
 
+    def run_item(self, item: Piece | Part) -> Part:
+        """The part of a piece, or the part the reader made itself."""
+        return item if isinstance(item, Part) else self.run_piece(item)
+
     def run_piece(self, piece: Piece) -> Part:
         lines, noted = piece.lines()
         return self.run_lines(piece.file, lines, piece.size, noted, piece.begins)
@@ -322,18 +326,21 @@ class Worker:
             part = self.run(Batch(file, 1, lines, Part(), noted=noted))
         else:
             part = Part()
-            start = 0
-            for i, line in enumerate(lines + [b""]):
-                if len(line) <= max_line and i < len(lines):
-                    continue
-                if i > start:
-                    part.merge(self.run(Batch(file, start + 1, lines[start:i], Part(),
+
+            def run(start: int, end: int) -> None:  # lines[start:end]
+                if end > start:
+                    part.merge(self.run(Batch(file, start + 1, lines[start:end], Part(),
                                               noted=noted)))
-                if i < len(lines):
+
+            start = 0
+            for i, line in enumerate(lines):
+                if len(line) > max_line:
+                    run(start, i)
                     part.read += 1
                     part.malformed += 1
                     part.problems.append((i + 1, "malformed", too_long(len(line), max_line)))
-                start = i + 1
+                    start = i + 1
+            run(start, len(lines))
             part.problems.sort(key=lambda p: p[0])
         part.file = file
         part.span = len(lines)
@@ -349,9 +356,7 @@ def _json_error(e: ValueError) -> str:
 
 def run_file(worker: Worker, path: str) -> list[Part]:
     """A whole log file (read and decompressed here too)."""
-    spec = worker.spec
-    return [item if isinstance(item, Part) else worker.run_piece(item)
-            for item in pieces(path, max_line=spec.max_line)]
+    return [worker.run_item(item) for item in pieces(path, max_line=worker.spec.max_line)]
 
 
 # ---------------------------------------------------------------------------
@@ -406,10 +411,7 @@ def replay(
         report.seconds = time.perf_counter() - started
         return report
     worker = Worker(spec, policy)
-
-    def here(item: Piece | Part) -> Part:
-        return item if isinstance(item, Part) else worker.run_piece(item)
-
+    here = worker.run_item
     if jobs <= 1:
         for path in paths:
             for item in pieces(path, max_line=spec.max_line, on_read=on_read):

@@ -73,7 +73,8 @@ def _serve(conn: Connection, spec: ReplaySpec) -> None:
             result: Any
             if kind == "piece":  # (file, begins, slot's offset, size) or (..., bytes)
                 file, begins, where, size = payload
-                data = where if slots is None or size < 0 else slots[where:where + size]
+                # (slots: only a forked worker is sent a slot's place)
+                data = where if size < 0 or slots is None else slots[where:where + size]
                 result = worker.run_data(file, data, begins)
             else:
                 result = run_file(worker, payload)
@@ -174,11 +175,16 @@ class Workers:
         free = [list(range(DEPTH)) for _ in range(workers)]
         done: dict[int, Part] = {}
         seq = emitted = 0
-        for item in items:
-            self._collect(held, free, done, block=len(done) >= AHEAD)
+
+        def ready() -> Iterator[Part]:  # the parts due next, in order
+            nonlocal emitted
             while emitted in done:
                 yield done.pop(emitted)
                 emitted += 1
+
+        for item in items:
+            self._collect(held, free, done, block=len(done) >= AHEAD)
+            yield from ready()
             i = min(range(workers), key=lambda w: len(held[w]))
             # (a piece that goes through the pipe goes to a worker that is
             # waiting for one: one sending a large part meanwhile could
@@ -192,15 +198,10 @@ class Workers:
             else:
                 done[seq] = here(item)
             seq += 1
-            while emitted in done:
-                yield done.pop(emitted)
-                emitted += 1
+            yield from ready()
         while emitted < seq:
-            if emitted not in done:
-                self._collect(held, free, done, block=True)
-            while emitted in done:
-                yield done.pop(emitted)
-                emitted += 1
+            self._collect(held, free, done, block=True)
+            yield from ready()
 
     def _fits(self, piece: Piece) -> bool:
         return self._slots is not None and piece.size <= SLOT
@@ -208,7 +209,7 @@ class Workers:
     def _give(self, i: int, slot: int, piece: Piece) -> None:
         """Piece to worker i, through its `slot` when it fits."""
         slots = self._slots
-        if slots is not None and piece.size <= SLOT:
+        if slots is not None and self._fits(piece):
             at = start = (i * DEPTH + slot) * SLOT
             for chunk in piece.chunks():
                 end = at + len(chunk)
