@@ -225,3 +225,37 @@ def test_large_pieces_and_large_parts_cross_the_pipes_without_a_deadlock(
     finally:
         signal.alarm(0)
         signal.signal(signal.SIGALRM, signal.SIG_DFL)
+
+
+@pytest.mark.parametrize("spread_jobs", [8, 1])
+def test_the_processes_share_what_they_learn_of_the_rules(
+        setup: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, spread_jobs: int) -> None:
+    """A response one process has matched against the rules, the others
+    take from the shared answers instead of asking RE2 again: across the
+    processes, few responses are matched twice (each process alone would
+    match every response it meets), and the report is one job's."""
+    from kumopy._regex._shared import Answers
+    from kumopy._replay import _engine, _parallel, _scan
+
+    spec, paths = setup
+    monkeypatch.setattr(_engine, "SPREAD_JOBS", spread_jobs)
+    monkeypatch.setattr(_scan, "BATCH_BYTES", 20_000)  # (many pieces)
+    seen: list[list[tuple[int, int, bytes, int]]] = []
+
+    class Kept(Answers):
+        def close(self) -> None:  # (what every process wrote, at the end)
+            seen.append(list(self.entries()))
+            super().close()
+
+    monkeypatch.setattr(_parallel, "Answers", Kept)
+    one = _run(spec, paths, 1, tmp_path)
+    assert _run(spec, paths, 3, tmp_path) == one
+    (entries,) = seen
+    regions = {region for region, _, _, _ in entries}
+    assert len(regions) >= 2  # (the main process and at least one worker)
+    distinct = {(key, subject): answer for _, key, subject, answer in entries}
+    assert len(distinct) > 200
+    # the same response written by two processes: only when both met it
+    # before either had written it
+    assert len(entries) - len(distinct) < len(distinct) // 10
+    assert {a for _, _, _, a in entries} & {0} and max(a for _, _, _, a in entries) > 0

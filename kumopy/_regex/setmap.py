@@ -44,6 +44,7 @@ from typing import Any
 
 import re2
 
+from kumopy._regex._shared import Answers
 from kumopy._regex.syntax import (
     RUST_NFA_SIZE_LIMIT,
     RegexSyntaxError,
@@ -55,10 +56,22 @@ from kumopy._regex.syntax import (
     translate,
 )
 
-__all__ = ["RegexSetError", "RegexSetMap", "Subject", "utf8_error"]
+__all__ = ["Answers", "RegexSetError", "RegexSetMap", "Subject", "share_answers", "utf8_error"]
 
 #: What can be looked up: text, or raw bytes (decoded as UTF-8, lossily).
 Subject = str | bytes | bytearray | memoryview
+
+#: answers shared with the other processes of a replay (see `share_answers`)
+_answers: Answers | None = None
+
+
+def share_answers(answers: Answers | None) -> None:
+    """Have `first_index` read and write `answers` (None: stop): set by
+    each process of a `kumopy replay --jobs N` forked from the one that
+    made it."""
+    global _answers
+    _answers = answers
+
 
 # RE2 memory budgets tried in turn; the smallest that compiles is kept (the
 # DFA's state cache may grow up to what the program leaves of it).
@@ -206,6 +219,7 @@ class RegexSetMap:
         "_loose_index",
         "_lmatch",
         "_translations",
+        "_key",
     )
 
     _patterns: tuple[str, ...]
@@ -217,6 +231,7 @@ class RegexSetMap:
     _loose_index: tuple[int, ...]
     _lmatch: Callable[[bytes], list[int]] | None
     _translations: tuple[Translation, ...]
+    _key: int
 
     def __init__(
         self,
@@ -260,6 +275,9 @@ class RegexSetMap:
         loose = [i for i, t in enumerate(translations) if not t.unicode_exact]
         init = object.__setattr__
         init(self, "_patterns", tuple(k for k, _ in items))
+        # (what Answers knows this map's answers by: the answer to a subject
+        # depends on the patterns alone)
+        init(self, "_key", hash(self._patterns) & 0xFFFF_FFFF_FFFF_FFFF)
         init(self, "_values", tuple(v for _, v in items))
         init(self, "_translations", tuple(translations))
         init(self, "_simple", not loose)
@@ -339,11 +357,20 @@ class RegexSetMap:
             data = subject
         else:
             data = _subject_bytes(subject)
+        answers = _answers
+        if answers is not None:
+            known = answers.get(self._key, data)
+            if known >= 0:
+                return known - 1 if known else None
         if self._simple:
             hits = match(data)
-            return min(hits) if hits else None
-        found = self._confirmed(data, True)
-        return found[0] if found else None
+            index = min(hits) if hits else None
+        else:
+            found = self._confirmed(data, True)
+            index = found[0] if found else None
+        if answers is not None:
+            answers.put(self._key, data, 0 if index is None else index + 1)
+        return index
 
     def get(self, subject: Subject, default: object | None = None) -> object | None:
         """Like `lookup`, returning `default` when nothing matches."""

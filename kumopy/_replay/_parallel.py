@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
+from .._regex.setmap import Answers, share_answers
 from ._report import Part
 from ._scan import Piece
 
@@ -43,6 +44,7 @@ class ReplayError(Exception):
 
 _INHERITED: Any = None  # the parent's Worker, seen by forked children
 _SLOTS: mmap.mmap | None = None  # the shared slots, seen by forked children
+_ANSWERS: Answers | None = None  # the shared regex answers, seen by forked children
 
 #: bytes of a slot of shared memory: a piece is a step of reading (1 MiB)
 #: and the start of a line carried into it; a larger one goes through the
@@ -56,11 +58,14 @@ DEPTH = 3
 AHEAD = 64
 
 
-def _serve(conn: Connection, spec: ReplaySpec) -> None:
+def _serve(conn: Connection, spec: ReplaySpec, index: int) -> None:
     from ._engine import Worker, run_file
 
     worker = _INHERITED if _INHERITED is not None else Worker(spec)
     slots = _SLOTS
+    if _ANSWERS is not None:  # (forked: region 0 is the parent's)
+        _ANSWERS.use(index + 1)
+        share_answers(_ANSWERS)
     while True:
         try:
             message = conn.recv_bytes()
@@ -90,26 +95,33 @@ class Workers:
     def __init__(self, worker: Worker, spec: ReplaySpec, jobs: int, *,
                  pieces: bool = False) -> None:
         """With `pieces`, the workers get shared slots for `spread`."""
-        global _INHERITED, _SLOTS
+        global _INHERITED, _SLOTS, _ANSWERS
         methods = multiprocessing.get_all_start_methods()
         forks = "fork" in methods
         ctx = multiprocessing.get_context("fork" if forks else "spawn")
         self._conns: list[Connection] = []
         self._procs: list[Any] = []
         self._slots = mmap.mmap(-1, jobs * DEPTH * SLOT) if pieces and forks else None
+        # (what one process learns of the policy's regex_set_maps, the
+        # others need not learn again)
+        self._answers = Answers(jobs + 1) if forks else None
         _INHERITED = worker if forks else None
         _SLOTS = self._slots
+        _ANSWERS = self._answers
         try:
-            for _ in range(jobs):
+            for index in range(jobs):
                 mine, theirs = ctx.Pipe()
                 proc = ctx.Process(  # type: ignore[attr-defined]
-                    target=_serve, args=(theirs, spec), daemon=True)
+                    target=_serve, args=(theirs, spec, index), daemon=True)
                 proc.start()
                 theirs.close()
                 self._conns.append(mine)
                 self._procs.append(proc)
         finally:
-            _INHERITED = _SLOTS = None
+            _INHERITED = _SLOTS = _ANSWERS = None
+        if self._answers is not None:
+            self._answers.use(0)
+            share_answers(self._answers)
 
     def __enter__(self) -> Workers:
         return self
@@ -137,6 +149,9 @@ class Workers:
             conn.close()
         if self._slots is not None:
             self._slots.close()
+        if self._answers is not None:
+            share_answers(None)
+            self._answers.close()
 
     def _send(self, i: int, kind: str, payload: Any) -> None:
         try:
