@@ -18,6 +18,11 @@ policy (policies/dsn-rewrite/init.lua) loads a generated --rules map
   the rule map);
 - segments: the same records cut into 8 zstd segment files (as kumod
   leaves them), jobs 1 and jobs N;
+- N x jobs 1 at once: N independent `--jobs 1` commands, each on its
+  share of the 8 segments, started together: what this machine gives two
+  processes that share nothing (their cores may be hyperthreads of one,
+  or share caches and memory bandwidth with other tenants), the ceiling
+  for any N-process replay here;
 - cluster: the 8 segments on a Dask LocalCluster of N worker processes (one
   thread each) started beforehand (its start-up is not counted; the
   policy's is, in every worker).
@@ -25,6 +30,8 @@ policy (policies/dsn-rewrite/init.lua) loads a generated --rules map
 Every configuration runs --repeat times (default 3), the runs of all
 configurations interleaved, and the fastest is shown: the machine may be
 shared, and a slow run says more about the neighbours than about kumopy.
+The ratios are given twice: between the fastest runs, and as the median
+(and range) of the ratios within each round of runs.
 The load average is printed before and after.  Columns: records/s by wall
 clock; CPU seconds of the command and the processes it waited for (not the
 cluster's workers), and apart, of the command's own process ("main") and of
@@ -138,6 +145,37 @@ def _popen_rusage(args: Sequence[str]) -> dict[str, Any]:
     return data
 
 
+def _popen_together(commands: Sequence[Sequence[str]]) -> dict[str, Any]:
+    """Run commands at once; their counts added up, wall until the last
+    ends, CPU added up, the largest peak RSS."""
+    started = time.perf_counter()
+    procs = []
+    outs = []
+    try:
+        for args in commands:
+            out = tempfile.TemporaryFile()
+            outs.append(out)
+            procs.append(subprocess.Popen(args, stdout=out, stderr=subprocess.DEVNULL))
+        usages = [os.wait4(proc.pid, 0) for proc in procs]
+        wall = time.perf_counter() - started
+    finally:
+        for out in outs:
+            out.seek(0)
+    total: dict[str, Any] = {"wall": wall, "cpu": 0.0, "rss": 0, "seconds": 0.0}
+    for (_, status, usage), out, args in zip(usages, outs, commands, strict=True):
+        if os.waitstatus_to_exitcode(status) not in (0, 3):
+            raise SystemExit(f"{' '.join(args)} failed")
+        lines = [x for x in out.read().decode().splitlines() if x.startswith("{")]
+        out.close()
+        data = json.loads(lines[-1])
+        for key in ("read", "eligible", "rewritten"):
+            total[key] = total.get(key, 0) + data[key]
+        total["seconds"] = max(total["seconds"], data["seconds"])
+        total["cpu"] += usage.ru_utime + usage.ru_stime
+        total["rss"] = max(total["rss"], usage.ru_maxrss * 1024)
+    return total
+
+
 #: how bench/_run_cli.py starts the line it writes last on stderr
 _CPU_TAG = "bench-cpu:"
 
@@ -220,6 +258,12 @@ def main() -> None:
             (f"{SEGMENTS} segments, jobs 1", [*kumopy, str(segdir), "--jobs", "1"]),
             (f"{SEGMENTS} segments, jobs {jobs}", [*kumopy, str(segdir), "--jobs", str(jobs)]),
         ]
+        together = None
+        if jobs > 1:
+            files = sorted(str(p) for p in segdir.iterdir())
+            together = f"{jobs} x jobs 1 at once"
+            configs.append((together, []))
+            shares = [[*kumopy, *files[i::jobs], "--jobs", "1"] for i in range(jobs)]
         cluster = None
         if not args.no_cluster:
             try:
@@ -234,10 +278,13 @@ def main() -> None:
                 configs.append((f"cluster, {jobs} workers",
                                 [*kumopy, str(segdir), "--cluster", cluster.scheduler_address]))
         best: dict[str, dict[str, Any]] = {}
+        rounds: list[dict[str, dict[str, Any]]] = []
         try:
             for _ in range(repeat):
+                rounds.append({})
                 for name, command in configs:
-                    r = _popen_rusage(command)
+                    r = _popen_together(shares) if name == together else _popen_rusage(command)
+                    rounds[-1][name] = r
                     if name not in best or r["wall"] < best[name]["wall"]:
                         best[name] = r
         finally:
@@ -245,6 +292,7 @@ def main() -> None:
                 cluster.close()
         print(f"load average after: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
         _table(best, configs, jobs, n)
+        _round_ratios(rounds, jobs, together)
 
 
 def _table(best: dict[str, dict[str, Any]], configs: list[tuple[str, list[str]]],
@@ -288,6 +336,9 @@ def _table(best: dict[str, dict[str, Any]], configs: list[tuple[str, list[str]]]
             busiest = max(best[many]["main_cpu"], best[many]["workers_cpu"] / (jobs - 1))
             label = f"jobs {jobs} / jobs 1, {what}, idle cores (est.)"
             print(f"  {label:<44} {best[one]['cpu'] / busiest:.2f}")
+    if f"{jobs} x jobs 1 at once" in rate:
+        ceiling = rate[f"{jobs} x jobs 1 at once"] / rate[seg1]
+        print(f"  ceiling: {jobs} x jobs 1 at once / jobs 1, segments {ceiling:.2f}")
     cl = f"cluster, {jobs} workers"
     if cl in rate:
         print(f"  cluster / jobs 1, {SEGMENTS} segments                  "
@@ -298,7 +349,29 @@ def _table(best: dict[str, dict[str, Any]], configs: list[tuple[str, list[str]]]
           "own process and of its worker processes;\n'idle cores (est.)': jobs 1's CPU over "
           "the busiest process's (main, or workers / (N - 1)).\n'start-up excluded': the "
           "replay's own seconds in its report, without the interpreter's and policy's "
-          "start-up\n(what the ratio tends to on a long log).")
+          "start-up\n(what the ratio tends to on a long log).\n'ceiling': what N processes "
+          "that share nothing give on this machine.")
+
+
+def _round_ratios(rounds: list[dict[str, dict[str, Any]]], jobs: int,
+                  together: str | None) -> None:
+    """The ratios within each round of runs (taken one after the other):
+    median and range over the rounds."""
+    if jobs < 2:
+        return
+    seg1, segn = f"{SEGMENTS} segments, jobs 1", f"{SEGMENTS} segments, jobs {jobs}"
+    pairs = [(f"jobs {jobs} / jobs 1, one file", f"jobs {jobs}", "jobs 1"),
+             (f"jobs {jobs} / jobs 1, {SEGMENTS} segments", segn, seg1)]
+    if together is not None:
+        pairs.append((f"ceiling ({together} / jobs 1, segments)", together, seg1))
+        pairs.append((f"jobs {jobs} / ceiling, one file", f"jobs {jobs}", together))
+        pairs.append((f"jobs {jobs} / ceiling, {SEGMENTS} segments", segn, together))
+    print(f"\nratios within each of the {len(rounds)} rounds: median (range)")
+    for label, fast, slow in pairs:
+        values = sorted(r[slow]["wall"] / r[fast]["wall"] for r in rounds)
+        mid = len(values) // 2
+        median = values[mid] if len(values) % 2 else (values[mid - 1] + values[mid]) / 2
+        print(f"  {label:<50} {median:.2f} ({values[0]:.2f}-{values[-1]:.2f})")
 
 
 if __name__ == "__main__":
