@@ -50,7 +50,7 @@ from ._events import (
     closest_name,
     is_fired_by_kumod,
 )
-from ._kumo import catalogue
+from ._kumo import catalogue, policy_catalogue
 from ._kumo import constructors as _constructors
 from ._kumo.config import ServerConfig
 from ._kumo.modules import install as _install_modules
@@ -356,7 +356,7 @@ class Policy(RewriteCalls):
             isolate=self.isolate_calls,
         )
         state.handlers = HandlerRegistry()
-        kumo = state.build_kumo((e.name, e.value) for e in catalogue().values())
+        kumo = state.build_kumo((e.name, e.value) for e in policy_catalogue().values())
         _install_modules(state)
         if not self.kumod_strict:
             state.provide_global("kumo", kumo, self._note_global_kumo)

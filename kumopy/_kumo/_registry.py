@@ -66,9 +66,6 @@ class Namespace:
     def value(self, name: str, value: Any, *, notes: str = "") -> None:
         self.entries[name] = Entry(name, value, self._module, notes=notes)
 
-    def add_unsupported(self, name: str) -> None:
-        self.entries[name] = Entry(name, unsupported(name), "unsupported", supported=False)
-
 
 def unsupported(name: str) -> Impl:
     def impl(state: LuaState, *args: Any) -> Any:

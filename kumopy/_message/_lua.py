@@ -3,7 +3,12 @@
 
 A class lists its methods in `LUA_METHODS[cls]` as name -> impl, called as
 impl(state, obj, *lua_args); `lua_method` is what the class's lua_index
-returns for a method name.
+returns for a method name.  The kumo namespace modules in `PROVIDERS` fill
+the table when they are imported; a Policy imports them when a function of
+theirs is first called (kumopy/_kumo/_lazy.py), so `lua_method` imports
+them itself the first time it is asked for the methods of a class it has
+none for (a message the host made, before the policy called any
+`kumo.message` function).
 """
 
 from __future__ import annotations
@@ -17,17 +22,25 @@ from .._errors import KumoError
 if TYPE_CHECKING:
     from .._runtime import LuaState
 
-__all__ = ["LUA_METHODS", "bound_method", "lua_method"]
+__all__ = ["LUA_METHODS", "PROVIDERS", "bound_method", "lua_method"]
 
 MethodImpl = Callable[..., Any]
 LUA_METHODS: dict[type, dict[bytes, MethodImpl]] = {}
+PROVIDERS = ("kumopy._kumo.message",)
 _CACHE: weakref.WeakKeyDictionary[Any, dict[tuple[type, bytes], Any]] = weakref.WeakKeyDictionary()
 
 
 def lua_method(state: LuaState, cls: type, key: Any) -> Any:
     if not isinstance(key, bytes):
         raise KumoError(f"attempt to get an unknown field of {cls.__name__}")
-    impl = LUA_METHODS.get(cls, {}).get(key)
+    methods = LUA_METHODS.get(cls)
+    if methods is None:
+        from importlib import import_module
+
+        for module in PROVIDERS:
+            import_module(module)
+        methods = LUA_METHODS.get(cls, {})
+    impl = methods.get(key)
     if impl is None:
         raise KumoError(f"attempt to get an unknown field '{key.decode('utf-8', 'replace')}'")
     return bound_method(state, cls, key, impl)
