@@ -1,5 +1,5 @@
 """`Answers`: regex_set_map answers that forked processes share.  A process
-reads every region and writes only its own; an answer is taken only for
+writes only its own region and reads the others'; an answer is taken only for
 the same map and the same subject bytes, never from a slot whose words
 disagree; a full region stops taking answers and the map still answers."""
 
@@ -17,17 +17,19 @@ from kumopy._regex.setmap import share_answers
 
 def test_an_answer_written_is_read_for_that_map_and_subject_only() -> None:
     answers = Answers(2, slots=64, arena=4096)
-    answers.use(0)
+    answers.use(1)
     assert answers.get(7, b"450 mailbox full") == -1
     answers.put(7, b"450 mailbox full", 3)
     answers.put(7, b"550 no such user", 0)
+    assert answers.get(7, b"450 mailbox full") == -1  # (its own: not read)
+    answers.use(0)  # (as another process)
     assert answers.get(7, b"450 mailbox full") == 3
     assert answers.get(7, b"550 no such user") == 0  # (known: no match)
     assert answers.get(8, b"450 mailbox full") == -1  # another map
     assert answers.get(7, b"450 mailbox ful") == -1
     assert answers.get(7, b"450 mailbox fulL") == -1
     assert sorted(answers.entries()) == [
-        (0, 7, b"450 mailbox full", 3), (0, 7, b"550 no such user", 0)]
+        (1, 7, b"450 mailbox full", 3), (1, 7, b"550 no such user", 0)]
     answers.close()
 
 
@@ -56,10 +58,10 @@ def test_a_process_writes_its_region_and_reads_the_others() -> None:
 
 
 def test_a_slot_whose_words_disagree_is_not_taken() -> None:
-    answers = Answers(1, slots=16, arena=4096)
+    answers = Answers(2, slots=16, arena=4096)
     answers.use(0)
     answers.put(5, b"421 try later", 2)
-    ((_, _, _, _),) = answers.entries()
+    answers.use(1)
     mm = answers._mm
     slot = next(i for i in range(16) if mm[i * 32:i * 32 + 8] != bytes(8))
     answer_at = slot * 32 + 24
@@ -73,13 +75,14 @@ def test_a_slot_whose_words_disagree_is_not_taken() -> None:
 
 
 def test_a_full_region_stops_taking_answers() -> None:
-    answers = Answers(1, slots=4, arena=64)
+    answers = Answers(2, slots=4, arena=64)
     answers.use(0)
     subjects = [b"response number %03d" % i for i in range(40)]
     for i, subject in enumerate(subjects):
         answers.put(1, subject, i + 1)
     held = {s: a for _, _, s, a in answers.entries()}
     assert 0 < len(held) <= 3  # (64 bytes of arena: three subjects of 20)
+    answers.use(1)
     for i, subject in enumerate(subjects):
         assert answers.get(1, subject) == (i + 1 if subject in held else -1)
     # with no region of its own, a process only reads
@@ -116,8 +119,9 @@ def test_a_map_reads_and_writes_the_shared_answers(shared: Answers) -> None:
     assert [smap.first_index(s) for s in subjects] == alone
     written = {s: a for _, _, s, a in shared.entries()}
     assert written == {s.encode(): 0 if i is None else i + 1 for s, i in zip(subjects, alone, strict=True)}
-    # an equal map (the same patterns, built again: another process's)
+    # an equal map (the same patterns, built again) in another process
     # reads what this one wrote, without asking RE2
+    shared.use(1)
     again = RegexSetMap(dict(reversed(list(rules.items()))))
     hidden = RegexSetMap.__dict__["_match"]  # (a slot: the map is immutable)
     matcher = hidden.__get__(again)

@@ -33,6 +33,7 @@ from collections.abc import Iterator
 __all__ = ["Answers"]
 
 _SLOT = struct.Struct("<QQQQ")  # check, map key, offset << 32 | length, answer
+assert _SLOT.size == 32
 _REST = struct.Struct("<QQQ")  # the slot after its check
 _MASK = (1 << 64) - 1
 #: slots of a region tried for one subject before giving up
@@ -59,6 +60,9 @@ class Answers:
         self._mm = mmap.mmap(-1, regions * self._region)
         self._own = -1
         self._used = 0  # bytes of this process's arena taken
+        #: (table, arena) offsets of the regions `get` reads
+        self._read = [(r * self._region, r * self._region + self._table)
+                      for r in range(regions)]
 
     def use(self, region: int) -> None:
         """Write into `region` from now on (a new process: its own)."""
@@ -66,23 +70,25 @@ class Answers:
             raise ValueError(f"no region {region}")
         self._own = region
         self._used = 0
+        # (what this process wrote, its Lua state remembers, or RE2 answers
+        # again from the automaton it built: only the others' are read)
+        self._read = [(r * self._region, r * self._region + self._table)
+                      for r in range(self._regions) if r != region]
 
     def close(self) -> None:
         self._mm.close()
 
     def get(self, key: int, data: bytes) -> int:
         """The answer to `data` in map `key` (index + 1, 0: none), or -1
-        when no process has written it."""
+        when no other process has written it."""
         mm = self._mm
-        slots = self._slots
-        first = hash((key, data)) & (slots - 1)
+        mask = self._slots - 1
+        first = hash((key, data))
         size = len(data)
-        for region in range(self._regions):
-            base = region * self._region
-            arena = base + self._table
+        unpack = _SLOT.unpack_from
+        for base, arena in self._read:
             for probe in range(_PROBES):
-                at = base + ((first + probe) & (slots - 1)) * _SLOT.size
-                check, other, place, answer = _SLOT.unpack_from(mm, at)
+                check, other, place, answer = unpack(mm, base + ((first + probe) & mask) * 32)
                 if check == 0:
                     break
                 if other != key or place & 0xFFFF_FFFF != size:
