@@ -20,7 +20,9 @@ The public API is small:
 from __future__ import annotations
 
 import logging as _logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ._lazyattr import lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -75,19 +77,7 @@ _PUBLIC = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _PUBLIC.get(name)
-    if module is None:
-        raise AttributeError(f"module 'kumopy' has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value  # the next access is an ordinary one
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_PUBLIC))
+__getattr__, __dir__ = lazy_attributes(__name__, _PUBLIC, globals())
 
 
 # kumopy logs through the "kumopy" loggers (kumo.log_* under "kumopy.lua")

@@ -8,7 +8,9 @@ message model and the `email` package with it."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from .._lazyattr import lazy_attributes
 
 if TYPE_CHECKING:
     from ._address import AddressError, EnvelopeAddress, HeaderAddress, HeaderAddressList
@@ -37,12 +39,4 @@ _FROM = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _FROM.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    from importlib import import_module
-
-    value = getattr(import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_attributes(__name__, _FROM, globals())
