@@ -9,12 +9,12 @@ writes the answer where the others read it.
 
 The table is plain shared memory (an anonymous `mmap`), cut into one region
 per process: each process writes only into its own region (so two writers
-never race for a slot) and reads all of them.  A region is an
+never race for a slot) and reads the others'.  A region is an
 open-addressing table of slots and an arena holding the subjects' bytes.
 A slot is four 64-bit words: a check, the map's key, where its subject
 lies in the arena (offset and length), and the answer (the index plus
 one, 0 for no match).  The check is written last and is a hash of the
-other three and of the subject's bytes; a reader takes an answer only when
+map's key, the subject's bytes and the answer; a reader takes an answer only when
 the map's key and the subject's bytes are equal to its own and the check
 agrees with what it read.  So an answer is never taken from a slot that is
 half written, whatever order another core's stores become visible in.
