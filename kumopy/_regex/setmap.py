@@ -40,11 +40,10 @@ want to reproduce it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import re2
 
-from kumopy._regex._shared import Answers
 from kumopy._regex.syntax import (
     RUST_NFA_SIZE_LIMIT,
     RegexSyntaxError,
@@ -56,7 +55,10 @@ from kumopy._regex.syntax import (
     translate,
 )
 
-__all__ = ["Answers", "RegexSetError", "RegexSetMap", "Subject", "share_answers", "utf8_error"]
+if TYPE_CHECKING:
+    from kumopy._regex._shared import Answers
+
+__all__ = ["RegexSetError", "RegexSetMap", "Subject", "share_answers", "utf8_error"]
 
 #: What can be looked up: text, or raw bytes (decoded as UTF-8, lossily).
 Subject = str | bytes | bytearray | memoryview

@@ -28,7 +28,8 @@ from collections.abc import Callable, Iterator
 from multiprocessing.connection import Connection, wait
 from typing import TYPE_CHECKING, Any
 
-from .._regex.setmap import Answers, share_answers
+from .._regex._shared import Answers
+from .._regex.setmap import share_answers
 from ._report import Part
 from ._scan import Piece
 
